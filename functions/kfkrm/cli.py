@@ -1,0 +1,137 @@
+"""The `kfkrm` command.
+
+  kfkrm                      read a ResourceList on stdin, run the function its functionConfig names
+  kfkrm FUNCTION             run one function by name (exec functions, kpt, ConfigMap configs)
+  kfkrm FUNCTION --help      the function's config, with an example
+  kfkrm schema [KIND]        JSON Schema of every config kind (or of one)
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from . import __version__
+from .registry import BY_KIND, BY_NAME, FUNCTIONS
+from .runtime.config import API_VERSION, ConfigError
+from .runtime.runner import run
+
+# Commands that are not KRM functions; their modules register here as they land.
+COMMANDS: dict = {}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv and argv[0] == "--version":
+        print(f"kfkrm {__version__}")
+        return 0
+    if argv and argv[0] == "schema":
+        return _schema(argv[1:])
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    spec = None
+    if argv:
+        spec = BY_NAME.get(argv[0])
+        if spec is None:
+            sys.stderr.write(f"kfkrm: error: unknown function or command {argv[0]!r}; `kfkrm --help` lists them\n")
+            return 2
+        rest = argv[1:]
+        if rest and rest[0] in ("-h", "--help"):
+            print(function_help(spec))
+            return 0
+        if rest:
+            sys.stderr.write(f"kfkrm {spec.name}: error: unexpected arguments {' '.join(rest)!r}; the config comes in the ResourceList\n")
+            return 2
+    if sys.stdin is None or sys.stdin.isatty():
+        sys.stderr.write("kfkrm: error: expected a ResourceList on stdin; `kfkrm --help` explains\n")
+        return 2
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        text = None
+        error = f"the input is not UTF-8 text (byte {e.start})"
+    outcome = run(spec, text, _spec_for_config) if text is not None else None
+    if outcome is None:
+        from .runtime.runner import _failure
+        from .runtime.results import ERROR, Result
+        outcome = _failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
+    sys.stdout.write(outcome.stdout)
+    sys.stdout.flush()
+    sys.stderr.write(outcome.stderr)
+    return outcome.exit_code
+
+
+def _spec_for_config(function_config):
+    if not isinstance(function_config, dict):
+        raise ConfigError("no functionConfig: name the function (`kfkrm FUNCTION`) or pass a kfkrm config")
+    api_version, kind = function_config.get("apiVersion"), function_config.get("kind")
+    if kind == "ConfigMap":
+        raise ConfigError("a ConfigMap functionConfig does not say which function to run: call `kfkrm FUNCTION`")
+    if api_version != API_VERSION or kind not in BY_KIND:
+        known = ", ".join(sorted(BY_KIND))
+        raise ConfigError(f"unknown functionConfig {api_version} {kind}; kfkrm knows {API_VERSION} {known}")
+    return BY_KIND[kind]
+
+
+def _usage() -> str:
+    width = max(len(f.name) for f in FUNCTIONS)
+    lines = [__doc__.strip(), "", "Functions:"]
+    lines += [f"  {f.name.ljust(width)}  {f.kind}: {f.summary}" for f in FUNCTIONS]
+    if COMMANDS:
+        lines += ["", "Commands:"] + [f"  {name}" for name in sorted(COMMANDS)]
+    lines += ["", "Every config is apiVersion " + API_VERSION + "; examples in fnconfigs/."]
+    return "\n".join(lines)
+
+
+def function_help(spec) -> str:
+    module = spec.load()
+    cfg = module.Config
+    lines = [f"kfkrm {spec.name}: {spec.summary}", ""]
+    doc = (module.__doc__ or "").strip()
+    if doc:
+        lines += [doc, ""]
+    lines.append(f"Config: apiVersion {API_VERSION}, kind {spec.kind}")
+    for name, info in cfg.model_fields.items():
+        if name in ("apiVersion", "kind", "metadata"):
+            continue
+        required = "required" if info.is_required() else "optional"
+        lines.append(f"  {name} ({required}): {info.description or ''}")
+    if cfg.FROM_CONFIGMAP:
+        how = "its data is the map" if cfg.FROM_CONFIGMAP.startswith("map:") else "data keys are the fields, lists comma-separated"
+        lines.append(f"  A v1 ConfigMap is accepted too: {how}.")
+    lines += ["", "Example:", module.EXAMPLE.strip()]
+    return "\n".join(lines)
+
+
+def config_schema(spec) -> dict:
+    cfg = spec.load().Config
+    schema = cfg.model_json_schema()
+    props = schema.setdefault("properties", {})
+    props["apiVersion"] = {"const": API_VERSION}
+    props["kind"] = {"const": spec.kind}
+    schema["required"] = sorted(set(schema.get("required", [])) | {"apiVersion", "kind"})
+    schema["title"] = spec.kind
+    return schema
+
+
+def _schema(args) -> int:
+    if args:
+        spec = BY_KIND.get(args[0]) or BY_NAME.get(args[0])
+        if spec is None:
+            sys.stderr.write(f"kfkrm schema: error: unknown kind {args[0]!r}\n")
+            return 2
+        print(json.dumps(config_schema(spec), indent=2))
+        return 0
+    defs: dict = {}
+    one_of = []
+    for spec in FUNCTIONS:
+        schema = config_schema(spec)
+        defs.update(schema.pop("$defs", {}))
+        defs[spec.kind] = schema
+        one_of.append({"$ref": f"#/$defs/{spec.kind}"})
+    print(json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                      "title": "kfkrm function configs", "oneOf": one_of, "$defs": defs}, indent=2))
+    return 0

@@ -1,0 +1,45 @@
+"""Annotations go on pod templates (for example `sidecar.istio.io/inject: "true"` and the
+organisation's own). Istio honours a `sidecar.istio.io/inject` pod *label* over the
+annotation, and Kubeflow v1.10 sets that label to "false" on many workloads: when this
+sets the annotation, a conflicting label on the same template is brought in line and
+reported. Default targets: every workload kind; include/exclude narrow that down."""
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from .runtime.config import FunctionConfig
+from .runtime.k8svalidation import qualified_name_problem
+from .runtime.selectors import Selecting
+from .shared_pod_metadata import apply_to_pod_templates
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: PodTemplateAnnotations
+metadata:
+  name: sidecar-injection
+annotations:
+  sidecar.istio.io/inject: "true"
+  corp.example.com/cost-center: "ml-1234"
+"""
+
+
+class Config(Selecting, FunctionConfig):
+    KIND = "PodTemplateAnnotations"
+    FROM_CONFIGMAP = "map:annotations"
+
+    annotations: dict[str, str] = Field(..., description="annotations to set on every selected pod template")
+
+    @field_validator("annotations")
+    @classmethod
+    def _valid_annotations(cls, annotations):
+        if not annotations:
+            raise ValueError("must set at least one annotation")
+        for key in annotations:
+            problem = qualified_name_problem(key)
+            if problem:
+                raise ValueError(problem)
+        return annotations
+
+
+def transform(rl, config: Config) -> str:
+    return apply_to_pod_templates(rl, config, "annotations", config.annotations)

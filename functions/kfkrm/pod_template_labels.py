@@ -1,0 +1,47 @@
+"""Labels go on pod templates only (spec.template.metadata.labels and the like), never on
+selectors: spec.selector is immutable on Deployments and StatefulSets, and kustomize's
+commonLabels and kpt's set-labels both rewrite it. Default targets: every workload kind
+(Pod, PodTemplate, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
+Job, CronJob); include/exclude narrow that down."""
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from .runtime.config import FunctionConfig
+from .runtime.k8svalidation import label_value_problem, qualified_name_problem
+from .runtime.selectors import Selecting
+from .shared_pod_metadata import apply_to_pod_templates
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: PodTemplateLabels
+metadata:
+  name: mesh-labels
+labels:
+  corp.example.com/team: ml-platform
+  istio-injected: "true"
+exclude:
+- {kind: StatefulSet, name: katib-mysql}
+"""
+
+
+class Config(Selecting, FunctionConfig):
+    KIND = "PodTemplateLabels"
+    FROM_CONFIGMAP = "map:labels"
+
+    labels: dict[str, str] = Field(..., description="labels to set on every selected pod template")
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, labels):
+        if not labels:
+            raise ValueError("must set at least one label")
+        for key, value in labels.items():
+            problem = qualified_name_problem(key) or label_value_problem(key, value)
+            if problem:
+                raise ValueError(problem)
+        return labels
+
+
+def transform(rl, config: Config) -> str:
+    return apply_to_pod_templates(rl, config, "labels", config.labels)

@@ -1,0 +1,24 @@
+"""Kubernetes' own rules for label and annotation keys and values (apimachinery validation)."""
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def qualified_name_problem(key: str) -> str | None:
+    """Why `key` is not a valid label/annotation key, or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"key {key!r}: the prefix must be a DNS subdomain (lowercase, at most 253 characters)"
+    if not name or len(name) > 63 or not _NAME.match(name):
+        return f"key {key!r}: the name part must be at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
+    return None
+
+
+def label_value_problem(key: str, value: str) -> str | None:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        return f"value {value!r} of {key!r}: a label value is at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
+    return None

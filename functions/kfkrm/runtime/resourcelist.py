@@ -1,0 +1,461 @@
+"""Reading and writing a ResourceList without paying for the items a function does not touch.
+
+kustomize and kpt send the ResourceList in block style: `items:` followed by one
+sequence entry per resource. The reader splits that text into one region per item with a
+few regular expressions and parses only each item's header (apiVersion, kind, metadata).
+The full object is parsed on first access to `Item.obj`. On output an item whose object
+was never parsed, or was parsed and not changed, is written back as the very text it came
+in as; only changed and new items are serialised. Input the splitter does not understand
+(flow style, tags on the list, ...) is parsed whole instead: slower, still correct.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator, Optional
+
+from . import yamlio
+from .results import ERROR, Result
+
+
+class InputError(Exception):
+    """The input is not a ResourceList this runtime can read."""
+
+
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+# Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.
+_TOP_LINE = re.compile(r"^(?![ \t#\r\n])(?=.).*$", re.M)
+_TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*\r?$")
+_CONTENT_LINE = re.compile(r"^([ ]*)(?![ \t#\r\n])(.)", re.M)
+_SEQ_INDENT_CACHE: dict = {}
+_KEY_INDENT_CACHE: dict = {}
+_DEDENT_CACHE: dict = {}
+_HEADER_KEYS = ("apiVersion", "kind", "metadata")
+
+
+def _item_start_re(d: int):
+    rx = _SEQ_INDENT_CACHE.get(d)
+    if rx is None:
+        rx = _SEQ_INDENT_CACHE[d] = re.compile(r"^ {%d}-(?=[ \r\n]|$)" % d, re.M)
+    return rx
+
+
+def _item_key_re(m: int):
+    rx = _KEY_INDENT_CACHE.get(m)
+    if rx is None:
+        rx = _KEY_INDENT_CACHE[m] = re.compile(r"^ {%d}(?![ \t#\r\n-])([^:\r\n]+?)[ \t]*:(?=[ \t\r\n]|$)" % m, re.M)
+    return rx
+
+
+def _dedent(text: str, m: int) -> str:
+    if m == 0:
+        return text
+    rx = _DEDENT_CACHE.get(m)
+    if rx is None:
+        rx = _DEDENT_CACHE[m] = re.compile(r"^ {1,%d}" % m, re.M)
+    return rx.sub("", text)
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    if "/" in api_version:
+        group, _, version = api_version.rpartition("/")
+        return group, version
+    return "", api_version
+
+
+class Item:
+    """One resource of the list: its original text, its header, and its object on demand."""
+
+    __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced")
+
+    def __init__(self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None):
+        self.raw = raw  # the item's text in the input, sequence dash and indentation included
+        self._layout = layout  # (dash offset, first key offset, key column) within raw
+        self._body = body  # the same text as a standalone YAML document, made on demand
+        self._header: Optional[dict] = None
+        self._obj = obj
+        self._repr0: Optional[str] = None
+        self._forced = obj is not None and raw is None  # a new object: always written out
+
+    @classmethod
+    def new(cls, obj: dict) -> "Item":
+        if not isinstance(obj, dict):
+            raise TypeError("an item must be a mapping")
+        return cls(obj=obj)
+
+    # -- parsing -----------------------------------------------------------------------
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            _, content, m = self._layout
+            self._body = _dedent(self.raw[content:], m)
+        return self._body
+
+    @property
+    def obj(self) -> dict:
+        """The whole resource as plain Python data; parsed on first use."""
+        if self._obj is None:
+            try:
+                obj = yamlio.load(self.body)
+            except yamlio.YAMLError as e:
+                raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e)}") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"item {self._where()} is not a mapping")
+            self._obj = obj
+            self._repr0 = repr(obj)
+        return self._obj
+
+    @property
+    def loaded(self) -> bool:
+        return self._obj is not None
+
+    def _where(self) -> str:
+        if self._header is not None:
+            return self.ref()
+        first = self.body.strip().splitlines()[:1]
+        return repr(first[0][:60]) if first else "(empty)"
+
+    @property
+    def header(self) -> dict:
+        """apiVersion, kind and metadata, parsed from the item's own top-level keys only."""
+        if self._obj is not None:
+            return self._obj
+        if self._header is None:
+            self._header = self._parse_header()
+        return self._header
+
+    def _parse_header(self) -> dict:
+        raw = self.raw
+        _, content, m = self._layout
+        first_key = raw[content:raw.find(":", content)].strip()
+        spans = [(content, first_key)]
+        spans.extend((mt.start(), mt.group(1)) for mt in _item_key_re(m).finditer(raw, content))
+        parts = []
+        for i, (start, key) in enumerate(spans):
+            if key in _HEADER_KEYS:
+                end = spans[i + 1][0] if i + 1 < len(spans) else len(raw)
+                parts.append(_dedent(raw[start:end], m).rstrip("\n"))
+        header = None
+        if parts:
+            try:
+                header = yamlio.load("\n".join(parts) + "\n")
+            except yamlio.YAMLError:
+                header = None
+        if not isinstance(header, dict) or not isinstance(header.get("metadata", {}), dict) or "kind" not in header:
+            return self.obj  # unusual layout (or broken YAML): parse the whole item
+        return header
+
+    # -- identity ----------------------------------------------------------------------
+    @property
+    def api_version(self) -> str:
+        return str(self.header.get("apiVersion") or "")
+
+    @property
+    def kind(self) -> str:
+        return str(self.header.get("kind") or "")
+
+    @property
+    def group(self) -> str:
+        return _group_version(self.api_version)[0]
+
+    @property
+    def version(self) -> str:
+        return _group_version(self.api_version)[1]
+
+    @property
+    def metadata(self) -> dict:
+        md = self.header.get("metadata")
+        return md if isinstance(md, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "")
+
+    @property
+    def labels(self) -> dict:
+        labels = self.metadata.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def annotations(self) -> dict:
+        annotations = self.metadata.get("annotations")
+        return annotations if isinstance(annotations, dict) else {}
+
+    @property
+    def is_local_config(self) -> bool:
+        """A Kptfile or a resource annotated local-config: input to tools, never mutated."""
+        return self.kind == "Kptfile" or str(self.annotations.get(LOCAL_CONFIG, "")).lower() == "true"
+
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+    # -- output ------------------------------------------------------------------------
+    @property
+    def changed(self) -> bool:
+        if self._forced:
+            return True
+        return self._obj is not None and repr(self._obj) != self._repr0
+
+    def text(self, indent: int) -> str:
+        """This item as a sequence entry at `indent` spaces, ending with a newline."""
+        if not self.changed and self.raw is not None:
+            return self.raw
+        body = yamlio.dump(self.obj)
+        pad = " " * (indent + 2)
+        lines = body.splitlines(True)
+        out = [" " * indent + "- " + lines[0]]
+        out.extend(pad + line if line.strip() else line for line in lines[1:])
+        return "".join(out)
+
+
+class ResourceList:
+    """The items, the functionConfig and the results of one function call."""
+
+    def __init__(self, items: list, function_config, function_config_text: Optional[str], seq_indent: int):
+        self.items: list[Item] = items
+        self.function_config = function_config
+        self._function_config_text = function_config_text
+        self.seq_indent = seq_indent
+        self.results: list[Result] = []
+
+    # -- reading -----------------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str) -> "ResourceList":
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        if not text.strip():
+            raise InputError("the input is empty; expected a ResourceList on stdin")
+        try:
+            fast = cls._split(text)
+        except _Unusual:
+            fast = None
+        return fast if fast is not None else cls._parse_whole(text)
+
+    @classmethod
+    def _split(cls, text: str) -> Optional["ResourceList"]:
+        tops = []
+        for mt in _TOP_LINE.finditer(text):
+            line = mt.group(0).rstrip("\r")
+            if line in ("---", "..."):
+                if tops:  # a second document
+                    raise _Unusual
+                continue
+            if line.startswith("-"):
+                continue  # an item of a zero-indented `items:` sequence
+            km = _TOP_KEY.match(line)
+            if not km:
+                raise _Unusual
+            tops.append((mt.start(), mt.end(), km.group(1), km.group(2) or ""))
+        segments = {}
+        for i, (start, line_end, key, rest) in enumerate(tops):
+            end = tops[i + 1][0] if i + 1 < len(tops) else len(text)
+            if key in segments:
+                raise InputError(f"the input has the top-level key {key!r} twice")
+            segments[key] = (start, line_end, end, rest)
+        envelope = {}
+        for key in ("apiVersion", "kind"):
+            if key in segments:
+                start, _, end, _ = segments[key]
+                envelope.update(_load_mapping(text[start:end]))
+        _check_envelope(envelope)
+
+        items: list[Item] = []
+        seq_indent = 0
+        if "items" in segments:
+            start, line_end, end, rest = segments["items"]
+            rest = rest.split(" #")[0].strip()
+            if rest in ("[]", "null", "~"):
+                pass
+            elif rest:
+                raise _Unusual  # flow-style items
+            else:
+                block = text[line_end + 1:end] if line_end < len(text) else ""
+                items, seq_indent = _split_items(block)
+        function_config, fc_text = None, None
+        if "functionConfig" in segments:
+            start, _, end, _ = segments["functionConfig"]
+            fc_text = text[start:end]
+            if not fc_text.endswith("\n"):
+                fc_text += "\n"
+            function_config = _load_mapping(fc_text).get("functionConfig")
+        return cls(items, function_config, fc_text, seq_indent)
+
+    @classmethod
+    def _parse_whole(cls, text: str) -> "ResourceList":
+        try:
+            docs = yamlio.load_all(text)
+        except yamlio.YAMLError as e:
+            raise InputError(f"the input is not valid YAML: {_yaml_problem(e)}") from None
+        docs = [d for d in docs if d is not None]
+        if len(docs) != 1:
+            raise InputError(f"expected one ResourceList document, found {len(docs)} documents")
+        doc = docs[0]
+        if not isinstance(doc, dict):
+            raise InputError("the input is not a ResourceList: the document is not a mapping")
+        _check_envelope(doc)
+        raw_items = doc.get("items") or []
+        if not isinstance(raw_items, list):
+            raise InputError("the ResourceList's items is not a list")
+        items = []
+        for i, obj in enumerate(raw_items):
+            if not isinstance(obj, dict):
+                raise InputError(f"items[{i}] is not a mapping")
+            items.append(Item(obj=obj))
+        fc = doc.get("functionConfig")
+        return cls(items, fc, None, 0)
+
+    # -- writing -----------------------------------------------------------------------
+    def emit(self) -> str:
+        out = ["apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"]
+        if self.items:
+            out.append("items:\n")
+            out.extend(item.text(self.seq_indent) for item in self.items)
+        else:
+            out.append("items: []\n")
+        if self._function_config_text is not None:
+            out.append(self._function_config_text)
+        elif self.function_config is not None:
+            out.append(yamlio.dump({"functionConfig": self.function_config}))
+        if self.results:
+            out.append(yamlio.dump({"results": [r.to_dict() for r in self.results]}))
+        return "".join(out)
+
+    # -- helpers for functions ---------------------------------------------------------
+    def mutable_items(self) -> Iterator[Item]:
+        """Every item a function may change: local-config resources are never mutated."""
+        return (item for item in self.items if not item.is_local_config)
+
+    def add(self, obj: dict) -> Item:
+        item = Item.new(obj)
+        self.items.append(item)
+        return item
+
+    def remove(self, items: Iterable[Item]) -> None:
+        gone = {id(i) for i in items}
+        self.items = [i for i in self.items if id(i) not in gone]
+
+    def result(self, message: str, severity: str = "info", item: Optional[Item] = None, field: Optional[str] = None) -> Result:
+        r = Result(message, severity, item, field)
+        self.results.append(r)
+        return r
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.severity == ERROR for r in self.results)
+
+
+class _Unusual(Exception):
+    """The fast splitter does not understand this layout; parse the whole document."""
+
+
+def _yaml_problem(e: Exception) -> str:
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    mark = getattr(e, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(problem)
+
+
+def _load_mapping(text: str) -> dict:
+    try:
+        value = yamlio.load(text)
+    except yamlio.YAMLError as e:
+        raise InputError(f"the input is not valid YAML: {_yaml_problem(e)}") from None
+    if not isinstance(value, dict):
+        raise _Unusual
+    return value
+
+
+def _check_envelope(doc: dict) -> None:
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if kind == "ResourceList" and isinstance(api_version, str) and api_version.startswith("config.kubernetes.io/"):
+        return
+    if kind == "List" and api_version in ("v1", None):
+        return
+    if kind is None and api_version is None:
+        raise InputError("the input is not a ResourceList: it has no apiVersion and kind")
+    raise InputError(
+        f"the input is not a ResourceList: got apiVersion {api_version!r}, kind {kind!r} "
+        "(expected config.kubernetes.io/v1 ResourceList, or v1 List)"
+    )
+
+
+def _split_items(block: str) -> tuple[list, int]:
+    first = _CONTENT_LINE.search(block)
+    if first is None:
+        return [], 0
+    d = len(first.group(1))
+    if first.group(2) != "-":
+        raise _Unusual
+    starts = [mt.start() for mt in _item_start_re(d).finditer(block)]
+    if not starts or starts[0] > first.start():
+        raise _Unusual
+    if d > 0 and re.search(r"^ {0,%d}(?![ \t#\r\n])(?=.)" % (d - 1), block, re.M):
+        raise _Unusual  # content indented less than the sequence: not a plain block list
+    starts[0] = 0  # comments and blank lines before the first entry belong to it
+    items = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(block)
+        raw = block[start:end]
+        if not raw.endswith("\n"):
+            raw += "\n"
+        items.append(Item(raw=raw, layout=_entry_layout(raw, d)))
+    return items, d
+
+
+def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
+    """Where the mapping inside the sequence entry `raw` starts.
+
+    Returns (dash, content, m): the offset of the entry's dash, the offset of its first
+    key, and the column of the mapping's keys.
+    """
+    dash = _item_start_re(d).search(raw).start() + d
+    line_end = raw.find("\n", dash)
+    first_line = raw[dash + 1:line_end]
+    content = first_line.lstrip(" ")
+    if content and not content.startswith("#"):
+        if content[0] in "{[&!|>'\"?":
+            raise _Unusual
+        offset = len(first_line) - len(content)
+        return dash, dash + 1 + offset, dash + 1 + offset
+    nxt = _CONTENT_LINE.search(raw, line_end + 1)
+    if nxt is None:
+        raise _Unusual  # an empty entry
+    m = len(nxt.group(1))
+    if m <= d or nxt.group(2) in "{[&!|>'\"?-":
+        raise _Unusual
+    return dash, nxt.start() + m, m
+
+
+_DOC_SEPARATOR = re.compile(r"^---[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)", re.M)
+_INDENT_2 = re.compile(r"^(?=[^\r\n])", re.M)
+
+
+def items_from_stream(text: str) -> list[Item]:
+    """The documents of a multi-document YAML stream (what `kustomize build` prints) as items."""
+    items = []
+    for doc in _DOC_SEPARATOR.split(text):
+        if _CONTENT_LINE.search(doc) is None:
+            continue
+        if not doc.endswith("\n"):
+            doc += "\n"
+        raw = "- " + _INDENT_2.sub("  ", doc)[2:]
+        items.append(Item(raw=raw, layout=(0, 2, 2), body=doc))
+    return items
+
+
+def read_input(text: str) -> "ResourceList":
+    """A ResourceList, a List, or a plain multi-document stream of resources."""
+    try:
+        return ResourceList.parse(text)
+    except InputError:
+        if not _DOC_SEPARATOR.search(text) and "\nkind:" not in "\n" + text:
+            raise
+    items = items_from_stream(text)
+    for item in items:
+        if not item.kind:
+            raise InputError(f"document {item._where()} has no kind: not a Kubernetes resource")
+    return ResourceList(items, None, None, 0)

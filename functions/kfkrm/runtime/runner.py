@@ -1,0 +1,80 @@
+"""Running one function over one ResourceList: the contract every kfkrm function shares.
+
+success: the mutated ResourceList on stdout, a one-line summary on stderr, exit 0.
+failure: the *input* items unchanged plus error results on stdout, one line on stderr,
+         exit 1. Never a traceback (set KFKRM_DEBUG=1 to see one), never half-mutated items.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Optional
+
+from .config import ConfigError, parse_config
+from .resourcelist import InputError, ResourceList
+from .results import ERROR, WARNING, Result
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # the CLI name, e.g. pod-template-labels
+    kind: str  # the config kind, e.g. PodTemplateLabels
+    module: str  # the module with Config, EXAMPLE and transform()
+    summary: str
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+
+@dataclass
+class Outcome:
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
+    """Run `spec` (or the one `find_spec(kind)` names for the functionConfig) on `text`."""
+    label = f"kfkrm {spec.name}" if spec else "kfkrm"
+    try:
+        rl = ResourceList.parse(text)
+        if spec is None:
+            spec = find_spec(rl.function_config)
+            label = f"kfkrm {spec.name}"
+        module = spec.load()
+        config = parse_config(module.Config, rl.function_config, spec.name)
+        summary = module.transform(rl, config)
+        if rl.has_errors:
+            return _failure(label, text, rl.results)
+        out = rl.emit()  # serialising may still meet a broken item
+    except (ConfigError, InputError) as e:
+        return _failure(label, text, [Result(str(e), ERROR)])
+    except Exception as e:  # a bug: still one line and no half-mutated output
+        if os.environ.get("KFKRM_DEBUG"):
+            traceback.print_exc()
+        return _failure(label, text, [Result(f"internal error: {type(e).__name__}: {e}", ERROR)])
+    warnings = sum(1 for r in rl.results if r.severity == WARNING)
+    line = f"{label}: {summary}"
+    if warnings:
+        line += f"; {warnings} warning{'s' if warnings != 1 else ''} (see results)"
+    return Outcome(out, line + "\n", 0)
+
+
+def _failure(label: str, text: str, results: list) -> Outcome:
+    try:
+        rl = ResourceList.parse(text)  # the input as it came: nothing half-mutated
+    except Exception:
+        rl = ResourceList([], None, None, 0)
+    rl.results = [r for r in results]
+    errors = [r for r in results if r.severity == ERROR]
+    first = errors[0].one_line() if errors else "error"
+    if first.startswith("error: "):
+        first = first[len("error: "):]
+    more = f" (and {len(errors) - 1} more errors, see results)" if len(errors) > 1 else ""
+    try:
+        out = rl.emit()
+    except Exception:
+        out = ResourceList([], None, None, 0).emit()
+    return Outcome(out, f"{label}: error: {first}{more}\n", 1)
