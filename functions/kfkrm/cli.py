@@ -11,12 +11,9 @@ import json
 import sys
 
 from . import __version__
-from .registry import BY_KIND, BY_NAME, FUNCTIONS
+from .registry import BY_KIND, BY_NAME, COMMANDS, FUNCTIONS
 from .runtime.config import API_VERSION, ConfigError
 from .runtime.runner import run
-
-# Commands that are not KRM functions; their modules register here as they land.
-COMMANDS: dict = {}
 
 
 def main(argv=None) -> int:
@@ -30,7 +27,10 @@ def main(argv=None) -> int:
     if argv and argv[0] == "schema":
         return _schema(argv[1:])
     if argv and argv[0] in COMMANDS:
-        return COMMANDS[argv[0]](argv[1:])
+        import importlib
+
+        module, _, func = COMMANDS[argv[0]].partition(":")
+        return getattr(importlib.import_module(module), func)(argv[1:])
     spec = None
     if argv:
         spec = BY_NAME.get(argv[0])

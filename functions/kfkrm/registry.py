@@ -11,7 +11,30 @@ FUNCTIONS = [
                  "set annotations (e.g. sidecar injection) on the pod template of every selected workload"),
     FunctionSpec("namespace-injection", "NamespaceInjection", "kfkrm.namespace_injection",
                  "label Namespaces for Istio sidecar injection (istio-injection or istio.io/rev)"),
+    FunctionSpec("image-proxy", "ImageProxy", "kfkrm.image_proxy",
+                 "rewrite every image reference, embedded ones included, to the internal registry"),
+    FunctionSpec("virtualservice-gateway", "VirtualServiceGateway", "kfkrm.virtualservice_gateway",
+                 "route every Kubeflow VirtualService through the organisation's gateway and host"),
+    FunctionSpec("ingress-gateway", "IngressGateway", "kfkrm.ingress_gateway",
+                 "expose the ingress gateway Service through a load balancer, optionally with TLS"),
+    FunctionSpec("remove-istio", "RemoveIstio", "kfkrm.remove_istio",
+                 "remove the Istio installation Kubeflow bundles, keep Kubeflow's own Istio config"),
+    FunctionSpec("json-patch", "JsonPatch", "kfkrm.json_patch",
+                 "apply RFC 6902 JSON patches to selected resources"),
+    FunctionSpec("authservice-relocation", "AuthServiceRelocation", "kfkrm.authservice_relocation",
+                 "move the auth service into the mesh namespace, with its references and 443 exclusion"),
+    FunctionSpec("envoy-base-id", "EnvoyBaseId", "kfkrm.envoy_base_id",
+                 "give Envoy-based containers a --base-id so they run next to the Istio sidecar"),
+    FunctionSpec("remove-argo", "RemoveArgo", "kfkrm.remove_argo",
+                 "remove the Argo Workflows bundled with Kubeflow Pipelines, keep what KFP needs"),
+    FunctionSpec("argo-artifact-repository", "ArgoArtifactRepository", "kfkrm.argo_artifact_repository",
+                 "point Argo workflows and KFP at the organisation's S3 artifact store"),
 ]
+
+# Commands that are not KRM functions: name -> "module:function(argv) -> exit code".
+COMMANDS = {
+    "images": "kfkrm.images_cli:main",
+}
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
 BY_KIND = {f.kind: f for f in FUNCTIONS}

@@ -335,9 +335,14 @@ class ResourceList:
         self.items.append(item)
         return item
 
-    def remove(self, items: Iterable[Item]) -> None:
-        gone = {id(i) for i in items}
+    def remove(self, items: Iterable[Item], why: Optional[str] = None) -> int:
+        """Drop `items` from the output; with `why`, report each one as an info result."""
+        gone = {id(i): i for i in items if not i.is_local_config}
+        if why:
+            for item in gone.values():
+                self.result(f"removed: {why}", "info", item)
         self.items = [i for i in self.items if id(i) not in gone]
+        return len(gone)
 
     def result(self, message: str, severity: str = "info", item: Optional[Item] = None, field: Optional[str] = None) -> Result:
         r = Result(message, severity, item, field)
