@@ -6,7 +6,8 @@ silently rewrites the user's data. Here:
 
 * reading resolves plain scalars by the YAML 1.2 core schema only (`on`, `yes`,
   `2021-01-29`, `<<` stay strings);
-* numbers remember the text they were written as and are written back the same way;
+* numbers remember the text they were written as, quoted strings their quotes, flow
+  collections their flow style, and are written back the same way;
 * writing quotes every string that a YAML 1.1 *or* 1.2 reader would take for
   another type, never emits anchors or aliases, and never folds long lines.
 """
@@ -38,6 +39,23 @@ class Float(float):
         obj = super().__new__(cls, value)
         obj.text = text
         return obj
+
+
+class Str(str):
+    """A string that was quoted or block-styled in the input, and keeps that style on output."""
+
+    def __new__(cls, value: str, style: str):
+        obj = super().__new__(cls, value)
+        obj.style = style
+        return obj
+
+
+class FlowMap(dict):
+    """A mapping written in flow style (`{a: 1}`) in the input: written back the same way."""
+
+
+class FlowSeq(list):
+    """A sequence written in flow style (`[a, b]`) in the input: written back the same way."""
 
 
 _INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
@@ -88,12 +106,28 @@ def _construct_bool(loader, node):
 
 
 def _construct_str(loader, node):
-    return loader.construct_scalar(node)
+    value = loader.construct_scalar(node)
+    return Str(value, node.style) if node.style else value
+
+
+def _construct_map(loader, node):
+    data = FlowMap() if node.flow_style else {}
+    yield data
+    data.update(loader.construct_mapping(node))
+
+
+def _construct_seq(loader, node):
+    data = FlowSeq() if node.flow_style else []
+    yield data
+    data.extend(loader.construct_sequence(node))
 
 
 Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 # Explicit 1.1-only tags (!!timestamp, !!binary, !!set ...) keep PyYAML's safe meaning;
 # implicit resolution can no longer produce them.
 
@@ -125,14 +159,26 @@ def _represent_float(dumper, data):
 
 
 def _represent_str(dumper, data):
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+    style = getattr(data, "style", None)
+    if style is None and "\n" in data:
+        style = "|"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style=style)
+
+
+def _represent_flow_map(dumper, data):
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+
+
+def _represent_flow_seq(dumper, data):
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 
 
 Dumper.add_representer(Int, _represent_int)
 Dumper.add_representer(Float, _represent_float)
 Dumper.add_representer(str, _represent_str)
+Dumper.add_representer(Str, _represent_str)
+Dumper.add_representer(FlowMap, _represent_flow_map)
+Dumper.add_representer(FlowSeq, _represent_flow_seq)
 
 _WIDTH = 1 << 30  # never fold a long string
 
