@@ -445,6 +445,7 @@ def items_from_stream(text: str) -> list[Item]:
     for doc in _DOC_SEPARATOR.split(text):
         if _CONTENT_LINE.search(doc) is None:
             continue
+        doc = doc.lstrip("\r\n")
         if not doc.endswith("\n"):
             doc += "\n"
         raw = "- " + _INDENT_2.sub("  ", doc)[2:]

@@ -31,6 +31,9 @@ class Int(int):
         obj.text = text
         return obj
 
+    def __reduce__(self):  # copy.deepcopy and pickle
+        return (Int, (int(self), self.text))
+
 
 class Float(float):
     """A float that remembers how it was written (`1e3`, `.5`, `.inf`)."""
@@ -40,6 +43,9 @@ class Float(float):
         obj.text = text
         return obj
 
+    def __reduce__(self):
+        return (Float, (float(self), self.text))
+
 
 class Str(str):
     """A string that was quoted or block-styled in the input, and keeps that style on output."""
@@ -48,6 +54,9 @@ class Str(str):
         obj = super().__new__(cls, value)
         obj.style = style
         return obj
+
+    def __reduce__(self):
+        return (Str, (str.__str__(self), self.style))
 
 
 class FlowMap(dict):
@@ -185,11 +194,11 @@ _WIDTH = 1 << 30  # never fold a long string
 
 def load(text: str):
     """Parse one YAML document under the YAML 1.2 core schema."""
-    return yaml.load(text, Loader=Loader)
+    return yaml.load(str.__str__(text), Loader=Loader)  # a plain str: libyaml refuses subclasses
 
 
 def load_all(text: str):
-    return list(yaml.load_all(text, Loader=Loader))
+    return list(yaml.load_all(str.__str__(text), Loader=Loader))
 
 
 def dump(obj) -> str:

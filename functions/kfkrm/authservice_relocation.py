@@ -1,0 +1,550 @@
+"""Moves Kubeflow's auth service into the mesh namespace, rewrites every reference to its
+old address, and enrols it in the mesh with the outbound ports it must reach directly.
+
+The field report moved oidc-authservice out of istio-system into kubeflow, gave it a
+sidecar, and excluded outbound port 443 from the sidecar so it could reach the corporate
+OIDC provider over HTTPS. Done by hand, the move silently breaks whatever still points at
+the old address. This function finds the auth service of either Kubeflow generation by
+its image (v1.3: the oidc-authservice StatefulSet in istio-system; v1.9 and later: the
+oauth2-proxy Deployment in its own namespace; `workload` names another one) and moves it
+with the objects it uses: the ConfigMaps, Secrets, PVCs and ServiceAccount its pods
+reference, the Services that select its pods, the VirtualServices routing to them, and the
+objects named after it; its own Namespace (named after it too) is removed once empty. Every reference
+elsewhere is rewritten: addresses (`S.N`, `S.N.svc`,
+`S.N.svc.cluster.local`, also inside `outbound|8080||...` cluster names and the
+`N/host` form), SPIFFE principals of a moved ServiceAccount, and `namespace`/`name` pairs
+naming a moved object. YAML held in ConfigMap values (Istio's mesh config with its
+`extensionProviders`) is read and written as YAML 1.2 so its values keep their meaning.
+
+The pod template gets `sidecar.istio.io/inject` and
+`traffic.sidecar.istio.io/excludeOutboundPorts`; an existing opt-out is replaced and
+reported. What the move breaks is not left silent: when NetworkPolicies in the target
+namespace isolate the auth pods, or ALLOW AuthorizationPolicies (Kubeflow's mesh-wide
+`global-deny-all`) apply to them once they have a sidecar, it adds a NetworkPolicy and an
+AuthorizationPolicy that admit exactly the gateway on the auth service's port."""
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from typing import Annotated, Optional, Union
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from .image_refs import parse_reference
+from .runtime import yamlio
+from .runtime.config import FunctionConfig, Model
+from .runtime.podtemplates import SIDECAR_INJECT, field_path, has_pod_template, pod_template, set_template_metadata
+from .runtime.selectors import SelectorTerm, select
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: AuthServiceRelocation
+metadata:
+  name: auth-in-mesh
+namespace: kubeflow
+sidecar: true
+excludeOutboundPorts: ["443"]
+"""
+
+EXCLUDE_OUTBOUND = "traffic.sidecar.istio.io/excludeOutboundPorts"
+# Kubeflow's auth services, by image repository (any registry prefix).
+AUTH_IMAGES = ("*/oidc-authservice", "*/oauth2-proxy")
+AUTH_IMAGE_MARKERS = ("oidc-authservice", "oauth2-proxy")
+TRUST_DOMAIN = "cluster.local"
+DEFAULT_ROOT_NAMESPACE = "istio-system"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _port_number(port) -> str:
+    text = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError("must be a port number (1-65535)")
+    return text
+
+
+def _namespace_name(namespace: str) -> str:
+    if not _DNS_LABEL.match(namespace):
+        raise ValueError("must be a namespace name (a DNS label: lower-case letters, digits, '-')")
+    return namespace
+
+
+Port = Annotated[Union[int, str], AfterValidator(_port_number)]  # 443 or "443", kept as "443"
+NamespaceName = Annotated[str, AfterValidator(_namespace_name)]
+
+
+class Gateway(Model):
+    """The gateway workload that calls the auth service (Envoy ext_authz) and routes to it."""
+
+    namespace: NamespaceName = Field("istio-system", description="the gateway's namespace")
+    serviceAccount: str = Field("istio-ingressgateway-service-account", description="the gateway pods' ServiceAccount (its mesh identity)")
+    labels: dict[str, str] = Field(default_factory=lambda: {"app": "istio-ingressgateway"}, description="labels selecting the gateway pods")
+
+    @field_validator("labels")
+    @classmethod
+    def _some_labels(cls, labels):
+        if not labels:
+            raise ValueError("must name at least one label of the gateway pods")
+        return labels
+
+
+class Config(FunctionConfig):
+    KIND = "AuthServiceRelocation"
+    FROM_CONFIGMAP = "fields"
+
+    namespace: NamespaceName = Field(..., description="the namespace the auth service should run in")
+    sidecar: bool = Field(True, description="true: enrol it in the mesh; false: keep it out (sidecar.istio.io/inject: \"false\")")
+    excludeOutboundPorts: list[Port] = Field(
+        default_factory=list,
+        description="outbound ports the sidecar must not capture (traffic.sidecar.istio.io/excludeOutboundPorts), e.g. 443 for the SSO provider",
+    )
+    workload: Optional[SelectorTerm] = Field(None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
+    gateway: Gateway = Field(default_factory=Gateway, description="the gateway that must keep reaching the auth service")
+
+    @model_validator(mode="after")
+    def _ports_need_sidecar(self):
+        if self.excludeOutboundPorts and not self.sidecar:
+            raise ValueError("excludeOutboundPorts only applies with sidecar: true (without a sidecar nothing captures traffic)")
+        return self
+
+
+# -- finding the auth service and what belongs to it ---------------------------------------
+
+def find_auth_workloads(rl, config: Config) -> list:
+    """The workloads running the auth service: by `workload`, or by Kubeflow's images."""
+    if config.workload is not None:
+        return [i for i in select(rl.items, [config.workload]) if has_pod_template(i)]
+    found = []
+    for item in rl.mutable_items():
+        if not has_pod_template(item) or (item.raw is not None and not any(m in item.raw for m in AUTH_IMAGE_MARKERS)):
+            continue
+        tpl = pod_template(item)
+        if tpl and any(runs_auth_image(container) for _, container in tpl.containers()):
+            found.append(item)
+    return found
+
+
+def runs_auth_image(container: dict) -> bool:
+    reference = parse_reference(container.get("image"))
+    return reference is not None and any(fnmatchcase(reference.name, glob) for glob in AUTH_IMAGES)
+
+
+def referenced_objects(tpl, workload) -> set:
+    """(kind, name) of every same-namespace object the pod spec names."""
+    spec = tpl.spec
+    refs = set()
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if sa:
+        refs.add(("ServiceAccount", sa))
+    for volume in spec.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        refs |= _volume_refs(volume)
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            refs |= _volume_refs(source)
+    for secret in spec.get("imagePullSecrets") or []:
+        if isinstance(secret, dict) and secret.get("name"):
+            refs.add(("Secret", secret["name"]))
+    for _, container in tpl.containers():
+        for source in container.get("envFrom") or []:
+            for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                if (source.get(key) or {}).get("name"):
+                    refs.add((kind, source[key]["name"]))
+        for env in container.get("env") or []:
+            value_from = env.get("valueFrom") or {}
+            for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                if (value_from.get(key) or {}).get("name"):
+                    refs.add((kind, value_from[key]["name"]))
+    service_name = (workload.obj.get("spec") or {}).get("serviceName")  # StatefulSet's governing Service
+    if service_name:
+        refs.add(("Service", service_name))
+    return refs
+
+
+def _volume_refs(source: dict) -> set:
+    refs = set()
+    if (source.get("configMap") or {}).get("name"):
+        refs.add(("ConfigMap", source["configMap"]["name"]))
+    secret = source.get("secret") or {}
+    if secret.get("secretName") or secret.get("name"):
+        refs.add(("Secret", secret.get("secretName") or secret.get("name")))
+    if (source.get("persistentVolumeClaim") or {}).get("claimName"):
+        refs.add(("PersistentVolumeClaim", source["persistentVolumeClaim"]["claimName"]))
+    return refs
+
+
+def pod_labels(workload, tpl) -> dict:
+    """The labels that select exactly the auth pods: the workload's selector, else its template labels."""
+    selector = (workload.obj.get("spec") or {}).get("selector") or {}
+    match_labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+    return dict(match_labels or tpl.labels)
+
+
+def services_selecting(items, namespace: str, labels: dict) -> list:
+    """Services in `namespace` whose selector picks the pods carrying `labels`."""
+    found = []
+    for item in items:
+        if item.kind == "Service" and item.group == "" and item.namespace == namespace:
+            selector = (item.obj.get("spec") or {}).get("selector") or {}
+            if selector and all(str(labels.get(k)) == str(v) for k, v in selector.items()):
+                found.append(item)
+    return found
+
+
+def named_after(workload, name: str) -> bool:
+    """`oauth2-proxy`, `authservice-pvc`: a name that marks an object as the workload's own."""
+    return name == workload.name or name.startswith(workload.name + "-")
+
+
+def objects_to_move(rl, workload, tpl) -> tuple[list, list]:
+    """The auth service's objects in its namespace, and the (kind, name) its pods use that are absent.
+
+    Its objects: what its pod spec names, the Services selecting its pods, the
+    VirtualServices and DestinationRules routing to those Services, and whatever is named
+    after the workload (`oauth2-proxy`, `authservice-pvc`). Nothing else in the namespace
+    moves, so a partial input (a kpt package holding only the auth files) keeps e.g. the
+    gateway's EnvoyFilter where it is.
+    """
+    namespace = workload.namespace
+    in_namespace = [i for i in rl.mutable_items() if i.namespace == namespace and i is not workload]
+    refs = referenced_objects(tpl, workload)
+    by_key = {(i.kind, i.name): i for i in in_namespace if i.group == ""}
+    moving = [workload] + [by_key[r] for r in sorted(refs) if r in by_key]
+    moving += [s for s in services_selecting(in_namespace, namespace, pod_labels(workload, tpl)) if s not in moving]
+    moving += [i for i in in_namespace if i not in moving and named_after(workload, i.name)]
+    service_names = [s.name for s in moving if s.kind == "Service"]
+    for item in in_namespace:  # VirtualServices and DestinationRules routing to its Services
+        if item.group == "networking.istio.io" and item.kind in ("VirtualService", "DestinationRule") and item not in moving:
+            if any(re.search(rf"(?<![\w.-]){re.escape(s)}(\.{re.escape(namespace)})?(?![\w-])", item.raw or "") for s in service_names):
+                moving.append(item)
+    return moving, [r for r in sorted(refs) if r not in by_key]
+
+
+# -- rewriting references ------------------------------------------------------------------
+
+class ReferenceRewriter:
+    """Rewrites references to objects that moved from `old` to `new` namespace."""
+
+    def __init__(self, old: str, new: str, moved: list):
+        self.old, self.new = old, new
+        self.names = {i.name for i in moved}
+        services = sorted({i.name for i in moved if i.kind == "Service"}, key=len, reverse=True)
+        accounts = sorted({i.name for i in moved if i.kind == "ServiceAccount"}, key=len, reverse=True)
+        ns = re.escape(old)
+        self.address = re.compile(
+            rf"(?<![\w.-])(?P<prefix>{ns}/)?(?P<service>{'|'.join(map(re.escape, services))})\.{ns}(?=\.svc\b|(?![\w.-]))"
+        ) if services else None
+        self.principal = re.compile(
+            rf"(?<![\w.-])ns/{ns}/sa/(?P<account>{'|'.join(map(re.escape, accounts))})(?![\w.-])"
+        ) if accounts else None
+
+    def might_refer(self, item) -> bool:
+        """Cheap text prefilter before parsing an item."""
+        raw = item.raw
+        return raw is None or (self.old in raw and any(n in raw for n in self.names))
+
+    def unresolved(self, item) -> list[str]:
+        """`name.old` addresses still in the item: the auth service's names without a moved Service."""
+        pattern = rf"(?<![\w.-])(?:{'|'.join(map(re.escape, sorted(self.names)))})\.{re.escape(self.old)}(?![\w-])"
+        return sorted(set(re.findall(pattern, yamlio.dump(item.obj))))
+
+    def rewrite_text(self, text: str) -> str:
+        """`text` with every old address and principal rewritten; a quoted or block style is kept."""
+        new = self._rewrite_plain(str(text))
+        style = getattr(text, "style", None)
+        return yamlio.Str(new, style) if style and new != text else new
+
+    def _rewrite_plain(self, text: str) -> str:
+        if self.address is not None:
+            text = self.address.sub(lambda m: (f"{self.new}/" if m["prefix"] else "") + f"{m['service']}.{self.new}", text)
+        if self.principal is not None:
+            text = self.principal.sub(lambda m: f"ns/{self.new}/sa/{m['account']}", text)
+        return text
+
+    def rewrite_tree(self, node, path: tuple, changed: list, skip_metadata: bool = False):
+        """Rewrite in place; append the path of every changed field to `changed`."""
+        if isinstance(node, dict):
+            if node.get("namespace") == self.old and node.get("name") in self.names and not skip_metadata:
+                node["namespace"] = self.new
+                changed.append(path + ("namespace",))
+            for key, value in node.items():
+                if skip_metadata and key == "metadata":
+                    continue
+                if isinstance(value, str):
+                    new = self.rewrite_text(value)
+                    if new != value:
+                        node[key] = new
+                        changed.append(path + (key,))
+                else:
+                    self.rewrite_tree(value, path + (key,), changed)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    new = self.rewrite_text(value)
+                    if new != value:
+                        node[i] = new
+                        changed.append(path + (i,))
+                else:
+                    self.rewrite_tree(value, path + (i,), changed)
+
+    def rewrite_configmap_value(self, text: str) -> tuple[str, list]:
+        """A ConfigMap value: YAML (Istio's mesh config) is edited as YAML, anything else as text.
+
+        Returns the new text and the paths changed inside the YAML ([] for plain text)."""
+        if self.rewrite_text(text) == text:
+            return text, []
+        try:
+            doc = yamlio.load(str(text))  # str(): the C parser refuses str subclasses
+        except yamlio.YAMLError:
+            doc = None
+        if isinstance(doc, (dict, list)):
+            changed: list = []
+            self.rewrite_tree(doc, (), changed)
+            if changed:
+                dumped = yamlio.dump(doc)
+                return (dumped if text.endswith("\n") else dumped.rstrip("\n")), changed
+        return self.rewrite_text(text), []
+
+    def rewrite_item(self, item) -> list[tuple[str, str]]:
+        """Rewrite one item; returns (field path, what changed) for every changed field."""
+        obj = item.obj
+        changed: list = []
+        if item.kind == "ConfigMap" and item.group == "" and isinstance(obj.get("data"), dict):
+            data = obj["data"]
+            for key, value in list(data.items()):
+                if isinstance(value, str):
+                    new, inner = self.rewrite_configmap_value(value)
+                    if new != value:
+                        data[key] = new
+                        where = f" (YAML inside it: {', '.join(field_path(p) for p in inner)})" if inner else ""
+                        changed.append((field_path(("data", key)), where))
+            return changed
+        paths: list = []
+        self.rewrite_tree(obj, (), paths, skip_metadata=True)
+        return [(field_path(p), "") for p in paths]
+
+
+# -- mesh enrolment and the policies the move needs ----------------------------------------
+
+def enrol(rl, tpl, config: Config) -> list[str]:
+    """Set sidecar injection and the port exclusion on the auth pods; returns the keys that changed."""
+    wanted = {SIDECAR_INJECT: "true" if config.sidecar else "false"}
+    annotations = tpl.annotations
+    if config.excludeOutboundPorts:
+        current = [p.strip() for p in str(annotations.get(EXCLUDE_OUTBOUND, "")).split(",") if p.strip()]
+        wanted[EXCLUDE_OUTBOUND] = ",".join(current + [p for p in config.excludeOutboundPorts if p not in current])
+    old = annotations.get(SIDECAR_INJECT)
+    if old is not None and str(old) != wanted[SIDECAR_INJECT]:
+        rl.result(
+            f"pod-template annotation {SIDECAR_INJECT} was {old!r}; replaced by {wanted[SIDECAR_INJECT]!r} as configured",
+            "warning", tpl.item, tpl.field("metadata", "annotations", SIDECAR_INJECT),
+        )
+    return set_template_metadata(rl, tpl, "annotations", wanted)
+
+
+def selector_matches(selector, labels: dict) -> bool:
+    """A Kubernetes LabelSelector (matchLabels, matchExpressions); empty or absent selects all."""
+    if not isinstance(selector, dict):
+        return True
+    if any(str(labels.get(k)) != str(v) for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        present = key in labels
+        if op == "In" and not (present and str(labels[key]) in values):
+            return False
+        if op == "NotIn" and present and str(labels[key]) in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def pod_ports(services: list, tpl) -> list:
+    """The container ports the Services send to (named targetPorts resolved)."""
+    named = {c_port.get("name"): c_port.get("containerPort") for _, c in tpl.containers() for c_port in c.get("ports") or [] if isinstance(c_port, dict)}
+    ports = []
+    for service in services:
+        for port in (service.obj.get("spec") or {}).get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            target = named.get(target, target) if isinstance(target, str) else target
+            if target is not None and target not in ports:
+                ports.append(target)
+    return ports
+
+
+def network_policy_isolates(rl, namespace: str, labels: dict, ports: list) -> Optional[str]:
+    """Name of a NetworkPolicy that isolates the auth pods, unless one already admits every source."""
+    isolating = None
+    for item in rl.items:
+        if item.kind != "NetworkPolicy" or item.group != "networking.k8s.io" or item.namespace != namespace:
+            continue
+        spec = item.obj.get("spec") or {}
+        if "Ingress" not in (spec.get("policyTypes") or ["Ingress"]) or not selector_matches(spec.get("podSelector"), labels):
+            continue
+        for rule in spec.get("ingress") or []:
+            rule_ports = [p.get("port") for p in rule.get("ports") or []]
+            if not rule.get("from") and (not rule_ports or all(p in rule_ports for p in ports)):
+                return None
+        isolating = isolating or item.name
+    return isolating
+
+
+def root_namespace(rl) -> str:
+    """Istio's root namespace from the mesh config in the input, else Istio's default."""
+    for item in rl.items:
+        if item.kind == "ConfigMap" and item.group == "" and "rootNamespace" in (item.raw or ""):
+            mesh = (item.obj.get("data") or {}).get("mesh")
+            if isinstance(mesh, str):
+                try:
+                    value = yamlio.load(str(mesh))
+                except yamlio.YAMLError:
+                    continue
+                if isinstance(value, dict) and value.get("rootNamespace"):
+                    return str(value["rootNamespace"])
+    return DEFAULT_ROOT_NAMESPACE
+
+
+def authorization_denies(rl, namespace: str, labels: dict) -> Optional[str]:
+    """Name of an ALLOW AuthorizationPolicy that makes the auth pods deny by default, unless one allows all."""
+    scopes = {namespace, root_namespace(rl)}
+    denying = None
+    for item in rl.items:
+        if item.kind != "AuthorizationPolicy" or item.group != "security.istio.io" or item.namespace not in scopes:
+            continue
+        spec = item.obj.get("spec") or {}
+        if spec.get("action", "ALLOW") != "ALLOW":
+            continue
+        if not selector_matches({"matchLabels": (spec.get("selector") or {}).get("matchLabels")}, labels):
+            continue
+        if any(rule == {} for rule in spec.get("rules") or []):
+            return None
+        denying = denying or f"{item.namespace}/{item.name}"
+    return denying
+
+
+def gateway_network_policy(name, namespace, labels, ports, gateway: Gateway) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": dict(labels)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway.namespace}},
+                    "podSelector": {"matchLabels": dict(gateway.labels)},
+                }],
+                "ports": [{"port": p, "protocol": "TCP"} for p in ports],
+            }],
+        },
+    }
+
+
+def gateway_authorization_policy(name, namespace, labels, ports, gateway: Gateway) -> dict:
+    rule = {"from": [{"source": {"principals": [f"{TRUST_DOMAIN}/ns/{gateway.namespace}/sa/{gateway.serviceAccount}"]}}]}
+    if ports and all(isinstance(p, int) for p in ports):
+        rule["to"] = [{"operation": {"ports": [str(p) for p in ports]}}]
+    return {
+        "apiVersion": "security.istio.io/v1beta1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"action": "ALLOW", "selector": {"matchLabels": dict(labels)}, "rules": [rule]},
+    }
+
+
+def admit_gateway(rl, workload, tpl, config: Config) -> list[str]:
+    """Add the policies the gateway needs to reach the auth pods in their namespace; returns what was added."""
+    namespace = workload.namespace
+    labels = pod_labels(workload, tpl)
+    ports = pod_ports(services_selecting(rl.items, namespace, labels), tpl)
+    name = f"{workload.name}-from-gateway"
+    existing = {(i.kind, i.name) for i in rl.items if i.namespace == namespace}
+    needed = []
+    gw = config.gateway
+    on_ports = f"on port {', '.join(map(str, ports))}" if ports else "on every port"
+    isolating = network_policy_isolates(rl, namespace, labels, ports)
+    if isolating:
+        needed.append((f"NetworkPolicy {isolating} isolates the auth pods; this admits pods labelled "
+                       f"{gw.labels} in namespace {gw.namespace} {on_ports}",
+                       gateway_network_policy(name, namespace, labels, ports, gw)))
+    denying = authorization_denies(rl, namespace, labels) if config.sidecar else None
+    if denying:
+        needed.append((f"AuthorizationPolicy {denying} denies what no policy allows once the pods have a sidecar; "
+                       f"this allows the gateway's identity {gw.namespace}/{gw.serviceAccount} {on_ports}",
+                       gateway_authorization_policy(name, namespace, labels, ports, gw)))
+    added = []
+    for why, obj in needed:
+        if (obj["kind"], name) in existing:
+            continue
+        item = rl.add(obj)
+        added.append(f"{obj['kind']} {namespace}/{name}")
+        rl.result(f"added: {why}", "info", item)
+    return added
+
+
+# -- the function --------------------------------------------------------------------------
+
+def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
+    """Move the auth service's objects to `new` and rewrite references; None on a clash."""
+    old = workload.namespace
+    moving, missing = objects_to_move(rl, workload, tpl)
+    taken = {(i.group, i.kind, i.name): i for i in rl.items if i.namespace == new}
+    clashes = [(i, taken[(i.group, i.kind, i.name)]) for i in moving if (i.group, i.kind, i.name) in taken]
+    for item, other in clashes:
+        rl.result(f"cannot move it to {new}: the input already has {other.ref()}", "error", item, "metadata.namespace")
+    if clashes:
+        return None
+    for kind, name in missing:
+        rl.result(f"its pods use {kind} {name!r}, which is not in the input; create it in {new}", "warning", workload)
+    for item in moving:
+        item.obj["metadata"]["namespace"] = new
+        rl.result(f"moved from namespace {old} to {new}", "info", item, "metadata.namespace")
+    rewriter = ReferenceRewriter(old, new, moving)
+    rewritten = 0
+    for item in rl.mutable_items():
+        if rewriter.might_refer(item):
+            for field, detail in rewriter.rewrite_item(item):
+                rl.result(f"rewrote a reference to the auth service's old location in {old}{detail}", "info", item, field)
+                rewritten += 1
+            left = rewriter.unresolved(item)
+            if left:
+                rl.result(f"still names {', '.join(left)}: no Service of that name moved, so it was left as it is; check it",
+                          "warning", item)
+    if named_after(workload, old) and not any(i.namespace == old for i in rl.items):  # its own namespace, now empty
+        emptied = [i for i in rl.mutable_items() if i.kind == "Namespace" and i.group == "" and i.name == old]
+        rl.remove(emptied, why=f"the namespace held only the auth service, which moved to {new}")
+    return moving, rewritten
+
+
+def transform(rl, config: Config) -> str:
+    workloads = find_auth_workloads(rl, config)
+    if not workloads:
+        how = "workload selects no workload" if config.workload else "no oidc-authservice or oauth2-proxy workload in the input"
+        rl.result(f"no auth service found: {how}", "error", field="workload" if config.workload else None)
+        return ""
+    if len(workloads) > 1:
+        rl.result(f"found several auth services ({', '.join(w.ref() for w in workloads)}); name one with workload",
+                  "error", field="workload")
+        return ""
+    workload = workloads[0]
+    tpl = pod_template(workload)
+    old, new = workload.namespace, config.namespace
+    moved, rewritten = [], 0
+    if old != new:
+        outcome = move(rl, workload, tpl, new)
+        if outcome is None:
+            return ""
+        moved, rewritten = outcome
+    if not any(i.kind == "Namespace" and i.group == "" and i.name == new for i in rl.items):
+        rl.result(f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is deployed", "info")
+    enrolled = enrol(rl, tpl, config)
+    added = admit_gateway(rl, workload, tpl, config)
+    parts = [f"auth service {workload.kind} {workload.name} in {new}"]
+    parts.append(f"moved {len(moved)} objects from {old}, rewrote {rewritten} references" if moved else "nothing to move")
+    parts.append(f"set {', '.join(enrolled)}" if enrolled else "pod template already set")
+    if added:
+        parts.append(f"added {', '.join(added)}")
+    return "; ".join(parts)

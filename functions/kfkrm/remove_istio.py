@@ -1,0 +1,249 @@
+"""Removes the Istio installation that upstream Kubeflow bundles and keeps Kubeflow's own
+Istio configuration, so that Kubeflow runs on the organisation's existing mesh.
+
+Istio's objects are recognised by what Istio's installers put on them, as found in the
+install manifests of both shared Kubeflow versions (Istio 1.9 and 1.26): the labels
+`operator.istio.io/component` and `install.operator.istio.io/owning-resource` (istioctl),
+`app.kubernetes.io/part-of: istio` and `release: istio` (Istio's Helm charts), and
+`istio.io/rev` on objects in istio-system; and Istio's CRDs by their `*.istio.io` names.
+That covers istiod, the ingress and cluster-local gateways (Deployments, Services, HPAs,
+PDBs), their RBAC and ServiceAccounts, the injector and validation webhooks, Istio's
+ConfigMaps and EnvoyFilters, the CNI DaemonSet and the CRDs.
+
+Kubeflow also writes a few objects of its own into its Istio folders. Each is decided by a
+documented rule (docs/functions/remove-istio.md; each result gives the reason); `keep` and `remove`
+override any decision. Every other object of an Istio API group (VirtualServices,
+AuthorizationPolicies, DestinationRules, the auth EnvoyFilter, ...) is Kubeflow's and is
+kept. An unmarked object living in istio-system cannot be classified: it is kept, with a
+warning. With `istioVersion`, each Istio object left is checked against the API versions
+and fields that Istio version serves (see istio_apis.py)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional
+
+from pydantic import Field, field_validator
+
+from . import istio_apis
+from .runtime.config import FunctionConfig
+from .runtime.resourcelist import Item
+from .runtime.selectors import SelectorTerm
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: RemoveIstio
+metadata:
+  name: use-corp-mesh
+istioVersion: "1.6"
+keep:
+- {namespace: istio-system, name: "*authservice*"}   # Kubeflow v1.3's auth service lives there
+"""
+
+ISTIO_NAMESPACE = "istio-system"
+CRD_GROUP = "apiextensions.k8s.io"
+
+
+@dataclass(frozen=True)
+class KubeflowObject:
+    """An object Kubeflow itself writes into its Istio folders, and what to do with it."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    remove: bool
+    why: str
+
+    def matches(self, item: Item) -> bool:
+        return (item.kind == self.kind and item.name == self.name
+                and item.namespace == self.namespace and item.group == self.group)
+
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+_GATEWAY_CATCH_ALL = (
+    "Kubeflow re-adds it because istioctl stopped generating it (its Istio README); no VirtualService "
+    "or config of Kubeflow references it, and its pod selector would open a '*' port-80 server on the "
+    "organisation's own gateway pods that carry the same labels"
+)
+_OPENS_FOR_DENY_ALL = (
+    "it only exists to let traffic through global-deny-all; in istio-system (the mesh's root namespace) "
+    "it applies to the matching gateway pods of the whole mesh"
+)
+
+KUBEFLOW_OBJECTS: tuple[KubeflowObject, ...] = (
+    KubeflowObject("", "Namespace", "", ISTIO_NAMESPACE, True,
+                   "the mesh's own namespace, which the organisation's mesh already has; applying Kubeflow's copy "
+                   "would relabel it (istio-injection: disabled; v1.10 also pod-security enforce: restricted)"),
+    KubeflowObject("networking.istio.io", "Gateway", ISTIO_NAMESPACE, "istio-ingressgateway", True,
+                   "the catch-all Gateway of the bundled ingress gateway: " + _GATEWAY_CATCH_ALL),
+    KubeflowObject("networking.istio.io", "Gateway", ISTIO_NAMESPACE, "cluster-local-gateway", True,
+                   "the catch-all Gateway of the bundled cluster-local gateway: " + _GATEWAY_CATCH_ALL),
+    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "global-deny-all", True,
+                   "an empty policy in the mesh's root namespace denies every request to every workload of the "
+                   "whole mesh that no ALLOW policy admits: on a shared mesh that is the organisation's decision, "
+                   "not Kubeflow's (Kubeflow's own ALLOW policies are kept)"),
+    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "istio-ingressgateway", True,
+                   "allows all traffic to the ingress gateway pods: " + _OPENS_FOR_DENY_ALL),
+    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "cluster-local-gateway", True,
+                   "allows all traffic to the cluster-local gateway pods: " + _OPENS_FOR_DENY_ALL),
+    KubeflowObject("networking.istio.io", "EnvoyFilter", ISTIO_NAMESPACE, "x-forwarded-host", True,
+                   "a Lua filter its own comment says is needed for the Rok gateway, which Kubeflow does not ship; "
+                   "it would patch every 'istio: ingressgateway' gateway of the mesh; Kubeflow v1.10 dropped it"),
+    KubeflowObject("networking.istio.io", "Gateway", "kubeflow", "kubeflow-gateway", False,
+                   "Kubeflow's own gateway, which every Kubeflow VirtualService names"),
+    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-admin", False,
+                   "Kubeflow's RBAC that lets profile users manage Istio objects"),
+    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-edit", False,
+                   "Kubeflow's RBAC that lets profile users manage Istio objects"),
+    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-view", False,
+                   "Kubeflow's RBAC that lets profile users read Istio objects"),
+)
+
+# Labels Istio's installers put on what they install: (label, required value or None = any).
+INSTALL_LABELS: tuple[tuple[str, Optional[str], str], ...] = (
+    ("operator.istio.io/component", None, "istioctl"),
+    ("install.operator.istio.io/owning-resource", None, "istioctl"),
+    ("app.kubernetes.io/part-of", "istio", "Istio's Helm charts"),
+    ("release", "istio", "Istio's Helm charts"),
+)
+REVISION_LABEL = "istio.io/rev"
+
+
+class Config(FunctionConfig):
+    KIND = "RemoveIstio"
+    FROM_CONFIGMAP = "fields"
+
+    keep: list[SelectorTerm] = Field(
+        default_factory=list,
+        description="objects never removed, whatever their classification (also silences the warning for "
+                    "an unclassified object)")
+    remove: list[SelectorTerm] = Field(default_factory=list, description="objects removed in addition")
+    istioVersion: Optional[str] = Field(
+        None, description='the organisation\'s Istio minor version, e.g. "1.6": a warning for each Istio API '
+                          "version or field in the output that it does not serve")
+
+    @field_validator("istioVersion", mode="before")
+    @classmethod
+    def _valid_version(cls, value):
+        if value is None:
+            return value
+        if not isinstance(value, str):
+            raise ValueError('must be a quoted string like "1.6" (unquoted, 1.10 reads as the number 1.1)')
+        istio_apis.parse_minor(value)
+        return value
+
+
+@dataclass
+class Decision:
+    remove: bool
+    why: str
+    category: str  # "istio" | "kubeflow-folder" | "config" | "kubeflow-istio-config" | "unclassified"
+
+
+def classify(item: Item) -> Optional[Decision]:
+    """What to do with an item by the rules alone (no config); None: not Istio's business."""
+    for entry in KUBEFLOW_OBJECTS:
+        if entry.matches(item):
+            verb = "removed" if entry.remove else "kept"
+            return Decision(entry.remove, f"Kubeflow's object in its Istio folder, {verb} by default: {entry.why}",
+                            "kubeflow-folder")
+    mark = install_mark(item)
+    if mark:
+        return Decision(True, f"part of the bundled Istio installation ({mark})", "istio")
+    if istio_apis.is_istio_group(item.group):
+        return Decision(False, "Kubeflow's Istio configuration", "kubeflow-istio-config")
+    if item.namespace == ISTIO_NAMESPACE:
+        return Decision(False, f"in {ISTIO_NAMESPACE} without Istio's install labels, so neither clearly Istio's "
+                               "nor Istio configuration; kept (list it under keep or remove to decide)",
+                        "unclassified")
+    return None
+
+
+def install_mark(item: Item) -> Optional[str]:
+    """The install mark Istio's installers left on the item, described; None when there is none."""
+    if item.kind == "CustomResourceDefinition" and item.group == CRD_GROUP and item.name.endswith(".istio.io"):
+        return f"CustomResourceDefinition of Istio's API group {item.name.split('.', 1)[1]}"
+    labels = item.labels
+    for label, value, installer in INSTALL_LABELS:
+        if label in labels and (value is None or str(labels[label]) == value):
+            shown = f"{label}: {labels[label]}"
+            return f"labelled {shown} by {installer}"
+    if item.namespace == ISTIO_NAMESPACE and item.kind != "Namespace" and REVISION_LABEL in labels:
+        return f"labelled {REVISION_LABEL}: {labels[REVISION_LABEL]}, a control-plane object of that Istio revision"
+    return None
+
+
+def transform(rl, config: Config) -> str:
+    keep_hits, remove_hits = Counter(), Counter()
+    to_remove: dict[str, list[Item]] = {}
+    counts = Counter()
+    for item in rl.mutable_items():
+        keep = [i for i, term in enumerate(config.keep) if term.matches(item)]
+        remove = [i for i, term in enumerate(config.remove) if term.matches(item)]
+        keep_hits.update(keep)
+        remove_hits.update(remove)
+        if keep and remove:
+            rl.result(f"matches both keep[{keep[0]}] and remove[{remove[0]}]; decide one", "error", item)
+            continue
+        decision = classify(item)
+        if keep:
+            if decision is not None and decision.remove:
+                rl.result(f"kept (keep[{keep[0]}]); by default it would be removed: {decision.why}", "info", item)
+            decision = Decision(False, "", "config")
+        elif remove:
+            decision = Decision(True, f"listed under remove[{remove[0]}]", "config")
+        if decision is None:
+            continue
+        counts[(decision.category, decision.remove)] += 1
+        if decision.remove:
+            to_remove.setdefault(decision.why, []).append(item)
+        elif decision.category == "unclassified":
+            rl.result(decision.why, "warning", item)
+        elif decision.category == "kubeflow-folder":
+            rl.result(decision.why, "info", item)
+    for field, terms, hits in (("keep", config.keep, keep_hits), ("remove", config.remove, remove_hits)):
+        for i in range(len(terms)):
+            if not hits[i]:
+                rl.result(f"{field}[{i}] matches nothing in the input", "warning", field=f"{field}[{i}]")
+    if rl.has_errors:
+        return ""
+    removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
+    if not counts[("istio", True)]:
+        rl.result("no object of an Istio installation found in the input; nothing of Istio's removed", "warning")
+    checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
+    return (
+        f"removed {removed} objects: {counts[('istio', True)]} of the Istio installation, "
+        f"{counts[('kubeflow-folder', True)]} of Kubeflow's from its Istio folder, {counts[('config', True)]} listed "
+        f"under remove; kept {counts[('kubeflow-istio-config', False)]} Istio config objects of Kubeflow, "
+        f"{counts[('config', False)]} listed under keep, {counts[('unclassified', False)]} unclassified{checked}"
+    )
+
+
+def check_istio_version(rl, version: str) -> str:
+    """Warn about each Istio API version or field left in the output that `version` does not serve."""
+    minor = istio_apis.parse_minor(version)
+    problems = 0
+    for item in rl.mutable_items():
+        if not istio_apis.is_istio_group(item.group):
+            continue
+        entry = istio_apis.kind_entry(item.group, item.version, item.kind)
+        if entry is None:
+            rl.result(f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                      f"Istio {version}", "info", item, "apiVersion")
+            continue
+        if not entry.served_by(minor):
+            problems += 1
+            span = f"served from {istio_apis.format_minor(entry.since)}"
+            if entry.removed:
+                span += f" until {istio_apis.format_minor(entry.removed)}"
+            rl.result(f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})",
+                      "warning", item, "apiVersion")
+        for where, field in istio_apis.newer_fields(minor, item.group, item.kind, item.obj):
+            problems += 1
+            what = f"{where}: {field.value}" if field.value else where
+            rl.result(f"Istio {version} does not know {what} (since {istio_apis.format_minor(field.since)}; "
+                      f"{field.source})", "warning", item, where)
+    return f"; {problems} Istio {version} compatibility warnings"

@@ -1,0 +1,413 @@
+"""Routes every Kubeflow VirtualService through the organisation's gateway, with an explicit host.
+
+Upstream Kubeflow binds its VirtualServices to its own Gateway (kubeflow/kubeflow-gateway,
+written `kubeflow-gateway` or `kubeflow/kubeflow-gateway`) with the host `*`. On an
+organisation's mesh they must go through the central gateway with a real host name. The
+field report did this with a JSON patch listed once per VirtualService by name; this
+function finds them itself: every VirtualService (networking.istio.io v1alpha3, v1beta1,
+v1) with a gateway reference that Istio resolves to one of `replaceGateways` (a bare name
+means the VirtualService's own namespace; `mesh` is kept), in spec.gateways and in the
+gateways of its http/tls/tcp matches. On those it replaces a `*` host by `hosts` and sets
+`exportTo`.
+
+Kubeflow also names its gateway outside VirtualServices, and those are rewritten too:
+the notebook and tensorboard controllers' ISTIO_GATEWAY (and their ISTIO_HOST `*`),
+Knative's config-istio `gateway.<namespace>.<name>` key, and KFServing/KServe's
+inferenceservice-config `ingressGateway` (KFServing 0.5's legacy `name.namespace` form is
+kept as such). Any other mention of a replaced gateway is reported as a warning.
+
+`removeUnusedGateways: true` drops the replaced Gateway objects that nothing references
+afterwards."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .istio_refs import (
+    WILDCARD_HOST, GatewayRef, gateway_lists, host_problem, is_dns_subdomain, is_gateway, is_relative,
+    is_virtualservice, parse_config_ref, resolve, spelled_like,
+)
+from .runtime.config import FunctionConfig
+from .runtime.podtemplates import field_path
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: VirtualServiceGateway
+metadata:
+  name: central-gateway
+gateway: istio-system/corp-gateway           # the organisation's gateway, namespace/name
+replaceGateways: [kubeflow/kubeflow-gateway] # default: Kubeflow's own gateway
+hosts: [kubeflow.corp.example.com]           # replaces the wildcard host
+exportTo: ["*"]
+removeUnusedGateways: true                   # drop replaced Gateways that nothing references afterwards
+"""
+
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Config(FunctionConfig):
+    KIND = "VirtualServiceGateway"
+    FROM_CONFIGMAP = "fields"
+
+    gateway: str = Field(..., description="the organisation's Gateway, namespace/name (e.g. istio-system/corp-gateway)")
+    replaceGateways: list[str] = Field(
+        ["kubeflow/kubeflow-gateway"],
+        description="the Gateways (namespace/name) whose references are replaced by `gateway`",
+    )
+    hosts: list[str] = Field([], description="host names that replace the wildcard host `*` of each changed VirtualService")
+    exportTo: Optional[list[str]] = Field(
+        None, description='exportTo of each changed VirtualService ("." , "*" or namespaces); default: left as it is',
+    )
+    removeUnusedGateways: bool = Field(False, description="remove replaced Gateway objects that nothing references afterwards")
+    gatewayService: Optional[str] = Field(
+        None,
+        description="the Service of the organisation's gateway workload (e.g. istio-ingressgateway.istio-system.svc.cluster.local), "
+                    "written where Kubeflow's config pairs the gateway with its Service; default: those values are kept",
+    )
+
+    @field_validator("gateway")
+    @classmethod
+    def _valid_gateway(cls, value):
+        parse_config_ref(value)
+        return value
+
+    @field_validator("replaceGateways")
+    @classmethod
+    def _valid_replaced(cls, values):
+        if not values:
+            raise ValueError("must name at least one gateway to replace (namespace/name)")
+        for value in values:
+            parse_config_ref(value)
+        return values
+
+    @field_validator("hosts")
+    @classmethod
+    def _valid_hosts(cls, hosts):
+        for host in hosts:
+            problem = host_problem(host)
+            if problem:
+                raise ValueError(problem)
+        return hosts
+
+    @field_validator("exportTo")
+    @classmethod
+    def _valid_export(cls, values):
+        if values is not None:
+            if not values:
+                raise ValueError('must not be empty: use "." (own namespace), "*" (everywhere) or namespace names')
+            for value in values:
+                if value not in (".", "*") and not _NAMESPACE.match(value):
+                    raise ValueError(f'{value!r} is not ".", "*" or a namespace name')
+        return values
+
+    @field_validator("gatewayService")
+    @classmethod
+    def _valid_service(cls, value):
+        if value is not None and not is_dns_subdomain(value):
+            raise ValueError(f"{value!r} is not a Service host name (e.g. istio-ingressgateway.istio-system.svc.cluster.local)")
+        return value
+
+    @model_validator(mode="after")
+    def _gateway_not_replaced(self):
+        if parse_config_ref(self.gateway) in {parse_config_ref(r) for r in self.replaceGateways}:
+            raise ValueError(f"gateway {self.gateway!r} is also listed in replaceGateways")
+        return self
+
+    @property
+    def target(self) -> GatewayRef:
+        return parse_config_ref(self.gateway)
+
+    @property
+    def replaced(self) -> set[GatewayRef]:
+        return {parse_config_ref(r) for r in self.replaceGateways}
+
+
+def transform(rl, config: Config) -> str:
+    target, replaced = config.target, config.replaced
+    names = {ref.name for ref in replaced}
+    # Every spelling of a replaced gateway contains its name: a cheap filter on the raw text.
+    mentions = [i for i in rl.mutable_items() if any(n in _text(i) for n in names)]
+
+    routed, on_target = _route_virtualservices(rl, config, [i for i in rl.mutable_items() if is_virtualservice(i)], mentions)
+    if not routed:
+        if on_target:
+            return f"nothing to do: no VirtualService references {', '.join(map(str, sorted(replaced, key=str)))}; {on_target} already use {target}"
+        rl.result(
+            f"no VirtualService references any of replaceGateways ({', '.join(config.replaceGateways)}): "
+            "check replaceGateways (namespace/name of the Gateway the VirtualServices name today)",
+            "error", field="replaceGateways",
+        )
+        return ""
+    rewritten = _rewrite_kubeflow_config(rl, config, [i for i in mentions if i.kind == "ConfigMap" and i.group == ""])
+    still_named = _report_leftovers(rl, replaced, mentions)
+    removed = _remove_unused_gateways(rl, config, still_named) if config.removeUnusedGateways else []
+
+    if not any(is_gateway(i) and (i.namespace, i.name) == (target.namespace, target.name) for i in rl.items):
+        rl.result(f"Gateway {target} is not in the input; it is expected to exist in the organisation's mesh", "warning", field="gateway")
+    _warn_if_hidden_from_gateway(rl, config, routed)
+
+    summary = f"routed {len(routed)} VirtualServices through {target}"
+    if rewritten:
+        summary += f", rewrote {rewritten} gateway references in Kubeflow config"
+    if removed:
+        summary += f", removed Gateway {', '.join(removed)}"
+    return summary
+
+
+# -- VirtualServices ---------------------------------------------------------------------
+def _route_virtualservices(rl, config: Config, virtualservices, mentions) -> tuple[list, int]:
+    """Rewrite every VirtualService that references a replaced gateway; returns (changed, already on target)."""
+    target, replaced = config.target, config.replaced
+    mentioned = {id(i) for i in mentions}
+    routed, on_target = [], 0
+    for item in virtualservices:
+        if id(item) not in mentioned:
+            if target.name in _text(item):
+                on_target += _references(item, {target})
+            continue
+        vs = item.obj
+        if not _references(item, replaced):
+            _warn_unresolved(rl, item, replaced)
+            on_target += _references(item, {target})
+            continue
+        changes = []
+        for path, refs in gateway_lists(vs):
+            new_refs = _replace_refs(refs, item.namespace, replaced, target)
+            if new_refs != refs:
+                changes.append(f"{field_path(path)} {refs} -> {new_refs}")
+                refs[:] = new_refs
+        spec = vs["spec"]
+        hosts = spec.get("hosts")
+        if isinstance(hosts, list) and WILDCARD_HOST in hosts:
+            if config.hosts:
+                spec["hosts"] = _unique(h for host in hosts for h in (config.hosts if host == WILDCARD_HOST else [host]))
+                changes.append(f"hosts {hosts} -> {spec['hosts']}")
+            else:
+                rl.result(f"keeps the wildcard host * on {target} (no hosts configured)", "warning", item, "spec.hosts")
+        if config.exportTo is not None and spec.get("exportTo") != config.exportTo:
+            changes.append(f"exportTo {spec.get('exportTo')} -> {config.exportTo}")
+            spec["exportTo"] = list(config.exportTo)
+        rl.result("; ".join(changes), "info", item, "spec")
+        routed.append(item)
+    return routed, on_target
+
+
+def _text(item) -> str:
+    """The item as text, for cheap substring filters: its input text until it is changed."""
+    return item.raw if item.raw is not None and not item.changed else repr(item.obj)
+
+
+def _references(item, gateways: set) -> bool:
+    return any(resolve(ref, item.namespace) in gateways
+               for _, refs in gateway_lists(item.obj) for ref in refs if isinstance(ref, str))
+
+
+def _replace_refs(refs: list, namespace: str, replaced: set, target: GatewayRef) -> list:
+    """The list with each replaced gateway swapped for `target` (written namespace/name), duplicates dropped."""
+    return _unique(str(target) if isinstance(ref, str) and resolve(ref, namespace) in replaced else ref for ref in refs)
+
+
+def _unique(values) -> list:
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _warn_unresolved(rl, item, replaced: set) -> None:
+    """A VirtualService without a namespace whose relative reference may mean a replaced gateway."""
+    if item.namespace:
+        return
+    for path, refs in gateway_lists(item.obj):
+        for k, ref in enumerate(refs):
+            if isinstance(ref, str) and is_relative(ref) and ref.rpartition("/")[2] in {r.name for r in replaced}:
+                rl.result(
+                    f"gateway {ref!r} is relative to the VirtualService's namespace, which is not set: left unchanged "
+                    "(set metadata.namespace before this function runs)",
+                    "warning", item, field_path(path + (k,)),
+                )
+
+
+def _warn_if_hidden_from_gateway(rl, config: Config, routed: list) -> None:
+    """Istio gives a gateway proxy only the VirtualServices exported to the proxy's own namespace."""
+    export = config.exportTo
+    if export is None or WILDCARD_HOST in export or config.target.namespace in export:
+        return
+    hidden = sorted({i.namespace for i in routed if not ("." in export and i.namespace == config.target.namespace)})
+    if hidden:
+        rl.result(
+            f"exportTo {export} does not export the VirtualServices of namespaces {', '.join(hidden)} to "
+            f"{config.target.namespace}: Istio applies a VirtualService at a gateway only when it is exported to the "
+            f"namespace the gateway's pods run in; add \"*\" (or \"{config.target.namespace}\" where the mesh accepts "
+            "namespace names in exportTo) unless the gateway's pods run in those namespaces",
+            "warning", field="exportTo",
+        )
+
+
+# -- Kubeflow's own configuration ------------------------------------------------------------
+_JSON_GATEWAY_FIELD = re.compile(r'("(ingressGateway|localGateway)"\s*:\s*")([^"\\]*)(")')
+_JSON_SERVICE_FIELD = re.compile(r'("ingressService"\s*:\s*")([^"\\]*)(")')
+_REFERENCE_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]*")
+KNATIVE_CONFIG = "config-istio"
+KSERVE_CONFIG = "inferenceservice-config"
+KNATIVE_GATEWAY_KEYS = ("gateway", "local-gateway")
+
+
+def _rewrite_kubeflow_config(rl, config: Config, configmaps: list) -> int:
+    """Rewrite the gateway references in the ConfigMaps Kubeflow's components read; returns how many."""
+    total = 0
+    for item in configmaps:
+        data = item.obj.get("data")
+        if not isinstance(data, dict):
+            continue
+        if item.name == KNATIVE_CONFIG:
+            total += _rewrite_knative_keys(rl, config, item, data)
+        for key, value in list(data.items()):
+            if not isinstance(value, str):
+                continue
+            if key in ("ISTIO_GATEWAY", "ingressGateway"):  # the controllers' env; KFServing 0.5's kustomize variable
+                new = _REFERENCE_TOKEN.sub(lambda m: _swap(m.group(0), config), value)
+                if new != value:
+                    data[key] = new
+                    total += 1
+                    rl.result(f"{key}: {value} -> {new}", "info", item, field_path(("data", key)))
+                    if key == "ISTIO_GATEWAY":
+                        _rewrite_controller_host(rl, config, item, data)
+            elif key == "ingress" and item.name == KSERVE_CONFIG:
+                total += _rewrite_kserve_ingress(rl, config, item, data, key)
+    return total
+
+
+def _swap(reference: str, config: Config) -> str:
+    """A replaced gateway reference (namespace/name or name.namespace) written as the target in the same form."""
+    if "/" not in reference and "." not in reference:
+        return reference  # a bare word: no namespace to resolve it against
+    return spelled_like(reference, config.target) if resolve(reference, "") in config.replaced else reference
+
+
+def _rewrite_controller_host(rl, config: Config, item, data: dict) -> None:
+    """The notebook/tensorboard controllers give the VirtualServices they create the host ISTIO_HOST."""
+    if data.get("ISTIO_HOST") != WILDCARD_HOST:
+        return
+    field = field_path(("data", "ISTIO_HOST"))
+    if not config.hosts:
+        rl.result(f"the VirtualServices this controller creates keep the wildcard host * on {config.target} "
+                  "(no hosts configured)", "warning", item, field)
+        return
+    data["ISTIO_HOST"] = config.hosts[0]
+    rl.result(f"ISTIO_HOST: * -> {config.hosts[0]}", "info", item, field)
+    if len(config.hosts) > 1:
+        rl.result(f"ISTIO_HOST takes one host: the controller's VirtualServices get {config.hosts[0]} only",
+                  "warning", item, field)
+
+
+def _rewrite_knative_keys(rl, config: Config, item, data: dict) -> int:
+    """Knative's config-istio names gateways in its keys: gateway.<namespace>.<name>: <gateway Service>."""
+    target = config.target
+    renamed = {}
+    for key, value in data.items():
+        prefix, _, rest = key.partition(".")
+        namespace, _, name = rest.partition(".")
+        if prefix in KNATIVE_GATEWAY_KEYS and GatewayRef(namespace, name) in config.replaced:
+            renamed[key] = (f"{prefix}.{target.namespace}.{target.name}", config.gatewayService or value)
+    if not renamed:
+        return 0
+    rebuilt = {}
+    for key, value in data.items():
+        new_key, new_value = renamed.get(key, (key, value))
+        rebuilt.setdefault(new_key, new_value)
+    data.clear()
+    data.update(rebuilt)
+    for key, (new_key, new_value) in renamed.items():
+        kept = "" if config.gatewayService else " (value kept: set gatewayService if the gateway runs behind another Service)"
+        rl.result(f"{key} -> {new_key}: {new_value}{kept}", "info", item, field_path(("data", new_key)))
+    return len(renamed)
+
+
+def _rewrite_kserve_ingress(rl, config: Config, item, data: dict, key: str) -> int:
+    """KFServing/KServe's ingress JSON: its ingressGateway, edited in the text so its layout stays."""
+    value = data[key]
+    swapped = []
+
+    def swap(match):
+        prefix, field, old, quote = match.groups()
+        new = _swap(old, config)
+        if new != old:
+            swapped.append(f"{field}: {old} -> {new}")
+        return prefix + new + quote
+
+    new_value = _JSON_GATEWAY_FIELD.sub(swap, value)
+    if swapped and config.gatewayService:
+        new_value = _JSON_SERVICE_FIELD.sub(lambda m: m.group(1) + config.gatewayService + m.group(3), new_value)
+    if new_value == value:
+        return 0
+    try:
+        json.loads(new_value)
+    except ValueError:
+        rl.result(f"{key} is not valid JSON after the gateway rewrite; left unchanged", "warning", item, field_path(("data", key)))
+        return 0
+    data[key] = new_value
+    rl.result("; ".join(swapped), "info", item, field_path(("data", key)))
+    return len(swapped)
+
+
+# -- what is left ------------------------------------------------------------------------
+def _report_leftovers(rl, replaced: set, mentions: list) -> set:
+    """Warn about every remaining namespace-qualified mention of a replaced gateway; returns those still named."""
+    spellings = {}
+    for ref in replaced:
+        for text in (f"{ref.namespace}/{ref.name}", f"{ref.name}.{ref.namespace}", f"gateway.{ref.namespace}.{ref.name}"):
+            spellings[text] = ref
+    still_named = set()
+    for item in mentions:
+        if not any(s in _text(item) for s in spellings):
+            continue
+        for path, text in _strings(item.obj, ()):
+            for spelling, ref in spellings.items():
+                if _mentions(text, spelling):
+                    still_named.add(ref)
+                    rl.result(f"names the replaced gateway {ref} ({spelling!r}); left unchanged: rewrite it yourself",
+                              "warning", item, field_path(path))
+                    break
+    return still_named
+
+
+def _mentions(text: str, spelling: str) -> bool:
+    """`spelling` occurs in `text` as a whole reference, not inside a longer name."""
+    return re.search(r"(?<![A-Za-z0-9-])" + re.escape(spelling) + r"(?![A-Za-z0-9-])", text) is not None
+
+
+def _strings(node, path):
+    """(path, string) for every string key and value under `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str):
+                yield path + (key,), key
+            yield from _strings(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, path + (i,))
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _remove_unused_gateways(rl, config: Config, still_named: set) -> list[str]:
+    """Remove each replaced Gateway object that no VirtualService or config names any more."""
+    removable = []
+    for item in rl.mutable_items():
+        if not is_gateway(item):
+            continue
+        ref = GatewayRef(item.namespace, item.name)
+        if ref not in config.replaced:
+            continue
+        users = [vs.ref() for vs in rl.items if is_virtualservice(vs) and vs.loaded and _references(vs, {ref})]
+        if users or ref in still_named:
+            rl.result(f"still referenced ({', '.join(users) or 'see the warnings above'}); kept", "warning", item)
+            continue
+        removable.append(item)
+    rl.remove(removable, why=f"replaced by {config.target} and no longer referenced")
+    return [f"{i.namespace}/{i.name}" for i in removable]

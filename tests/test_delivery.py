@@ -1,0 +1,117 @@
+"""The examples rendered by the real kubectl kustomize: through kfkrm's `docker` stand-in
+(no container engine, the README's main job and the ArgoCD mechanism) and with real
+containers built from the Dockerfile. Both must give the same bytes."""
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO, need_shared
+
+EXAMPLES = REPO / "kustomization-examples"
+ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
+IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
+CI = os.environ.get("CI") == "true"
+
+
+def _stand_in_dir(tmp: Path) -> Path:
+    """A PATH folder whose `docker` is kfkrm-docker running this checkout."""
+    bin_dir = tmp / "stand-in"
+    bin_dir.mkdir(exist_ok=True)
+    docker = bin_dir / "docker"
+    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
+    docker.chmod(0o755)
+    return bin_dir
+
+
+def _kustomize(env_dir: str, path_first: Path, extra_env=None):
+    need_shared()
+    env = dict(os.environ, PATH=f"{path_first}:{os.environ['PATH']}", **(extra_env or {}))
+    return subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+                          capture_output=True, text=True, env=env)
+
+
+@lru_cache(maxsize=None)
+def _stand_in_render(env_dir: str, tmp: str):
+    proc = _kustomize(env_dir, _stand_in_dir(Path(tmp)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("delivery"))
+
+
+@pytest.mark.parametrize("env_dir", ENVS)
+def test_examples_render_with_the_stand_in(env_dir, session_tmp):
+    proc = _stand_in_render(env_dir, session_tmp)
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert len(docs) > 500
+    environment = env_dir.rsplit("/", 1)[1]
+    kubeflow_workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"].get("namespace") == "kubeflow"]
+    assert kubeflow_workloads
+    for d in kubeflow_workloads:
+        meta = d["spec"]["template"]["metadata"]
+        assert meta["labels"]["corp.example.com/environment"] == environment, d["metadata"]["name"]
+        assert meta["annotations"]["sidecar.istio.io/inject"] == "true", d["metadata"]["name"]
+    namespace = next(d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "kubeflow")
+    assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
+    # every function ran and said so (kustomize discards results; stderr is what users see)
+    for name in ("namespace-injection", "pod-template-labels", "pod-template-annotations"):
+        assert f"kfkrm {name}:" in proc.stderr
+
+
+def test_stand_in_refuses_other_images(tmp_path):
+    stand_in = _stand_in_dir(tmp_path)
+    proc = subprocess.run([str(stand_in / "docker"), "run", "--rm", "-i", "--network", "none", "--user", "nobody",
+                           "gcr.io/kpt-fn/set-labels:v0.1"], input="", capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "refusing to run gcr.io/kpt-fn/set-labels:v0.1" in proc.stderr
+
+
+def _engine():
+    """The container engine scripts/container-setup.sh prepared, or skip/fail."""
+    image = os.environ.get("KFKRM_IMAGE")
+    docker = shutil.which("docker")
+    ok = image and docker and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
+    if not ok:
+        reason = "no container engine with the kfkrm image (scripts/test.sh sets one up with scripts/container-setup.sh)"
+        if CI:
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    subprocess.run([docker, "tag", image, IMAGE_IN_EXAMPLES], check=True, capture_output=True)
+    return docker, image
+
+
+@pytest.mark.container
+@pytest.mark.parametrize("env_dir", ["v1.3/envs/dev", "v1.10/envs/prod"])
+def test_container_mode_equals_the_stand_in(env_dir, session_tmp):
+    docker, _ = _engine()
+    proc = _kustomize(env_dir, Path(docker).parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == _stand_in_render(env_dir, session_tmp).stdout
+
+
+@pytest.mark.container
+def test_image_runs_as_nobody_read_only_without_network():
+    docker, image = _engine()
+    ident = subprocess.run([docker, "run", "--rm", "--user", "nobody", "--entrypoint", "id", image, "-u"],
+                           capture_output=True, text=True)
+    assert ident.stdout.strip() == "65534", ident.stderr
+    rl = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
+          "  metadata:\n    name: kubeflow\nfunctionConfig:\n  apiVersion: kfkrm.dev/v1alpha1\n  kind: NamespaceInjection\n"
+          "  metadata:\n    name: n\n  namespaces: [kubeflow]\n")
+    proc = subprocess.run([docker, "run", "--rm", "-i", "--network", "none", "--user", "nobody", "--read-only",
+                           "--security-opt=no-new-privileges", image], input=rl, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["items"][0]["metadata"]["labels"] == {"istio-injection": "enabled"}
+    # no build tools in the final image
+    tools = subprocess.run([docker, "run", "--rm", "--entrypoint", "sh", image, "-c",
+                            "command -v gcc cc make g++ || true"], capture_output=True, text=True)
+    assert tools.stdout.strip() == ""
