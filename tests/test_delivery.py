@@ -60,10 +60,15 @@ def test_examples_render_with_the_stand_in(env_dir, session_tmp):
         meta = d["spec"]["template"]["metadata"]
         assert meta["labels"]["corp.example.com/environment"] == environment, d["metadata"]["name"]
         assert meta["annotations"]["sidecar.istio.io/inject"] == "true", d["metadata"]["name"]
+    # the bundled Argo is gone (RemoveArgo), KFP's own controllers stay
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("Deployment", "workflow-controller") not in names
+    assert not any(d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in docs)
+    assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and ("Deployment", "ml-pipeline-persistenceagent") in names
     namespace = next(d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "kubeflow")
     assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
     # every function ran and said so (kustomize discards results; stderr is what users see)
-    for name in ("namespace-injection", "pod-template-labels", "pod-template-annotations"):
+    for name in ("remove-argo", "namespace-injection", "pod-template-labels", "pod-template-annotations"):
         assert f"kfkrm {name}:" in proc.stderr
 
 
