@@ -24,26 +24,32 @@ class InputError(Exception):
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 # Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.
-_TOP_LINE = re.compile(r"^(?![ \t#\r\n])(?=.).*$", re.M)
+# Written as "newline, then ..." rather than with `^` and re.M: a pattern that starts with
+# a literal lets the regex engine skip ahead with a fast scan instead of trying every
+# position of a 10 MB text.
+_TOP_LINE = re.compile(r"\n([^ \t#\r\n][^\n]*)")
+_NON_SPACE = re.compile(r"\S")
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*\r?$")
 _CONTENT_LINE = re.compile(r"^([ ]*)(?![ \t#\r\n])(.)", re.M)
 _SEQ_INDENT_CACHE: dict = {}
 _KEY_INDENT_CACHE: dict = {}
 _DEDENT_CACHE: dict = {}
 _HEADER_KEYS = ("apiVersion", "kind", "metadata")
+_SIMPLE_SCALAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]*$")
 
 
 def _item_start_re(d: int):
+    """Sequence entries at indent d: matches the newline before each entry's line."""
     rx = _SEQ_INDENT_CACHE.get(d)
     if rx is None:
-        rx = _SEQ_INDENT_CACHE[d] = re.compile(r"^ {%d}-(?=[ \r\n]|$)" % d, re.M)
+        rx = _SEQ_INDENT_CACHE[d] = re.compile(r"\n {%d}-(?=[ \r\n]|$)" % d)
     return rx
 
 
 def _item_key_re(m: int):
     rx = _KEY_INDENT_CACHE.get(m)
     if rx is None:
-        rx = _KEY_INDENT_CACHE[m] = re.compile(r"^ {%d}(?![ \t#\r\n-])([^:\r\n]+?)[ \t]*:(?=[ \t\r\n]|$)" % m, re.M)
+        rx = _KEY_INDENT_CACHE[m] = re.compile(r"\n {%d}(?![ \t#\r\n-])([^:\r\n]+?)[ \t]*:(?=[ \t\r\n]|$)" % m)
     return rx
 
 
@@ -125,25 +131,49 @@ class Item:
         return self._header
 
     def _parse_header(self) -> dict:
+        """apiVersion and kind read off their lines; metadata kept as text, parsed on first use."""
         raw = self.raw
         _, content, m = self._layout
         first_key = raw[content:raw.find(":", content)].strip()
         spans = [(content, first_key)]
-        spans.extend((mt.start(), mt.group(1)) for mt in _item_key_re(m).finditer(raw, content))
-        parts = []
+        wanted = set(_HEADER_KEYS)
+        wanted.discard(first_key)
+        for mt in _item_key_re(m).finditer(raw, content):
+            spans.append((mt.start() + 1, mt.group(1)))
+            if not wanted and spans[-2][1] in _HEADER_KEYS:
+                break  # the segment after the last header key has started
+            wanted.discard(mt.group(1))
+        header: dict = {}
         for i, (start, key) in enumerate(spans):
-            if key in _HEADER_KEYS:
-                end = spans[i + 1][0] if i + 1 < len(spans) else len(raw)
-                parts.append(_dedent(raw[start:end], m).rstrip("\n"))
-        header = None
-        if parts:
-            try:
-                header = yamlio.load("\n".join(parts) + "\n")
-            except yamlio.YAMLError:
-                header = None
-        if not isinstance(header, dict) or not isinstance(header.get("metadata", {}), dict) or "kind" not in header:
-            return self.obj  # unusual layout (or broken YAML): parse the whole item
+            if key not in _HEADER_KEYS:
+                continue
+            end = spans[i + 1][0] if i + 1 < len(spans) else len(raw)
+            segment = raw[start:end]
+            if key == "metadata":
+                header["metadata"] = _LazyText(_dedent(segment, m))
+                continue
+            value = segment.split(":", 1)[1].split(" #", 1)[0].strip()
+            if not _SIMPLE_SCALAR.match(value):
+                try:
+                    value = yamlio.load(_dedent(segment, m))[key]
+                except (yamlio.YAMLError, TypeError, KeyError):
+                    return self.obj  # unusual layout (or broken YAML): parse the whole item
+            header[key] = value
+        if "kind" not in header:
+            return self.obj
         return header
+
+    def _metadata(self) -> dict:
+        header = self.header
+        md = header.get("metadata")
+        if isinstance(md, _LazyText):
+            try:
+                md = yamlio.load(md.text).get("metadata")
+            except (yamlio.YAMLError, AttributeError):
+                md = self.obj.get("metadata")
+                return md if isinstance(md, dict) else {}
+            header["metadata"] = md
+        return md if isinstance(md, dict) else {}
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -164,8 +194,7 @@ class Item:
 
     @property
     def metadata(self) -> dict:
-        md = self.header.get("metadata")
-        return md if isinstance(md, dict) else {}
+        return self._metadata()
 
     @property
     def name(self) -> str:
@@ -228,7 +257,7 @@ class ResourceList:
     def parse(cls, text: str) -> "ResourceList":
         if text.startswith("\ufeff"):
             text = text[1:]
-        if not text.strip():
+        if not _NON_SPACE.search(text):
             raise InputError("the input is empty; expected a ResourceList on stdin")
         try:
             fast = cls._split(text)
@@ -239,8 +268,8 @@ class ResourceList:
     @classmethod
     def _split(cls, text: str) -> Optional["ResourceList"]:
         tops = []
-        for mt in _TOP_LINE.finditer(text):
-            line = mt.group(0).rstrip("\r")
+        for mt in _top_lines(text):
+            line = mt.group(1).rstrip("\r")
             if line in ("---", "..."):
                 if tops:  # a second document
                     raise _Unusual
@@ -250,7 +279,7 @@ class ResourceList:
             km = _TOP_KEY.match(line)
             if not km:
                 raise _Unusual
-            tops.append((mt.start(), mt.end(), km.group(1), km.group(2) or ""))
+            tops.append((mt.start(1), mt.end(1), km.group(1), km.group(2) or ""))
         segments = {}
         for i, (start, line_end, key, rest) in enumerate(tops):
             end = tops[i + 1][0] if i + 1 < len(tops) else len(text)
@@ -354,6 +383,22 @@ class ResourceList:
         return any(r.severity == ERROR for r in self.results)
 
 
+def _top_lines(text: str):
+    """Matches of _TOP_LINE, the first line of the text included (group 1 is the line)."""
+    if text and text[0] not in " \t#\r\n":
+        yield re.match(r"([^\n]*)", text)
+    yield from _TOP_LINE.finditer(text)
+
+
+class _LazyText:
+    """An item's metadata segment, parsed only when a function asks for it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
 class _Unusual(Exception):
     """The fast splitter does not understand this layout; parse the whole document."""
 
@@ -395,7 +440,9 @@ def _split_items(block: str) -> tuple[list, int]:
     d = len(first.group(1))
     if first.group(2) != "-":
         raise _Unusual
-    starts = [mt.start() for mt in _item_start_re(d).finditer(block)]
+    starts = [mt.start() + 1 for mt in _item_start_re(d).finditer(block)]
+    if first.start() == 0:  # the first entry has no newline before it in the block
+        starts.insert(0, 0)
     if not starts or starts[0] > first.start():
         raise _Unusual
     if d > 0 and re.search(r"^ {0,%d}(?![ \t#\r\n])(?=.)" % (d - 1), block, re.M):
@@ -417,7 +464,8 @@ def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
     Returns (dash, content, m): the offset of the entry's dash, the offset of its first
     key, and the column of the mapping's keys.
     """
-    dash = _item_start_re(d).search(raw).start() + d
+    mt = _item_start_re(d).search("\n" + raw)  # the entry's line may be the first
+    dash = mt.start() + d
     line_end = raw.find("\n", dash)
     first_line = raw[dash + 1:line_end]
     content = first_line.lstrip(" ")
