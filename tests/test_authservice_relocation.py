@@ -405,6 +405,20 @@ def test_configmap_config():
 
 CLASH = "apiVersion: v1\nkind: Service\nmetadata: {name: oauth2-proxy, namespace: kubeflow}\nspec: {ports: [{port: 80}]}\n"
 SECOND = OAUTH2_PROXY.split("---")[0].replace("namespace: oauth2-proxy}", "namespace: sso}")
+# How Kubeflow v1.3's authn-filter looks *inside* a kustomize build, before vars are resolved.
+VAR_FILTER = """
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: authn-filter, namespace: istio-system}
+spec:
+  configPatches:
+  - patch:
+      value:
+        typed_config:
+          http_service:
+            server_uri:
+              uri: http://$(OAUTH2_PROXY_SERVICE).$(OAUTH2_PROXY_NAMESPACE).svc.cluster.local
+"""
 
 
 @pytest.mark.parametrize("docs, config, expected", [
@@ -420,6 +434,7 @@ SECOND = OAUTH2_PROXY.split("---")[0].replace("namespace: oauth2-proxy}", "names
     ((OAUTH2_PROXY,), CONFIG.replace("sidecar: true", "sidecar: maybe"), "sidecar: input should be a valid boolean"),
     ((OAUTH2_PROXY,), CONFIG + "gateway: {labels: {}}\n", "gateway.labels: must name at least one label"),
     ((OAUTH2_PROXY,), None, "no functionConfig"),
+    ((OAUTH2_PROXY, VAR_FILTER), CONFIG, "EnvoyFilter istio-system/authn-filter: addresses a Service through kustomize vars"),
 ])
 def test_errors_leave_the_input_unchanged(docs, config, expected):
     text = resource_list(block(*docs), config)

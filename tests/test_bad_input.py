@@ -31,6 +31,7 @@ CASES = {
     "bad-label-value": (["pod-template-labels"], resource_list(ITEMS, GOOD.replace("team: ml", "team: 'not ok!'")), "labels: value 'not ok!'"),
     "empty-selector-term": (["pod-template-labels"], resource_list(ITEMS, GOOD + "include: [{}]\n"), "include[0]: a selector term must set"),
     "selector-matches-nothing": (["pod-template-labels"], resource_list(ITEMS, GOOD + "include: [{kind: Deploymnet}]\n"), "include selects no workload"),
+    "broken-item-metadata": (["pod-template-labels"], "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: [unclosed\nfunctionConfig:\n  " + GOOD.replace("\n", "\n  "), "is not valid YAML"),
     "empty-input": (["pod-template-labels"], "", "the input is empty"),
     "two-documents": (["pod-template-labels"], resource_list(ITEMS, GOOD) + "---\n" + resource_list(ITEMS, GOOD), "expected one ResourceList document"),
     "missing-namespace": (["namespace-injection"], resource_list(ITEMS, "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: n}\nnamespaces: [kubeflow]\n"), "Namespace 'kubeflow' is not in the input"),

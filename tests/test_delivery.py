@@ -2,6 +2,7 @@
 (no container engine, the README's main job and the ArgoCD mechanism) and with real
 containers built from the Dockerfile. Both must give the same bytes."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,10 +66,24 @@ def test_examples_render_with_the_stand_in(env_dir, session_tmp):
     assert ("Deployment", "workflow-controller") not in names
     assert not any(d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in docs)
     assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and ("Deployment", "ml-pipeline-persistenceagent") in names
+    # the bundled Istio is gone, Kubeflow's VirtualServices use the environment's gateway and host
+    assert ("Deployment", "istiod") not in names
+    host = {"dev": "kubeflow.dev.corp.example.com", "prod": "kubeflow.corp.example.com"}[environment]
+    services = [d for d in docs if d["kind"] == "VirtualService"]
+    assert len(services) >= 9
+    for vs in services:
+        assert "*" not in vs["spec"].get("hosts", []), vs["metadata"]["name"]
+        assert host in vs["spec"]["hosts"], vs["metadata"]["name"]
+    # every container image comes from the environment's registry (scanned here, not by kfkrm)
+    registry = {"dev": "registry.dev.corp.example.com/", "prod": "registry.corp.example.com/"}[environment]
+    images = [i for i in re.findall(r"(?m)^\s*(?:- )?image: ['\"]?([^'\"\s]+)", proc.stdout)
+              if not i.startswith("$")]  # `$VOLUME_VIEWER_IMAGE`: a template filled in at run time
+    assert len(images) > 40 and all(i.startswith(registry) for i in images), [i for i in images if not i.startswith(registry)][:5]
     namespace = next(d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "kubeflow")
     assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
     # every function ran and said so (kustomize discards results; stderr is what users see)
-    for name in ("remove-argo", "namespace-injection", "pod-template-labels", "pod-template-annotations"):
+    for name in ("remove-argo", "remove-istio", "image-proxy", "virtualservice-gateway", "argo-artifact-repository",
+                 "envoy-base-id", "namespace-injection", "pod-template-labels", "pod-template-annotations"):
         assert f"kfkrm {name}:" in proc.stderr
 
 

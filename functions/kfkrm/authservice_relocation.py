@@ -487,9 +487,41 @@ def admit_gateway(rl, workload, tpl, config: Config) -> list[str]:
 
 # -- the function --------------------------------------------------------------------------
 
+_UNRESOLVED_VAR_ADDRESS = re.compile(r"\$\(([A-Za-z0-9_]+)\)\.\$\([A-Za-z0-9_]+\)\.svc")
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def unresolved_var_addresses(rl, service_name: str) -> list:
+    """Items that still address a Service through kustomize vars (`$(NAME).$(NAMESPACE).svc`).
+
+    kustomize resolves vars only at the end of a build, after every transformer, and cannot
+    follow a namespace that a function changed: the build then fails with "var ... cannot be
+    mapped", and before that the reference could not be rewritten. Kubeflow v1.3's
+    authn-filter is written this way.
+    """
+    wanted = _squash(service_name)
+    found = []
+    for item in rl.mutable_items():
+        text = item.raw if item.raw is not None else repr(item.obj)
+        if "$(" in text and any(wanted in _squash(m.group(1)) for m in _UNRESOLVED_VAR_ADDRESS.finditer(text)):
+            found.append(item)
+    return found
+
+
 def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
     """Move the auth service's objects to `new` and rewrite references; None on a clash."""
     old = workload.namespace
+    for item in unresolved_var_addresses(rl, workload.name):
+        rl.result(
+            "addresses a Service through kustomize vars that are not resolved yet ($(...).$(...).svc): kustomize resolves "
+            "vars after all transformers and cannot follow the auth service's move; run this on manifests whose vars are "
+            "resolved (kpt on the rendered output, or a kustomization over a rendered file), or replace the vars first",
+            "error", item)
+    if rl.has_errors:
+        return None
     moving, missing = objects_to_move(rl, workload, tpl)
     taken = {(i.group, i.kind, i.name): i for i in rl.items if i.namespace == new}
     clashes = [(i, taken[(i.group, i.kind, i.name)]) for i in moving if (i.group, i.kind, i.name) in taken]

@@ -21,7 +21,7 @@ labels:
   corp.example.com/team: ml-platform
   istio-injected: "true"
 exclude:
-- {kind: StatefulSet, name: katib-mysql}
+- {kind: Deployment, name: katib-mysql}
 """
 
 

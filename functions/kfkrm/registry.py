@@ -29,11 +29,14 @@ FUNCTIONS = [
                  "remove the Argo Workflows bundled with Kubeflow Pipelines, keep what KFP needs"),
     FunctionSpec("argo-artifact-repository", "ArgoArtifactRepository", "kfkrm.argo_artifact_repository",
                  "point Argo workflows and KFP at the organisation's S3 artifact store"),
+    FunctionSpec("enterprise-policy", "EnterprisePolicy", "kfkrm.enterprise_policy",
+                 "validate the final manifests against the organisation's platform rules (changes nothing)"),
 ]
 
 # Commands that are not KRM functions: name -> "module:function(argv) -> exit code".
 COMMANDS = {
     "images": "kfkrm.images_cli:main",
+    "validate": "kfkrm.validate_cli:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}

@@ -116,8 +116,7 @@ class Item:
         return self._obj is not None
 
     def _where(self) -> str:
-        if self._header is not None:
-            return self.ref()
+        """The item's first line: safe to call while its header cannot be parsed."""
         first = self.body.strip().splitlines()[:1]
         return repr(first[0][:60]) if first else "(empty)"
 

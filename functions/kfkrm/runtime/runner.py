@@ -49,8 +49,10 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
         if rl.has_errors:
             return _failure(label, text, rl.results)
         out = rl.emit()  # serialising may still meet a broken item
-    except (ConfigError, InputError) as e:
+    except ConfigError as e:
         return _failure(label, text, [Result(str(e), ERROR)])
+    except InputError as e:  # broken input is not echoed: the results must stay readable
+        return _failure(label, "", [Result(str(e), ERROR)])
     except Exception as e:  # a bug: still one line and no half-mutated output
         if os.environ.get("KFKRM_DEBUG"):
             traceback.print_exc()

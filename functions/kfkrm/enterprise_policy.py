@@ -1,0 +1,403 @@
+"""A validator: checks the final manifests against the organisation's platform rules and
+changes nothing. Each violation is an error result naming the resource, the field and the
+rule, so a render that silently did nothing (an exec function skipped by kustomize, a
+selector typo, a new image in a new Kubeflow release) fails loudly.
+
+Rules (each one is checked only when its section is set):
+
+* registry (`allowedRegistries`): every image reference, embedded ones included (the
+  finder ImageProxy uses), lies under an allowed registry;
+* mesh (`meshNamespaces`): every pod template there gets a sidecar: the pod label
+  sidecar.istio.io/inject, else the pod annotation, else its Namespace's istio-injection
+  or istio.io/rev label in the stream decides;
+* gateway and host (`allowedGateways`): every gateway a VirtualService names resolves (as
+  Istio resolves it) to an allowed Gateway or is `mesh`; no VirtualService has the host "*";
+* forbid (`forbid`): no object matches these selector terms (the bundled Argo, Istio);
+* auth (`authService`): the auth service (found as AuthServiceRelocation finds it) runs in
+  the namespace, the objects its pods use are there, and every address
+  (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
+* istio (`istioVersion`): every Istio API version and field is served by that Istio.
+
+An exemption (a selector term, a rule and a reason) turns a violation into an info result;
+one without a reason is a config error, one that exempts nothing is a warning."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from . import istio_apis
+from .authservice_relocation import NamespaceName, find_auth_workloads, objects_to_move
+from .image_refs import find_images, is_registry_path, normalise_prefix, under
+from .istio_refs import WILDCARD_HOST, is_virtualservice, parse_config_ref, virtualservice_gateway_refs
+from .runtime.config import FunctionConfig, Model
+from .runtime.podtemplates import SIDECAR_INJECT, field_path, has_pod_template, pod_template
+from .runtime.resourcelist import Item
+from .runtime.selectors import SelectorTerm, select
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: EnterprisePolicy
+metadata:
+  name: platform-rules
+allowedRegistries: [registry.corp.example.com]
+meshNamespaces: [kubeflow]
+allowedGateways: [istio-system/corp-gateway]
+forbid:
+- {group: apps, kind: Deployment, name: workflow-controller}
+- {group: apps, kind: Deployment, name: istiod}
+authService: {namespace: kubeflow}
+istioVersion: "1.6"
+exemptions:
+- {kind: Deployment, namespace: kubeflow, name: katib-mysql, rule: mesh, reason: "database traffic kept off the mesh"}
+"""
+
+REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO)
+Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio"]
+NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
+
+
+class AuthService(Model):
+    namespace: NamespaceName = Field(..., description="the namespace the auth service must run in")
+    workload: Optional[SelectorTerm] = Field(
+        None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
+
+
+class Exemption(SelectorTerm):
+    """Objects (selector term) that one rule does not apply to, and why."""
+
+    rule: Rule = Field(..., description="the rule the objects are exempt from: " + ", ".join(RULES))
+    reason: str = Field(..., description="why: kept in the results as the audit trail")
+
+    @field_validator("reason")
+    @classmethod
+    def _says_why(cls, reason: str) -> str:
+        if not reason.strip():
+            raise ValueError("must say why the objects are exempt (an empty reason is not accepted)")
+        return reason
+
+
+class Config(FunctionConfig):
+    KIND = "EnterprisePolicy"
+
+    allowedRegistries: Optional[list[str]] = Field(
+        None, description="every image reference, embedded ones included, lies under one of these (host, optionally with a path)")
+    meshNamespaces: Optional[list[NamespaceName]] = Field(
+        None, description="every pod template in these namespaces has sidecar injection on (pod label, pod annotation or namespace label)")
+    allowedGateways: Optional[list[str]] = Field(
+        None, description='every VirtualService names only these Gateways (namespace/name) or mesh, and no "*" host')
+    forbid: list[SelectorTerm] = Field(default_factory=list, description="no object may match any of these selector terms")
+    authService: Optional[AuthService] = Field(
+        None, description="the auth service runs in this namespace, with its objects, and every reference to it agrees")
+    istioVersion: Optional[str] = Field(
+        None, description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is a violation')
+    exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
+
+    @field_validator("allowedRegistries")
+    @classmethod
+    def _valid_registries(cls, registries):
+        if registries is not None:
+            if not registries:
+                raise ValueError("must name at least one registry when set")
+            for entry in registries:
+                if not is_registry_path(entry):
+                    raise ValueError(f"{entry!r} is not a registry host with an optional path (e.g. registry.corp.example.com/proxy)")
+        return registries
+
+    @field_validator("meshNamespaces")
+    @classmethod
+    def _some_namespaces(cls, namespaces):
+        if namespaces is not None and not namespaces:
+            raise ValueError("must name at least one namespace when set")
+        return namespaces
+
+    @field_validator("allowedGateways")
+    @classmethod
+    def _valid_gateways(cls, gateways):
+        if gateways is not None:
+            if not gateways:
+                raise ValueError('must name at least one Gateway when set (mesh is always allowed)')
+            for entry in gateways:
+                parse_config_ref(entry)
+        return gateways
+
+    @field_validator("istioVersion", mode="before")
+    @classmethod
+    def _valid_version(cls, value):
+        if value is None:
+            return value
+        if not isinstance(value, str):
+            raise ValueError('must be a quoted string like "1.6" (unquoted, 1.10 reads as the number 1.1)')
+        istio_apis.parse_minor(value)
+        return value
+
+    @model_validator(mode="after")
+    def _some_rule(self):
+        if all(getattr(self, name) in (None, []) for name in RULE_SECTIONS.values()):
+            raise ValueError("sets no rule: set at least one of " + ", ".join(dict.fromkeys(RULE_SECTIONS.values())))
+        return self
+
+
+# The config section that enables each rule.
+RULE_SECTIONS = {REGISTRY: "allowedRegistries", MESH: "meshNamespaces", GATEWAY: "allowedGateways",
+                 HOST: "allowedGateways", FORBID: "forbid", AUTH: "authService", ISTIO: "istioVersion"}
+
+
+@dataclass
+class Violation:
+    rule: str
+    item: Optional[Item]  # None for a violation of the whole input (e.g. no auth service)
+    field: Optional[str]
+    message: str
+    exemption: Optional[int] = None  # index of the exemption that waives it
+
+
+@dataclass
+class Report:
+    """What a check found: violations (exempted ones included), and per rule what was checked."""
+
+    violations: list[Violation] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # rule -> number of things checked
+    unused_exemptions: list[int] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Violation]:
+        return [v for v in self.violations if v.exemption is None]
+
+    def counts(self) -> dict[str, int]:
+        """Violations (not exempted) per rule, in the order of RULES."""
+        counts = {}
+        for v in self.failures:
+            counts[v.rule] = counts.get(v.rule, 0) + 1
+        return {rule: counts[rule] for rule in RULES if rule in counts}
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+def check_registries(items: list[Item], allowed: list[str]) -> Iterator[Violation]:
+    prefixes = [normalise_prefix(a) for a in allowed]
+    for found in find_images(items, embedded=True):
+        if not any(under(found.ref.repository, p) for p in prefixes):
+            at = f" ({found.inner})" if found.inner else ""
+            yield Violation(REGISTRY, found.item, found.field,
+                            f"image {found.ref.text}{at} is not from an allowed registry ({', '.join(allowed)})")
+
+
+def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
+    """(injected, why, field) for a pod template: the pod label, else the pod annotation,
+    else the namespace's label decides (None: the Namespace is not in the stream)."""
+    for key in ("labels", "annotations"):
+        value = getattr(tpl, key).get(SIDECAR_INJECT)
+        if value is not None:
+            where = tpl.field("metadata", key, SIDECAR_INJECT)
+            return str(value).lower() == "true", f"pod {key[:-1]} {SIDECAR_INJECT}: {value!r}", where
+    where = tpl.field("metadata")
+    if namespace_labels is None:
+        return False, "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject", where
+    if NAMESPACE_REVISION in namespace_labels:
+        return True, f"namespace label {NAMESPACE_REVISION}", where
+    value = namespace_labels.get(NAMESPACE_INJECTION)
+    if str(value) == "enabled":
+        return True, f"namespace label {NAMESPACE_INJECTION}: enabled", where
+    why = f"namespace label {NAMESPACE_INJECTION}: {value}" if value is not None else \
+        f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod template does not set {SIDECAR_INJECT}"
+    return False, why, where
+
+
+def check_mesh(items: list[Item], namespaces: list[str], report: Report) -> Iterator[Violation]:
+    wanted = set(namespaces)
+    namespace_labels = {i.name: i.labels for i in items if i.kind == "Namespace" and i.group == "" and i.name in wanted}
+    checked = 0
+    for item in items:
+        if item.namespace not in wanted or item.is_local_config or not has_pod_template(item):
+            continue
+        tpl = pod_template(item)
+        if tpl is None:
+            continue
+        checked += 1
+        injected, why, where = injection(tpl, namespace_labels.get(item.namespace))
+        if not injected:
+            yield Violation(MESH, item, where, f"no sidecar in mesh namespace {item.namespace}: {why}")
+    report.checked[MESH] = checked
+
+
+def check_gateways(items: list[Item], allowed: list[str], report: Report) -> Iterator[Violation]:
+    allowed_refs = {parse_config_ref(a) for a in allowed}
+    shown = ", ".join(allowed) + ", mesh"
+    checked = 0
+    for item in items:
+        if item.is_local_config or not is_virtualservice(item):
+            continue
+        checked += 1
+        for where, written, gateway in virtualservice_gateway_refs(item.obj, item.namespace):
+            if written == "mesh" or gateway in allowed_refs:
+                continue
+            resolved = f" (Gateway {gateway})" if gateway and str(gateway) != written else ""
+            if gateway is None:
+                resolved = " (relative to a namespace the object does not have)"
+            yield Violation(GATEWAY, item, where, f"gateway {written!r}{resolved} is not allowed; allowed: {shown}")
+        hosts = (item.obj.get("spec") or {}).get("hosts")
+        for i, host in enumerate(hosts if isinstance(hosts, list) else []):
+            if host == WILDCARD_HOST:
+                yield Violation(HOST, item, f"spec.hosts[{i}]", 'wildcard host "*": a VirtualService must name its hosts')
+    report.checked[GATEWAY] = report.checked[HOST] = checked
+
+
+def check_forbidden(items: list[Item], terms: list[SelectorTerm]) -> Iterator[Violation]:
+    for i, term in enumerate(terms):
+        for item in select(items, [term]):
+            yield Violation(FORBID, item, None, f"forbidden object (forbid[{i}]: {_term_text(term)})")
+
+
+def _term_text(term: SelectorTerm) -> str:
+    return ", ".join(f"{k}={v}" for k, v in term.model_dump(exclude_none=True).items())
+
+
+def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violation]:
+    """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`)."""
+    workloads = find_auth_workloads(rl, auth)
+    report.checked[AUTH] = len(workloads)
+    if not workloads:
+        how = "authService.workload selects no workload" if auth.workload else "no oidc-authservice or oauth2-proxy workload in the input"
+        yield Violation(AUTH, None, "authService", f"no auth service found: {how}")
+        return
+    wanted = auth.namespace
+    for workload in workloads:
+        tpl = pod_template(workload)
+        own, missing = objects_to_move(rl, workload, tpl)
+        for item in own:
+            if item.namespace != wanted:
+                yield Violation(AUTH, item, "metadata.namespace",
+                                f"the auth service's {item.kind} is in namespace {item.namespace}, not {wanted}")
+        for kind, name in missing:
+            elsewhere = [i.namespace for i in rl.items if i.kind == kind and i.name == name and i.namespace != workload.namespace]
+            where = f"it is in {', '.join(elsewhere)}" if elsewhere else "it is not in the input"
+            yield Violation(AUTH, workload, None,
+                            f"its pods use {kind} {name!r}, which is not in namespace {workload.namespace}: {where}")
+        yield from _stale_auth_references(rl, own, wanted)
+
+
+def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
+    """Addresses of the auth service's Services and principals of its ServiceAccount that
+    name another namespace than `wanted`."""
+    services = sorted({i.name for i in own if i.kind == "Service" and i.group == ""}, key=len, reverse=True)
+    accounts = sorted({i.name for i in own if i.kind == "ServiceAccount" and i.group == ""}, key=len, reverse=True)
+    patterns = []
+    if services:
+        patterns.append(re.compile(rf"(?<![\w.-])(?:{'|'.join(map(re.escape, services))})\.(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(?=\.svc\b|(?![\w.-]))"))
+    if accounts:
+        patterns.append(re.compile(rf"(?<![\w.-])ns/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/sa/(?:{'|'.join(map(re.escape, accounts))})(?![\w.-])"))
+    markers = services + accounts
+    for item in rl.items:
+        if item.is_local_config or (item.raw is not None and not any(m in item.raw for m in markers)):
+            continue
+        if item.raw is not None and not any(p.search(item.raw) for p in patterns):
+            continue
+        for parts, text in _strings(item.obj, ()):
+            if parts[:1] == ("metadata",):
+                continue
+            for pattern in patterns:
+                for m in pattern.finditer(text):
+                    if m["ns"] != wanted:
+                        yield Violation(AUTH, item, field_path(parts),
+                                        f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}")
+
+
+def _strings(node, parts: tuple) -> Iterator[tuple[tuple, str]]:
+    entries = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in entries:
+        if isinstance(value, str):
+            yield parts + (key,), value
+        elif isinstance(value, (dict, list)):
+            yield from _strings(value, parts + (key,))
+
+
+def check_istio_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
+    minor = istio_apis.parse_minor(version)
+    checked = 0
+    for item in items:
+        if item.is_local_config or not istio_apis.is_istio_group(item.group):
+            continue
+        entry = istio_apis.kind_entry(item.group, item.version, item.kind)
+        if entry is None:
+            continue  # reported by check() as an info result: the table does not know it
+        checked += 1
+        if not entry.served_by(minor):
+            span = f"served from {istio_apis.format_minor(entry.since)}"
+            if entry.removed:
+                span += f" until {istio_apis.format_minor(entry.removed)}"
+            yield Violation(ISTIO, item, "apiVersion",
+                            f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})")
+        for where, api_field in istio_apis.newer_fields(minor, item.group, item.kind, item.obj):
+            what = f"{where}: {api_field.value}" if api_field.value else where
+            yield Violation(ISTIO, item, where, f"Istio {version} does not know {what} "
+                                                f"(since {istio_apis.format_minor(api_field.since)}; {api_field.source})")
+    report.checked[ISTIO] = checked
+
+
+def unknown_istio_kinds(items: list[Item]) -> list[Item]:
+    return [i for i in items if not i.is_local_config and istio_apis.is_istio_group(i.group)
+            and istio_apis.kind_entry(i.group, i.version, i.kind) is None]
+
+
+# -- the validator -----------------------------------------------------------------------------
+
+def check(rl, config: Config) -> Report:
+    """Every violation of `config` in `rl.items`, exemptions applied. Reads, never changes."""
+    report = Report()
+    items = rl.items
+    found: list[Violation] = []
+    if config.allowedRegistries:
+        found += check_registries(items, config.allowedRegistries)
+    if config.meshNamespaces:
+        found += check_mesh(items, config.meshNamespaces, report)
+    if config.allowedGateways:
+        found += check_gateways(items, config.allowedGateways, report)
+    if config.forbid:
+        found += check_forbidden(items, config.forbid)
+    if config.authService:
+        found += check_auth_service(rl, config.authService, report)
+    if config.istioVersion:
+        found += check_istio_version(items, config.istioVersion, report)
+    used = set()
+    for violation in found:
+        for i, exemption in enumerate(config.exemptions):
+            if exemption.rule == violation.rule and violation.item is not None and exemption.matches(violation.item):
+                violation.exemption = i
+                used.add(i)
+                break
+    report.violations = found
+    report.unused_exemptions = [i for i in range(len(config.exemptions)) if i not in used]
+    return report
+
+
+def add_results(rl, config: Config, report: Report) -> None:
+    """The report as results: an error per violation, an info per exempted one, a warning
+    per exemption that exempts nothing, an info per Istio kind the version table lacks."""
+    for v in report.violations:
+        if v.exemption is None:
+            rl.result(f"[{v.rule}] {v.message}", "error", v.item, v.field)
+        else:
+            reason = config.exemptions[v.exemption].reason
+            rl.result(f"[{v.rule}] exempt (exemptions[{v.exemption}]: {reason}): {v.message}", "info", v.item, v.field)
+    for i in report.unused_exemptions:
+        rl.result(f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
+                  "warning", field=f"exemptions[{i}]")
+    if config.istioVersion:
+        for item in unknown_istio_kinds(rl.items):
+            rl.result(f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                      f"Istio {config.istioVersion}", "info", item, "apiVersion")
+
+
+def transform(rl, config: Config) -> str:
+    report = check(rl, config)
+    add_results(rl, config, report)
+    counts = report.counts()
+    exempted = len(report.violations) - len(report.failures)
+    tail = f"; {exempted} exempted" if exempted else ""
+    if counts:
+        return f"{len(report.failures)} violations (" + ", ".join(f"{r} {n}" for r, n in counts.items()) + ")" + tail
+    return f"no violations of {config.metadata.get('name', 'the policy')}{tail}"

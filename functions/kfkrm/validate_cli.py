@@ -1,0 +1,113 @@
+"""`kfkrm validate [FILE|-] --config FILE [--format text|json]`: the CI step after any renderer.
+
+Reads what `kustomize build` (or any renderer) prints, a multi-document YAML stream, or a
+ResourceList, checks it against an EnterprisePolicy config and prints the violations as a
+table (rule, resource, field, message) followed by the count per rule. Exit 0 when there
+is no violation, 1 when there is any, 2 when it could not validate (bad arguments, an
+unreadable file, input that is not Kubernetes resources, an invalid policy).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .enterprise_policy import Config, Report, add_results, check
+from .runtime import yamlio
+from .runtime.config import ConfigError, parse_config
+from .runtime.resourcelist import InputError, read_input
+from .runtime.results import WARNING
+
+CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
+_MESSAGE_WIDTH = 120
+
+
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="kfkrm validate", description=__doc__.split("\n\n")[1].replace("\n", " "))
+    parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
+    parser.add_argument("--config", required=True, help="an EnterprisePolicy config (kfkrm.dev/v1alpha1)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)  # exits 2 on a usage error
+    try:
+        config = _policy(args.config)
+        text = sys.stdin.read() if args.file == "-" else _read(args.file)
+        rl = read_input(text)
+        report = check(rl, config)
+    except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
+        sys.stderr.write(f"kfkrm validate: error: {_one_line(e)}\n")
+        return UNUSABLE
+    except Exception as e:  # a bug, or input the reader chokes on: one line, never a traceback
+        sys.stderr.write(f"kfkrm validate: error: internal error: {type(e).__name__}: {_one_line(e)}\n")
+        return UNUSABLE
+    add_results(rl, config, report)
+    for result in rl.results:
+        if result.severity == WARNING:
+            sys.stderr.write(f"kfkrm validate: {result.one_line()}\n")
+    sys.stdout.write(_json(report, config) if args.format == "json" else _table(report, config, len(rl.items)))
+    return VIOLATIONS if report.failures else CLEAN
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _policy(path: str) -> Config:
+    try:
+        raw = yamlio.load(_read(path))
+    except yamlio.YAMLError as e:
+        raise ConfigError(f"--config {path} is not valid YAML: {_one_line(e)}") from None
+    except OSError as e:
+        raise ConfigError(f"--config {path}: {e.strerror or e}") from None
+    return parse_config(Config, raw, "enterprise-policy")
+
+
+def _one_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _where(violation) -> str:
+    return violation.item.ref() if violation.item is not None else "(input)"
+
+
+def _table(report: Report, config: Config, item_count: int) -> str:
+    name = config.metadata.get("name", "policy")
+    rows = [(v.rule, _where(v), v.field or "-", v.message) for v in report.failures]
+    out = []
+    if rows:
+        headers = ("RULE", "RESOURCE", "FIELD", "MESSAGE")
+        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(3)]
+        for row in [headers] + rows:
+            cells = [row[i].ljust(widths[i]) for i in range(3)]
+            out.append("  ".join(cells + [row[3]]).rstrip())
+        out.append("")
+    exempted = [v for v in report.violations if v.exemption is not None]
+    if exempted:
+        out.append(f"Exempted ({len(exempted)}):")
+        for v in exempted:
+            out.append(f"  {v.rule}  {_where(v)}  exemptions[{v.exemption}]: {config.exemptions[v.exemption].reason}")
+        out.append("")
+    counts = report.counts()
+    if counts:
+        out.append(f"{name}: {len(report.failures)} violations in {item_count} resources")
+        width = max(len(rule) for rule in counts)
+        out.extend(f"  {rule.ljust(width)}  {n}" for rule, n in counts.items())
+    else:
+        out.append(f"{name}: no violations in {item_count} resources")
+    return "\n".join(out) + "\n"
+
+
+def _json(report: Report, config: Config) -> str:
+    def entry(v):
+        ref = None
+        if v.item is not None:
+            ref = {"apiVersion": v.item.api_version, "kind": v.item.kind, "namespace": v.item.namespace, "name": v.item.name}
+        out = {"rule": v.rule, "resource": ref, "field": v.field, "message": v.message}
+        if v.exemption is not None:
+            out["exemption"] = {"index": v.exemption, "reason": config.exemptions[v.exemption].reason}
+        return out
+    return json.dumps({
+        "violations": [entry(v) for v in report.failures],
+        "exempted": [entry(v) for v in report.violations if v.exemption is not None],
+        "counts": report.counts(),
+    }, indent=2) + "\n"
