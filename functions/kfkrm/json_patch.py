@@ -9,6 +9,8 @@ patch and the op; with `skipMissing: true` a resource where a path does not exis
 skipped with an info result instead. A target that selects nothing is an error."""
 from __future__ import annotations
 
+import copy
+
 import re
 from typing import Any, Literal, Optional
 
@@ -116,7 +118,7 @@ def transform(rl, config: Config) -> str:
 def apply_patch(rl, p: int, patch: Patch, item) -> bool:
     """Apply all of `patch` to `item`, or none of it; True when the item changed."""
     document = item.obj
-    patched = copy_tree(document)
+    patched = copy.deepcopy(document)
     for o, op in enumerate(patch.ops):
         where = f"patches[{p}].ops[{o}] ({op.describe()})"
         try:
@@ -149,28 +151,11 @@ def problem(error: Exception) -> str:
 
 
 def rfc6902_op(op: Op, document) -> dict:
-    """The op for jsonpatch, with values copied so that no two resources share one.
-
-    `copy` becomes the `add` of a copy of the value at `from` (RFC 6902 defines it so):
-    jsonpatch's own copy deep-copies, which the runtime's scalar types do not support.
-    """
+    """The op for jsonpatch, with its value copied so that no two resources share one."""
     out = op.as_rfc6902()
-    if op.op == "copy":
-        value = jsonpointer.resolve_pointer(document, op.from_)
-        out = {"op": "add", "path": op.path, "value": value}
     if "value" in out:
-        out["value"] = copy_tree(out["value"])
+        out["value"] = copy.deepcopy(out["value"])
     return out
-
-
-def copy_tree(node):
-    """A copy of nested mappings and lists, keeping their types (flow style); scalars are
-    immutable and shared."""
-    if isinstance(node, dict):
-        return type(node)((key, copy_tree(value)) for key, value in node.items())
-    if isinstance(node, list):
-        return type(node)(copy_tree(value) for value in node)
-    return node
 
 
 def pointer_field(pointer: str) -> Optional[str]:
