@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .istio_refs import host_problem, is_dns_subdomain, is_gateway, parse_config_ref
 from .runtime.config import FunctionConfig, Model
-from .runtime.k8svalidation import qualified_name_problem
+from .runtime.k8svalidation import check_annotations
 from .runtime.podtemplates import field_path
 
 EXAMPLE = """
@@ -101,11 +101,7 @@ class Config(FunctionConfig):
     @field_validator("annotations")
     @classmethod
     def _valid_annotations(cls, annotations):
-        for key in annotations:
-            problem = qualified_name_problem(key)
-            if problem:
-                raise ValueError(problem)
-        return annotations
+        return check_annotations(annotations)
 
     @field_validator("loadBalancerSourceRanges")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from .runtime.config import FunctionConfig
-from .runtime.k8svalidation import qualified_name_problem
+from .runtime.k8svalidation import check_annotations
 from .runtime.selectors import Selecting
 from .shared_pod_metadata import apply_to_pod_templates
 
@@ -34,11 +34,7 @@ class Config(Selecting, FunctionConfig):
     def _valid_annotations(cls, annotations):
         if not annotations:
             raise ValueError("must set at least one annotation")
-        for key in annotations:
-            problem = qualified_name_problem(key)
-            if problem:
-                raise ValueError(problem)
-        return annotations
+        return check_annotations(annotations)
 
 
 def transform(rl, config: Config) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from .runtime.config import FunctionConfig
-from .runtime.k8svalidation import label_value_problem, qualified_name_problem
+from .runtime.k8svalidation import check_labels
 from .runtime.selectors import Selecting
 from .shared_pod_metadata import apply_to_pod_templates
 
@@ -36,11 +36,7 @@ class Config(Selecting, FunctionConfig):
     def _valid_labels(cls, labels):
         if not labels:
             raise ValueError("must set at least one label")
-        for key, value in labels.items():
-            problem = qualified_name_problem(key) or label_value_problem(key, value)
-            if problem:
-                raise ValueError(problem)
-        return labels
+        return check_labels(labels)
 
 
 def transform(rl, config: Config) -> str:

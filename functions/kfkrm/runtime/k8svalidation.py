@@ -22,3 +22,21 @@ def label_value_problem(key: str, value: str) -> str | None:
     if len(value) > 63 or not _LABEL_VALUE.match(value):
         return f"value {value!r} of {key!r}: a label value is at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
     return None
+
+
+def check_annotations(annotations: dict) -> dict:
+    """A pydantic validator body: every key a valid annotation key (values are free text)."""
+    for key in annotations:
+        problem = qualified_name_problem(key)
+        if problem:
+            raise ValueError(problem)
+    return annotations
+
+
+def check_labels(labels: dict) -> dict:
+    """A pydantic validator body: keys and values valid as Kubernetes labels."""
+    for key, value in labels.items():
+        problem = qualified_name_problem(key) or label_value_problem(key, value)
+        if problem:
+            raise ValueError(problem)
+    return labels
