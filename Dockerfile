@@ -5,6 +5,8 @@
 #   docker build -t kfkrm .                                   # python:3.11-slim base
 #   docker build --build-arg BASE=localhost/my-python:3.11 .  # any Debian-like Python 3.9+ image
 ARG BASE=python:3.11-slim-bookworm
+# Only for the argocd-cmp target below (FROM may only use ARGs declared before the first FROM).
+ARG ARGOCD_IMAGE=quay.io/argoproj/argocd:v2.13.3
 
 FROM ${BASE} AS build
 ARG PIP_CERT=
@@ -28,3 +30,27 @@ ENV PATH=/opt/kfkrm/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=
 USER 65534:65534
 WORKDIR /tmp
 ENTRYPOINT ["/opt/kfkrm/bin/kfkrm"]
+
+# Argo CD config-management plugin sidecar (argocd/README.md): kfkrm's venv, the generate
+# script, kfkrm-docker as `docker`, and a kustomize binary. No registry reachable from CI
+# ships a standalone kustomize, so it is copied from the official Argo CD image; name the
+# one your repo-server runs:
+#   docker build --target argocd-cmp --build-arg ARGOCD_IMAGE=quay.io/argoproj/argocd:v2.13.3 \
+#     -t kfkrm-argocd-cmp .
+# Runs as 999 (Argo CD's user, which its sidecars must use); argocd-cmp-server, the
+# entrypoint, comes from the repo-server's shared volume (argocd/repo-server-patch.yaml).
+FROM ${ARGOCD_IMAGE} AS argocd
+
+FROM ${BASE} AS argocd-cmp
+COPY --from=build /opt/kfkrm /opt/kfkrm
+COPY --from=argocd /usr/local/bin/kustomize /usr/local/bin/kustomize
+COPY argocd/generate.sh /opt/kfkrm/argocd/generate.sh
+RUN mkdir /opt/kfkrm/docker-stand-in && ln -s /opt/kfkrm/bin/kfkrm-docker /opt/kfkrm/docker-stand-in/docker \
+    && /usr/local/bin/kustomize version >/dev/null
+ENV PATH=/opt/kfkrm/docker-stand-in:/opt/kfkrm/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
+USER 999:999
+WORKDIR /tmp
+
+# `docker build .` without --target builds the last stage: keep that the function image
+# (BuildKit and podman skip the Argo CD stages it does not need).
+FROM function AS default

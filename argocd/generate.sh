@@ -1,0 +1,74 @@
+# kfkrm's ArgoCD generate command (run as `sh generate.sh`, never as ./generate.sh: ArgoCD
+# hands plugins the repository without executable bits).
+#
+# ArgoCD runs it in the Application's source directory. It renders that kustomization
+# exactly as a laptop with a container engine would, `kustomize build --enable-alpha-plugins`,
+# with kfkrm's container functions run in-process by the `docker` on PATH (kfkrm-docker in
+# the sidecar image). ArgoCD caches what the command returns, so it fails loudly rather
+# than hand ArgoCD a partial or silently unmutated render:
+#   - a function that fails, or a container function that is not a kfkrm image (kfkrm-docker
+#     refuses it), fails kustomize: this exits 1 with kustomize's message and a last line
+#     naming the application;
+#   - an `exec:` function (which `kubectl kustomize` skips silently, exit 0) is refused
+#     before rendering;
+#   - an empty render is refused (ArgoCD would prune the whole application).
+# Nothing reaches stdout unless the whole render succeeded.
+#
+# kustomize is, in order: $KFKRM_KUSTOMIZE (a command, e.g. "kustomize build"), `kustomize`
+# on PATH (the sidecar image copies it from the official Argo CD image), `kubectl kustomize`.
+set -eu
+
+say() { echo "kfkrm-argocd: $*" >&2; }
+fail() {
+  say "$* (app ${ARGOCD_APP_NAMESPACE:-?}/${ARGOCD_APP_NAME:-?}, path ${ARGOCD_APP_SOURCE_PATH:-?}" \
+      "of ${ARGOCD_APP_SOURCE_REPO_URL:-?} at ${ARGOCD_APP_REVISION:-?}); nothing was generated"
+  exit 1
+}
+
+[ -f kustomization.yaml ] || [ -f kustomization.yml ] || [ -f Kustomization ] ||
+  fail "no kustomization.yaml in $(pwd)"
+
+if [ -n "${KFKRM_KUSTOMIZE:-}" ]; then
+  kustomize_build=$KFKRM_KUSTOMIZE
+elif command -v kustomize >/dev/null 2>&1; then
+  kustomize_build="kustomize build"
+elif command -v kubectl >/dev/null 2>&1; then
+  kustomize_build="kubectl kustomize"
+else
+  fail "neither kustomize nor kubectl is on PATH (the kfkrm argocd-cmp image copies kustomize from the Argo CD image)"
+fi
+command -v docker >/dev/null 2>&1 ||
+  fail "no docker on PATH: the kfkrm argocd-cmp image puts kfkrm-docker there as docker"
+
+# Files under this directory that declare an exec function (a function annotation whose
+# value names `exec:` and no `image:`): kustomize here runs without --enable-exec.
+exec_functions=$(find . -type f \( -name '*.yaml' -o -name '*.yml' \) -exec awk '
+  function close_block() { if (in_fn && has_exec && !has_image) print fn_file; in_fn = 0 }
+  FNR == 1 { close_block() }
+  {
+    match($0, /^[ \t]*/); indent = RLENGTH
+    if (in_fn && $0 !~ /^[ \t]*$/ && indent <= fn_indent) close_block()
+    if (in_fn) {
+      if ($0 ~ /(^|[{ \t])exec:/) has_exec = 1
+      if ($0 ~ /(^|[{ \t])image:/) has_image = 1
+    } else if ($0 ~ /config\.k(ubernetes|8s)\.io\/function:/) {
+      in_fn = 1; fn_indent = indent; fn_file = FILENAME
+      rest = $0; sub(/.*config\.k(ubernetes|8s)\.io\/function:/, "", rest)
+      has_exec = (rest ~ /exec:/); has_image = (rest ~ /image:/)
+    }
+  }
+  END { close_block() }' {} + | sort -u | paste -sd ' ' -)
+[ -z "$exec_functions" ] ||
+  fail "exec functions are not run here (no --enable-exec; kubectl kustomize would even skip them silently, exit 0): declare them as container functions with a kfkrm image instead, in: $exec_functions"
+
+rendered=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd.XXXXXX")
+trap 'rm -f "$rendered"' EXIT
+# shellcheck disable=SC2086 # kustomize_build is a command with its arguments
+if $kustomize_build --enable-alpha-plugins . >"$rendered"; then
+  :
+else
+  status=$?
+  fail "$kustomize_build --enable-alpha-plugins failed (exit $status); the lines above name the function or file"
+fi
+[ -s "$rendered" ] || fail "$kustomize_build rendered no resources"
+cat "$rendered"
