@@ -98,7 +98,7 @@ def function_help(spec) -> str:
         if name in ("apiVersion", "kind", "metadata"):
             continue
         required = "required" if info.is_required() else "optional"
-        lines.append(f"  {name} ({required}): {info.description or ''}")
+        lines.append(f"  {info.alias or name} ({required}): {info.description or ''}")
     if cfg.FROM_CONFIGMAP:
         how = "its data is the map" if cfg.FROM_CONFIGMAP.startswith("map:") else "data keys are the fields, lists comma-separated"
         lines.append(f"  A v1 ConfigMap is accepted too: {how}.")

@@ -31,6 +31,8 @@ FUNCTIONS = [
                  "point Argo workflows and KFP at the organisation's S3 artifact store"),
     FunctionSpec("enterprise-policy", "EnterprisePolicy", "kfkrm.enterprise_policy",
                  "validate the final manifests against the organisation's platform rules (changes nothing)"),
+    FunctionSpec("enterprise-profile", "EnterpriseProfile", "kfkrm.enterprise_profile",
+                 "apply every adaptation of one organisation-wide profile in one pass, then validate"),
 ]
 
 # Commands that are not KRM functions: name -> "module:function(argv) -> exit code".

@@ -1,0 +1,382 @@
+"""One config that states the organisation's platform once, applied in one pass.
+
+A real platform needs eight or more adaptations: run as separate functions that is eight
+process starts, eight reads and writes of a 10 MB stream, and eight configs repeating the
+same gateway, host, registry and namespace. An EnterpriseProfile names each setting once;
+every section becomes the config of one kfkrm function (validated by that function's own
+config model: a bad value is reported under the profile's field path) and the functions
+run in this process, one after the other, on the same ResourceList:
+
+  removals      1 remove-istio              mesh.removeBundledIstio (keepBundled, removeAlso, istioVersion)
+                2 remove-argo               argo.external (keepCRDs)
+  relocations   3 authservice-relocation    auth
+  rewrites      4 image-proxy               registry
+                5 virtualservice-gateway    mesh.gateway (hosts, exportTo, replaceGateways, ...)
+                6 ingress-gateway           ingress
+                7 argo-artifact-repository  argo.artifactRepository
+  enrolment     8 namespace-injection       mesh.namespaces (revision)
+                9 pod-template-labels       podTemplates.labels (include, exclude)
+               10 pod-template-annotations  podTemplates.annotations (include, exclude)
+               11 envoy-base-id             envoyBaseId (after the sidecar annotations it depends on)
+  validation   12 enterprise-policy         validate: an EnterprisePolicy derived from the above
+
+Sections are optional; a step runs only when its section (or field) is set. The output is
+the output of running those functions one by one with the same settings. The stderr
+summary lists each step's summary; an error in any step stops the run and, as for every
+function, the output is the unchanged input plus the results.
+
+Settings the profile derives rather than copies: `argo.artifactRepository.target` defaults
+to `namespace` with `argo.external: true` (the bundled controller's ConfigMap is gone) and
+to `controller` otherwise; its `namespaces` default to `mesh.namespaces`. The policy of
+`validate` is derived as documented in docs/functions/enterprise-profile.md."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import ValidationError as CoreValidationError
+
+from . import (argo_artifact_repository, authservice_relocation, envoy_base_id, image_proxy, ingress_gateway,
+               namespace_injection, pod_template_annotations, pod_template_labels, remove_argo, remove_istio,
+               virtualservice_gateway)
+from .runtime.config import API_VERSION, FunctionConfig, Model
+from .runtime.results import ERROR
+from .runtime.selectors import SelectorTerm
+
+EXAMPLE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: EnterpriseProfile
+metadata:
+  name: corp
+mesh: {gateway: istio-system/corp-gateway, hosts: [kubeflow.corp.example.com], namespaces: [kubeflow], removeBundledIstio: true}
+podTemplates: {labels: {corp.example.com/team: ml-platform}, annotations: {sidecar.istio.io/inject: "true"}, include: [{namespace: kubeflow}]}
+registry: {rules: [{from: "*", to: registry.corp.example.com/proxy}]}
+auth: {namespace: kubeflow, excludeOutboundPorts: ["443"]}
+argo: {external: true, artifactRepository: {s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, useSDKCreds: true}}}
+envoyBaseId: 1
+validate: true        # finish with an EnterprisePolicy derived from the settings above
+"""
+
+POLICY_MODULE = "kfkrm.enterprise_policy"
+
+
+# -- the sections ------------------------------------------------------------------------
+# Shapes only: every value is validated by the config model of the function it goes to.
+
+class Mesh(Model):
+    gateway: Optional[str] = Field(None, description="the organisation's Gateway, namespace/name: every Kubeflow VirtualService is routed through it (virtualservice-gateway)")
+    hosts: Optional[list[str]] = Field(None, description="host names that replace the VirtualServices' wildcard host")
+    exportTo: Optional[list[str]] = Field(None, description="exportTo of each routed VirtualService")
+    replaceGateways: Optional[list[str]] = Field(None, description="the Gateways replaced by `gateway` (default: kubeflow/kubeflow-gateway)")
+    removeUnusedGateways: Optional[bool] = Field(None, description="remove replaced Gateways nothing references afterwards")
+    gatewayService: Optional[str] = Field(None, description="the Service of the organisation's gateway workload")
+    namespaces: Optional[list[str]] = Field(None, description="Namespaces labelled for sidecar injection (namespace-injection)")
+    revision: Optional[str] = Field(None, description="an Istio revision: istio.io/rev instead of istio-injection")
+    removeBundledIstio: bool = Field(False, description="remove the Istio installation Kubeflow bundles (remove-istio)")
+    keepBundled: Optional[list[SelectorTerm]] = Field(None, description="objects remove-istio keeps anyway (its `keep`)")
+    removeAlso: Optional[list[SelectorTerm]] = Field(None, description="objects remove-istio removes in addition (its `remove`)")
+    istioVersion: Any = Field(None, description='the mesh\'s Istio minor version, quoted ("1.6"): remove-istio\'s compatibility warnings, and the policy\'s API check')
+
+
+class PodTemplates(Model):
+    labels: Optional[dict[str, str]] = Field(None, description="labels on every selected pod template (pod-template-labels)")
+    annotations: Optional[dict[str, str]] = Field(None, description="annotations on every selected pod template (pod-template-annotations)")
+    include: Optional[list[SelectorTerm]] = Field(None, description="the workloads that get them (default: every workload)")
+    exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads that never get them")
+
+
+class Registry(Model):
+    rules: list[image_proxy.Rule] = Field(..., description="from -> to rewrites, first match wins (image-proxy)")
+    embedded: Optional[bool] = Field(None, description="also images in ConfigMaps, args, env and custom resources (default true)")
+    allowedRegistries: Optional[list[str]] = Field(None, description="any image left outside these registries is an error")
+
+
+class Auth(Model):
+    namespace: str = Field(..., description="the namespace the auth service moves to (authservice-relocation)")
+    sidecar: Optional[bool] = Field(None, description="enrol it in the mesh (default true)")
+    excludeOutboundPorts: Optional[list[Union[int, str]]] = Field(None, description="outbound ports its sidecar must not capture, e.g. 443 for the SSO provider")
+    workload: Optional[SelectorTerm] = Field(None, description="its workload, when neither oidc-authservice nor oauth2-proxy")
+    gateway: Optional[authservice_relocation.Gateway] = Field(None, description="the gateway that must keep reaching it")
+
+
+class ArtifactRepository(Model):
+    s3: argo_artifact_repository.S3 = Field(..., description="the S3 artifact store (argo-artifact-repository)")
+    target: Optional[Literal["namespace", "controller"]] = Field(None, description="default: namespace with argo.external, controller without")
+    namespaces: Optional[list[str]] = Field(None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)")
+    archiveLogs: Optional[bool] = Field(None, description="archive pod logs to the store (default true)")
+
+
+class Argo(Model):
+    external: bool = Field(False, description="the organisation runs its own Argo: remove the bundled one (remove-argo)")
+    keepCRDs: Optional[bool] = Field(None, description="keep the argoproj.io CRDs when removing the bundled Argo")
+    artifactRepository: Optional[ArtifactRepository] = Field(None, description="where Argo and KFP keep artifacts")
+
+
+class EnvoyBaseId(Model):
+    baseId: Any = Field(..., description="the Envoy base id (envoy-base-id)")
+    images: Optional[list[str]] = Field(None, description="image repository globs of the Envoy-based containers (default: KFP's metadata-envoy)")
+    imageCmd: Optional[list[str]] = Field(None, description="those images' CMD")
+    include: Optional[list[SelectorTerm]] = Field(None, description="narrow the workloads searched")
+    exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads never changed")
+
+
+class Ingress(Model):
+    service: Optional[str] = Field(None, description="the ingress gateway Service, namespace/name (ingress-gateway)")
+    type: Optional[Literal["ClusterIP", "NodePort", "LoadBalancer"]] = Field(None, description="the Service type (default LoadBalancer)")
+    annotations: Optional[dict[str, str]] = Field(None, description="the cloud load balancer's annotations")
+    loadBalancerSourceRanges: Optional[list[str]] = Field(None, description="client CIDRs the load balancer admits")
+    tls: Optional[ingress_gateway.TLS] = Field(None, description="an HTTPS server to add to a Gateway")
+
+
+class Validate(Model):
+    exemptions: Optional[list[dict[str, Any]]] = Field(None, description="the policy's exemptions (each with a reason)")
+    forbid: Optional[list[dict[str, Any]]] = Field(None, description="objects that must be gone, besides the ones derived from the profile")
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    """One function of the profile, with the config built from its section."""
+
+    name: str  # the function's CLI name
+    section: str  # where in the profile its settings come from
+    module: Any
+    config: FunctionConfig
+
+
+class _Builder:
+    """Builds each step's config with the function's own model, collecting errors under profile paths."""
+
+    def __init__(self):
+        self.steps: list[Step] = []
+        self.errors: list[dict] = []
+
+    def add(self, name: str, section: str, module, fields: dict[str, tuple[tuple, Any]], base: tuple) -> None:
+        """`fields`: the function's field -> (its profile path, its value); `base`: the section's path."""
+        data = {"apiVersion": API_VERSION, "kind": module.Config.KIND}
+        data.update({field: _plain(value) for field, (_, value) in fields.items()})
+        try:
+            config = module.Config.model_validate(data)
+        except ValidationError as e:
+            for err in e.errors():
+                loc = tuple(err["loc"])
+                where = fields[loc[0]][0] + loc[1:] if loc and loc[0] in fields else base + loc
+                self.error(err, where)
+            return
+        self.steps.append(Step(name, section, module, config))
+
+    def error(self, err: dict, loc: tuple) -> None:
+        detail = {"type": err["type"], "loc": loc, "input": err.get("input")}
+        if "ctx" in err:
+            detail["ctx"] = err["ctx"]
+        self.errors.append(detail)
+
+    def problem(self, loc: tuple, message: str) -> None:
+        self.error({"type": "value_error", "input": None, "ctx": {"error": ValueError(message)}}, loc)
+
+
+def _plain(value):
+    """Section values as the plain data a function config is written in."""
+    if isinstance(value, Model):
+        return value.model_dump(by_alias=True, exclude_unset=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _set_fields(section: Model, base: tuple, names: dict[str, str]) -> dict[str, tuple[tuple, Any]]:
+    """The section fields the user set, keyed by the function's field names (`names`: function field -> section field)."""
+    return {fn: (base + (sf,), getattr(section, sf)) for fn, sf in names.items() if sf in section.model_fields_set}
+
+
+class Config(FunctionConfig):
+    KIND = "EnterpriseProfile"
+
+    mesh: Optional[Mesh] = Field(None, description="the organisation's mesh: gateway and host, injected namespaces, the bundled Istio's removal")
+    podTemplates: Optional[PodTemplates] = Field(None, description="labels and annotations on pod templates")
+    registry: Optional[Registry] = Field(None, description="the internal image registry")
+    auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
+    argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
+    envoyBaseId: Optional[EnvoyBaseId] = Field(None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)")
+    ingress: Optional[Ingress] = Field(None, description="the ingress gateway Service as a load balancer")
+    validate_: Optional[Validate] = Field(None, alias="validate", description="true: finish with an EnterprisePolicy derived from the settings above (or an object with exemptions and forbid)")
+
+    _steps: list[Step] = PrivateAttr(default_factory=list)
+
+    @field_validator("envoyBaseId", mode="before")
+    @classmethod
+    def _number_is_base_id(cls, value):
+        return {"baseId": value} if isinstance(value, (int, str)) and not isinstance(value, bool) else value
+
+    @field_validator("validate_", mode="before")
+    @classmethod
+    def _true_is_default_policy(cls, value):
+        if value is True:
+            return {}
+        return None if value is False else value
+
+    @property
+    def steps(self) -> list[Step]:
+        return self._steps
+
+    @model_validator(mode="after")
+    def _build_steps(self):
+        sections = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress", "validate_")
+        if all(getattr(self, s) is None for s in sections):
+            raise ValueError("sets no section; set at least one of mesh, podTemplates, registry, auth, argo, envoyBaseId, ingress, validate")
+        b = _Builder()
+        mesh = self.mesh or Mesh()
+        self._check_mesh_fields(b, mesh)
+        if mesh.removeBundledIstio:
+            b.add("remove-istio", "mesh.removeBundledIstio", remove_istio,
+                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion"}), ("mesh",))
+        if self.argo is not None:
+            self._argo_removal(b)
+        if self.auth is not None:
+            b.add("authservice-relocation", "auth", authservice_relocation,
+                  _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields}), ("auth",))
+        if self.registry is not None:
+            b.add("image-proxy", "registry", image_proxy,
+                  _set_fields(self.registry, ("registry",), {f: f for f in Registry.model_fields}), ("registry",))
+        if mesh.gateway is not None:
+            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService")
+            b.add("virtualservice-gateway", "mesh.gateway", virtualservice_gateway,
+                  _set_fields(mesh, ("mesh",), {f: f for f in names}), ("mesh",))
+        if self.ingress is not None:
+            b.add("ingress-gateway", "ingress", ingress_gateway,
+                  _set_fields(self.ingress, ("ingress",), {f: f for f in Ingress.model_fields}), ("ingress",))
+        if self.argo is not None and self.argo.artifactRepository is not None:
+            self._artifact_repository(b)
+        if mesh.namespaces is not None:
+            b.add("namespace-injection", "mesh.namespaces", namespace_injection,
+                  _set_fields(mesh, ("mesh",), {"namespaces": "namespaces", "revision": "revision"}), ("mesh",))
+        if self.podTemplates is not None:
+            self._pod_templates(b)
+        if self.envoyBaseId is not None:
+            b.add("envoy-base-id", "envoyBaseId", envoy_base_id,
+                  _set_fields(self.envoyBaseId, ("envoyBaseId",), {f: f for f in EnvoyBaseId.model_fields}), ("envoyBaseId",))
+        if self.validate_ is not None:
+            self._policy(b)
+        if b.errors:
+            raise CoreValidationError.from_exception_data(self.KIND, b.errors)
+        self._steps = b.steps
+        return self
+
+    def _check_mesh_fields(self, b: _Builder, mesh: Mesh) -> None:
+        """Refuse settings no step would use: a silent no-op is the failure this project exists to prevent."""
+        set_fields = mesh.model_fields_set
+        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService"),
+                 "namespaces": ("revision",), "removeBundledIstio": ("keepBundled", "removeAlso")}
+        for owner, dependents in needs.items():
+            if not getattr(mesh, owner):
+                for field in dependents:
+                    if field in set_fields:
+                        b.problem(("mesh", field), f"only used with mesh.{owner} set")
+        if "istioVersion" in set_fields and not mesh.removeBundledIstio and self.validate_ is None:
+            b.problem(("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true or validate")
+
+    def _argo_removal(self, b: _Builder) -> None:
+        argo = self.argo
+        if argo.external:
+            b.add("remove-argo", "argo.external", remove_argo, _set_fields(argo, ("argo",), {"keepCRDs": "keepCRDs"}), ("argo",))
+        elif "keepCRDs" in argo.model_fields_set:
+            b.problem(("argo", "keepCRDs"), "only used with argo.external: true")
+        elif argo.artifactRepository is None:
+            b.problem(("argo",), "sets nothing to do: set external: true and/or artifactRepository")
+
+    def _artifact_repository(self, b: _Builder) -> None:
+        repo, base = self.argo.artifactRepository, ("argo", "artifactRepository")
+        fields = _set_fields(repo, base, {f: f for f in ArtifactRepository.model_fields})
+        if "target" not in fields:
+            fields["target"] = (base + ("target",), "namespace" if self.argo.external else "controller")
+        if fields["target"][1] == "namespace" and "namespaces" not in fields and self.mesh and self.mesh.namespaces:
+            fields["namespaces"] = (("mesh", "namespaces"), [n for n in self.mesh.namespaces if n != "*"])
+        b.add("argo-artifact-repository", "argo.artifactRepository", argo_artifact_repository, fields, base)
+
+    def _pod_templates(self, b: _Builder) -> None:
+        pt, base = self.podTemplates, ("podTemplates",)
+        selectors = {"include": "include", "exclude": "exclude"}
+        if pt.labels is None and pt.annotations is None:
+            b.problem(base, "sets neither labels nor annotations")
+        if pt.labels is not None:
+            b.add("pod-template-labels", "podTemplates.labels", pod_template_labels,
+                  _set_fields(pt, base, {"labels": "labels", **selectors}), base)
+        if pt.annotations is not None:
+            b.add("pod-template-annotations", "podTemplates.annotations", pod_template_annotations,
+                  _set_fields(pt, base, {"annotations": "annotations", **selectors}), base)
+
+    def _policy(self, b: _Builder) -> None:
+        try:
+            policy = importlib.import_module(POLICY_MODULE)
+        except ImportError as e:
+            b.problem(("validate",), f"needs the enterprise-policy function ({POLICY_MODULE}), which cannot be imported: {e}")
+            return
+        base = ("validate",)
+        b.add("enterprise-policy", "validate", policy, derived_policy(self), base)
+
+
+def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
+    """EnterprisePolicy fields from the profile's settings, each with the profile path it comes from.
+
+    allowedRegistries: registry.allowedRegistries, else every rule's `to`.
+    meshNamespaces:    mesh.namespaces (without "*").
+    allowedGateways:   [mesh.gateway].
+    forbid:            the bundled Argo's workflow-controller (argo.external), istiod
+                       (mesh.removeBundledIstio), plus validate.forbid.
+    authService:       auth.namespace (and auth.workload).
+    istioVersion:      mesh.istioVersion.
+    exemptions:        validate.exemptions.
+    """
+    fields: dict[str, tuple[tuple, Any]] = {}
+    registry, mesh, options = profile.registry, profile.mesh, profile.validate_
+    if registry is not None:
+        if registry.allowedRegistries is not None:
+            fields["allowedRegistries"] = (("registry", "allowedRegistries"), registry.allowedRegistries)
+        else:
+            fields["allowedRegistries"] = (("registry", "rules"), list(dict.fromkeys(r.to for r in registry.rules)))
+    if mesh is not None:
+        namespaces = [n for n in mesh.namespaces or [] if n != "*"]
+        if namespaces:
+            fields["meshNamespaces"] = (("mesh", "namespaces"), namespaces)
+        if mesh.gateway is not None:
+            fields["allowedGateways"] = (("mesh", "gateway"), [mesh.gateway])
+        if mesh.istioVersion is not None:
+            fields["istioVersion"] = (("mesh", "istioVersion"), mesh.istioVersion)
+    forbid = []
+    if profile.argo is not None and profile.argo.external:
+        forbid.append({"group": "apps", "kind": "Deployment", "name": "workflow-controller"})
+    if mesh is not None and mesh.removeBundledIstio:
+        forbid.append({"group": "apps", "kind": "Deployment", "name": "istiod"})
+    forbid += options.forbid or []
+    if forbid:
+        fields["forbid"] = (("validate", "forbid"), forbid)
+    if profile.auth is not None:
+        auth = {"namespace": profile.auth.namespace}
+        if profile.auth.workload is not None:
+            auth["workload"] = profile.auth.workload
+        fields["authService"] = (("auth",), auth)
+    if options.exemptions:
+        fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
+    return fields
+
+
+def transform(rl, config: Config) -> str:
+    summaries = []
+    for step in config.steps:
+        first_new = len(rl.results)
+        summary = step.module.transform(rl, step.config)
+        if rl.has_errors:
+            _name_failed_step(rl.results[first_new:], step)
+            return f"{step.name} failed"
+        summaries.append(f"{step.name}: {summary}")
+    return f"{len(summaries)} steps | " + " | ".join(summaries)
+
+
+def _name_failed_step(results: list, step: Step) -> None:
+    """Say which step (and which profile section) an error comes from."""
+    for result in results:
+        if result.severity == ERROR:
+            result.message = f"step {step.name} (profile {step.section}): {result.message}"
