@@ -116,13 +116,25 @@ class Item:
         return self._obj is not None
 
     def _where(self) -> str:
-        """The item's first line: safe to call while its header cannot be parsed."""
-        first = self.body.strip().splitlines()[:1]
+        """kind namespace/name read off the text: safe while the item cannot be parsed."""
+        body = self.body
+        found = {key: re.search(r"(?m)^(?:%s)[ \t]*:[ \t]*['\"]?([^\s#'\",}]+)" % pattern, body)
+                 for key, pattern in (("kind", "kind"), ("name", r"[ \t]+name|metadata:[ \t]*\{.*?\bname"),
+                                      ("namespace", r"[ \t]+namespace|metadata:[ \t]*\{.*?\bnamespace"))}
+        if found["kind"] and found["name"]:
+            ns = f"{found['namespace'].group(1)}/" if found["namespace"] else ""
+            return f"{found['kind'].group(1)} {ns}{found['name'].group(1)}"
+        first = body.strip().splitlines()[:1]
         return repr(first[0][:60]) if first else "(empty)"
 
     @property
     def header(self) -> dict:
         """apiVersion, kind and metadata, parsed from the item's own top-level keys only."""
+        self._metadata()
+        return self._head()
+
+    def _head(self) -> dict:
+        """The header with metadata possibly still unparsed (what kind/apiVersion need)."""
         if self._obj is not None:
             return self._obj
         if self._header is None:
@@ -163,7 +175,7 @@ class Item:
         return header
 
     def _metadata(self) -> dict:
-        header = self.header
+        header = self._head()
         md = header.get("metadata")
         if isinstance(md, _LazyText):
             try:
@@ -177,11 +189,11 @@ class Item:
     # -- identity ----------------------------------------------------------------------
     @property
     def api_version(self) -> str:
-        return str(self.header.get("apiVersion") or "")
+        return str(self._head().get("apiVersion") or "")
 
     @property
     def kind(self) -> str:
-        return str(self.header.get("kind") or "")
+        return str(self._head().get("kind") or "")
 
     @property
     def group(self) -> str:
