@@ -128,8 +128,12 @@ def _schema(args) -> int:
     defs: dict = {}
     one_of = []
     for spec in FUNCTIONS:
-        schema = config_schema(spec)
-        defs.update(schema.pop("$defs", {}))
+        # Sub-models of different kinds may share a name (Gateway, S3): give each kind its own.
+        text = json.dumps(config_schema(spec))
+        for sub in config_schema(spec).get("$defs", {}):
+            text = text.replace(f'"#/$defs/{sub}"', f'"#/$defs/{spec.kind}.{sub}"')
+        schema = json.loads(text)
+        defs.update({f"{spec.kind}.{sub}": body for sub, body in schema.pop("$defs", {}).items()})
         defs[spec.kind] = schema
         one_of.append({"$ref": f"#/$defs/{spec.kind}"})
     print(json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema",
