@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, need_shared
+from helpers import REPO, need_shared, run_cli
 
 EXAMPLES = REPO / "kustomization-examples"
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
@@ -85,6 +85,36 @@ def test_examples_render_with_the_stand_in(env_dir, session_tmp):
     for name in ("remove-argo", "remove-istio", "image-proxy", "virtualservice-gateway", "argo-artifact-repository",
                  "envoy-base-id", "namespace-injection", "pod-template-labels", "pod-template-annotations"):
         assert f"kfkrm {name}:" in proc.stderr
+
+
+@pytest.mark.parametrize("env_dir", ENVS)
+def test_rendered_examples_pass_their_policy(env_dir, session_tmp, tmp_path):
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(_stand_in_render(env_dir, session_tmp).stdout)
+    proc = run_cli(["validate", str(rendered), "--config", str(EXAMPLES / env_dir / "policy.yaml")], "")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "no violations" in proc.stdout
+
+
+def test_leaving_an_adaptation_out_fails_the_policy(tmp_path):
+    """v1.3 dev without ImageProxy: the same kustomize render, and the policy names the public images."""
+    env = EXAMPLES / "v1.3/envs/dev"
+    variant = tmp_path / "without-image-proxy"
+    variant.mkdir()
+    text = (env / "kustomization.yaml").read_text().replace("- transformers/image-proxy.yaml\n", "")
+    text = text.replace("- ../../base", f"- {os.path.relpath(EXAMPLES / 'v1.3/base', variant)}")
+    text = text.replace("- transformers/", f"- {os.path.relpath(env / 'transformers', variant)}/")
+    (variant / "kustomization.yaml").write_text(text)
+    need_shared()
+    env_vars = dict(os.environ, PATH=f"{_stand_in_dir(tmp_path)}:{os.environ['PATH']}")
+    proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", "--load-restrictor", "LoadRestrictionsNone",
+                           str(variant)], capture_output=True, text=True, env=env_vars)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(proc.stdout)
+    check = run_cli(["validate", str(rendered), "--config", str(env / "policy.yaml")], "")
+    assert check.returncode == 1
+    assert "registry" in check.stdout and ("docker.io" in check.stdout or "gcr.io" in check.stdout)
 
 
 def test_stand_in_refuses_other_images(tmp_path):
