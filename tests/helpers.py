@@ -88,3 +88,33 @@ def output_item_texts(stdout: str) -> list[str]:
 def key(obj: dict) -> tuple:
     md = obj.get("metadata") or {}
     return (obj.get("apiVersion"), obj.get("kind"), md.get("namespace", ""), md.get("name"))
+
+
+EXAMPLES = REPO / "kustomization-examples"
+_STAND_IN_RENDERS: dict = {}
+
+
+def stand_in_dir() -> Path:
+    """A PATH folder whose `docker` is kfkrm-docker running this checkout (made once per run)."""
+    import tempfile
+
+    if "dir" not in _STAND_IN_RENDERS:
+        bin_dir = Path(tempfile.mkdtemp(prefix="kfkrm-stand-in-"))
+        docker = bin_dir / "docker"
+        docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
+        docker.chmod(0o755)
+        _STAND_IN_RENDERS["dir"] = bin_dir
+    return _STAND_IN_RENDERS["dir"]
+
+
+def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
+    """`kubectl kustomize --enable-alpha-plugins` of an example with the stand-in as docker:
+    the README's main job and the reference every other runtime is compared with. Rendered
+    once per test run (a v1.10 environment takes a minute or more)."""
+    if env_dir not in _STAND_IN_RENDERS:
+        need_shared()
+        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}")
+        _STAND_IN_RENDERS[env_dir] = subprocess.run(
+            ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+            capture_output=True, text=True, env=env)
+    return _STAND_IN_RENDERS[env_dir]

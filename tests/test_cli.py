@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from helpers import REPO, run_cli, yamlio
 from kfkrm.registry import FUNCTIONS

@@ -6,13 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO, need_shared, run_cli
+from helpers import REPO, need_shared, run_cli, stand_in_render
 
 EXAMPLES = REPO / "kustomization-examples"
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
@@ -37,21 +36,15 @@ def _kustomize(env_dir: str, path_first: Path, extra_env=None):
                           capture_output=True, text=True, env=env)
 
 
-@lru_cache(maxsize=None)
-def _stand_in_render(env_dir: str, tmp: str):
-    proc = _kustomize(env_dir, _stand_in_dir(Path(tmp)))
+def _stand_in_render(env_dir: str):
+    proc = stand_in_render(env_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
 
-@pytest.fixture(scope="session")
-def session_tmp(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("delivery"))
-
-
 @pytest.mark.parametrize("env_dir", ENVS)
-def test_examples_render_with_the_stand_in(env_dir, session_tmp):
-    proc = _stand_in_render(env_dir, session_tmp)
+def test_examples_render_with_the_stand_in(env_dir):
+    proc = _stand_in_render(env_dir)
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     assert len(docs) > 500
     environment = env_dir.rsplit("/", 1)[1]
@@ -88,9 +81,9 @@ def test_examples_render_with_the_stand_in(env_dir, session_tmp):
 
 
 @pytest.mark.parametrize("env_dir", ENVS)
-def test_rendered_examples_pass_their_policy(env_dir, session_tmp, tmp_path):
+def test_rendered_examples_pass_their_policy(env_dir, tmp_path):
     rendered = tmp_path / "rendered.yaml"
-    rendered.write_text(_stand_in_render(env_dir, session_tmp).stdout)
+    rendered.write_text(_stand_in_render(env_dir).stdout)
     proc = run_cli(["validate", str(rendered), "--config", str(EXAMPLES / env_dir / "policy.yaml")], "")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert "no violations" in proc.stdout
@@ -141,11 +134,11 @@ def _engine():
 
 @pytest.mark.container
 @pytest.mark.parametrize("env_dir", ["v1.3/envs/dev", "v1.10/envs/prod"])
-def test_container_mode_equals_the_stand_in(env_dir, session_tmp):
+def test_container_mode_equals_the_stand_in(env_dir):
     docker, _ = _engine()
     proc = _kustomize(env_dir, Path(docker).parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout == _stand_in_render(env_dir, session_tmp).stdout
+    assert proc.stdout == _stand_in_render(env_dir).stdout
 
 
 @pytest.mark.container

@@ -1,6 +1,4 @@
 """The first three functions, the selector model and the pod-template walker on small inputs."""
-import yaml
-
 from helpers import items_block, load_output, resource_list, run_function
 
 WORKLOADS = """\
