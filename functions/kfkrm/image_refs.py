@@ -177,8 +177,15 @@ class Found:
 
 # -- the finder --------------------------------------------------------------------------
 
-# An item whose text has neither can hold no image: it is skipped before its header is read.
+# An item whose text has neither can hold no image: it is skipped before it is parsed.
 _MAY_HOLD_IMAGE = re.compile(r"image|\bhub\b", re.I)
+
+
+def _may_hold_image(raw: str) -> bool:
+    """_MAY_HOLD_IMAGE, with plain substring tests first (far faster than a case-insensitive scan)."""
+    if "image" in raw or "Image" in raw or "IMAGE" in raw:
+        return True
+    return ("hub" in raw or "Hub" in raw or "HUB" in raw) and _MAY_HOLD_IMAGE.search(raw) is not None
 _SKIPPED_KINDS = {"CustomResourceDefinition"}
 _DOC_KEYS = ("_example",)
 
@@ -188,9 +195,11 @@ def find_images(items: Iterable[Item], embedded: bool = True) -> list[Found]:
     fields too. Items are parsed only when their kind and text say they may hold one."""
     found: list[Found] = []
     for item in items:
-        if item.raw is not None and not _MAY_HOLD_IMAGE.search(item.raw):
+        if item.kind in _SKIPPED_KINDS:  # read off the item's line: cheaper than its text
             continue
-        if item.is_local_config or item.kind in _SKIPPED_KINDS:
+        if item.raw is not None and not _may_hold_image(item.raw):
+            continue
+        if item.is_local_config:
             continue
         if has_pod_template(item):
             found.extend(_in_pod_template(item, embedded))
