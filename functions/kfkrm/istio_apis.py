@@ -124,6 +124,16 @@ def parse_minor(text: str) -> Minor:
     return minor
 
 
+def check_version_field(value):
+    """The body of a config's istioVersion validator (mode="before"): None, or a quoted minor."""
+    if value is None:
+        return value
+    if not isinstance(value, str):
+        raise ValueError('must be a quoted string like "1.6" (unquoted, 1.10 reads as the number 1.1)')
+    parse_minor(value)
+    return value
+
+
 def format_minor(minor: Minor) -> str:
     return f"{minor[0]}.{minor[1]}"
 

@@ -128,12 +128,7 @@ class Config(FunctionConfig):
     @field_validator("istioVersion", mode="before")
     @classmethod
     def _valid_version(cls, value):
-        if value is None:
-            return value
-        if not isinstance(value, str):
-            raise ValueError('must be a quoted string like "1.6" (unquoted, 1.10 reads as the number 1.1)')
-        istio_apis.parse_minor(value)
-        return value
+        return istio_apis.check_version_field(value)
 
 
 @dataclass
