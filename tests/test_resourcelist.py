@@ -140,3 +140,17 @@ def test_kustomize_function_annotations_on_the_config_are_accepted():
     config = LABELS.replace("  name: t\n", "  name: t\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n    config.kubernetes.io/function: |\n      container:\n        image: kfkrm:latest\n")
     out = run_function("pod-template-labels", resource_list(items_block(DEPLOYMENT), config))
     assert out.exit_code == 0, out.stderr
+
+
+def test_runtime_writes_local_config_back_even_if_a_function_changed_it():
+    from kfkrm.runtime.resourcelist import ResourceList
+
+    local = DEPLOYMENT.replace("    config.k8s.io/id: '7'\n", "    config.k8s.io/id: '7'\n    config.kubernetes.io/local-config: \"true\"\n")
+    kptfile = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n"
+    items = items_block(local, kptfile, CONFIGMAP)
+    rl = ResourceList.parse(resource_list(items, LABELS))
+    for item in rl.items:
+        item.obj["metadata"]["name"] = "changed"  # a buggy function
+    out = rl.emit()
+    assert items_block(local, kptfile) in out
+    assert "name: changed" in out  # the ordinary ConfigMap did change

@@ -22,6 +22,7 @@ class InputError(Exception):
 
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
+_LOCAL_CONFIG_TEXT = re.compile(r"config\.kubernetes\.io/local-config['\"]?:[ \t]*['\"]?true|^[ \t-]*kind:[ \t]*Kptfile[ \t]*$", re.M | re.I)
 
 # Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.
 # Written as "newline, then ..." rather than with `^` and re.M: a pattern that starts with
@@ -242,8 +243,12 @@ class Item:
         return self._obj is not None and repr(self._obj) != self._repr0
 
     def text(self, indent: int) -> str:
-        """This item as a sequence entry at `indent` spaces, ending with a newline."""
-        if not self.changed and self.raw is not None:
+        """This item as a sequence entry at `indent` spaces, ending with a newline.
+
+        A local-config item (Kptfile, a config passed among the items) always goes out as
+        it came in, whatever a function did to it: the runtime's guarantee, not each
+        function's."""
+        if self.raw is not None and (not self.changed or _LOCAL_CONFIG_TEXT.search(self.raw)):
             return self.raw
         body = yamlio.dump(self.obj)
         pad = " " * (indent + 2)
