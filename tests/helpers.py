@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from functools import lru_cache
@@ -15,6 +16,7 @@ SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared")).resolve()
 KUBEFLOW = SHARED / "kubeflow"
 VERSIONS = ("v1.3.0", "v1.10")
 REQUIRE_SHARED = os.environ.get("KFKRM_REQUIRE_SHARED") == "1"
+CI = os.environ.get("CI") == "true"
 
 sys.path.insert(0, str(REPO / "functions"))
 from kfkrm.runtime import yamlio  # noqa: E402
@@ -23,14 +25,49 @@ from kfkrm.runtime.runner import run  # noqa: E402
 from kfkrm.registry import BY_NAME  # noqa: E402
 
 
+def skip_or_fail(reason: str, required: bool):
+    """Skip with `reason`, or fail when the run requires it (CI)."""
+    if required:
+        pytest.fail(reason + " (required in this run: CI=true / KFKRM_REQUIRE_SHARED=1)")
+    pytest.skip(reason)
+
+
 def need_shared(path: Path = KUBEFLOW) -> Path:
     """Skip (or, under KFKRM_REQUIRE_SHARED=1 as in CI, fail) when ../shared is absent."""
     if not path.exists():
-        reason = f"{path} is absent: the upstream Kubeflow manifests live in the developers' ../shared, not in a user's clone"
-        if REQUIRE_SHARED:
-            pytest.fail(reason + " (KFKRM_REQUIRE_SHARED=1 makes this a failure)")
-        pytest.skip(reason)
+        skip_or_fail(f"{path} is absent: the upstream Kubeflow manifests live in the developers' ../shared, "
+                     "not in a user's clone", REQUIRE_SHARED)
     return path
+
+
+def kpt_binary() -> str:
+    kpt = shutil.which("kpt")
+    if kpt is None:
+        skip_or_fail("kpt is not installed", REQUIRE_SHARED or CI)
+    return kpt
+
+
+def kfkrm_exec_script(directory: Path) -> Path:
+    """An absolute-path executable running this checkout's kfkrm (kpt resolves a relative
+    exec path against its own working directory)."""
+    script = directory / "kfkrm"
+    directory.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
+    script.chmod(0o755)
+    return script
+
+
+def container_engine(*images: str) -> str:
+    """The `docker` that scripts/container-setup.sh prepared, holding `images` (default: the
+    kfkrm image named by KFKRM_IMAGE); skips, or fails under CI=true, when there is none."""
+    images = images or (os.environ.get("KFKRM_IMAGE") or "",)
+    docker = shutil.which("docker")
+    ok = docker and all(image and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
+                        for image in images)
+    if not ok:
+        skip_or_fail("no container engine with the kfkrm image (scripts/test.sh sets one up with "
+                     "scripts/container-setup.sh)", CI)
+    return docker
 
 
 @lru_cache(maxsize=None)

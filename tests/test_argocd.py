@@ -11,13 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import KUBEFLOW, REPO, need_shared, stand_in_render
+from helpers import KUBEFLOW, REPO, container_engine, need_shared, stand_in_dir, stand_in_render
 
 ARGOCD = REPO / "argocd"
 EXAMPLES = REPO / "kustomization-examples"
@@ -59,16 +58,6 @@ def _script_path_in_image() -> str:
     copies = [i.split()[-1] for i in stage[2] if re.match(r"COPY\s+argocd/generate\.sh\s", i)]
     assert len(copies) == 1, stage[2]
     return copies[0]
-
-
-def _stand_in_dir(tmp: Path) -> Path:
-    """The sidecar's PATH folder: `docker` is kfkrm-docker running this checkout."""
-    bin_dir = tmp / "sidecar-bin"
-    bin_dir.mkdir(exist_ok=True)
-    docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
-    docker.chmod(0o755)
-    return bin_dir
 
 
 def _strip_executable_bits(root: Path):
@@ -233,7 +222,7 @@ def test_generate_equals_the_stand_in_render(env_dir, tmp_path):
     checkout = _as_argocd_checkout(tmp_path)
     app_dir = checkout / "kustomization-examples" / env_dir
     assert not any(os.access(p, os.X_OK) for p in checkout.rglob("*") if p.is_file())
-    stand_in = _stand_in_dir(tmp_path)
+    stand_in = stand_in_dir()
     generated = _generate(checkout, app_dir, [stand_in], {"ARGOCD_APP_SOURCE_PATH": f"kustomization-examples/{env_dir}"})
     reference = stand_in_render(env_dir)  # the render tests/test_delivery.py checks, made once per run
     assert reference.returncode == 0, reference.stderr[-2000:]
@@ -287,7 +276,7 @@ def _assert_loud_failure(proc, *expected):
 
 def test_generate_on_a_small_app(tmp_path):
     checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n"))
-    stand_in = _stand_in_dir(tmp_path)
+    stand_in = stand_in_dir()
     proc = _generate(checkout, app, [stand_in])
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
@@ -297,7 +286,7 @@ def test_generate_on_a_small_app(tmp_path):
 def test_generate_prefers_a_kustomize_binary(tmp_path):
     """The sidecar image has a standalone kustomize (from the Argo CD image), not kubectl."""
     checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n"))
-    stand_in = _stand_in_dir(tmp_path)
+    stand_in = stand_in_dir()
     calls = tmp_path / "kustomize-calls"
     fake = tmp_path / "kustomize-bin" / "kustomize"
     fake.parent.mkdir()
@@ -311,13 +300,13 @@ def test_generate_prefers_a_kustomize_binary(tmp_path):
 
 def test_generate_refuses_other_images(tmp_path):
     checkout, app = _small_app(tmp_path, _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1"))
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "refusing to run gcr.io/kpt-fn/set-labels:v0.1", "failed (exit 1)")
 
 
 def test_generate_fails_when_a_function_fails(tmp_path):
     checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\nlables: {a: b}\n"))
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "lables", "failed (exit 1)")
 
 
@@ -325,7 +314,7 @@ def test_generate_refuses_exec_functions(tmp_path):
     """kubectl kustomize would skip them and exit 0; the plugin refuses before rendering."""
     checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n", image="",
                                                    exec_path="/usr/local/bin/kfkrm"))
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "exec functions are not run here", "./transformers/fn.yaml")
 
 
@@ -333,27 +322,26 @@ def test_generate_accepts_image_and_exec_together(tmp_path):
     """kustomize runs the image when a function declares both; that is not a skipped function."""
     checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n",
                                                    exec_path="/usr/local/bin/kfkrm"))
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
 
 
 def test_generate_refuses_an_empty_render(tmp_path):
     checkout, app = _small_app(tmp_path, None, resources=False)
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "rendered no resources")
 
 
 def test_generate_outside_a_kustomization(tmp_path):
     checkout, app = _small_app(tmp_path, None)
     (app / "kustomization.yaml").unlink()
-    proc = _generate(checkout, app, [_stand_in_dir(tmp_path)])
+    proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "no kustomization.yaml in")
 
 
 # --- the sidecar image itself (needs a container engine) -------------------------------
 
-CI = os.environ.get("CI") == "true"
 # Test stand-in for the Argo CD image's kustomize (no Argo CD image can be pulled here):
 # kubectl's embedded kustomize, with the host's kubectl bind-mounted when the sidecar runs.
 FAKE_ARGOCD_KUSTOMIZE = """\
@@ -368,17 +356,8 @@ exec /usr/local/bin/kubectl kustomize "$@"
 
 def _engine():
     """The container engine scripts/container-setup.sh prepared, or skip (fail under CI=true)."""
-    image = os.environ.get("KFKRM_IMAGE")
-    docker = shutil.which("docker")
     base = os.environ.get("KFKRM_BASE_IMAGE", "localhost/kfkrm-python-base:bookworm")
-    ok = image and docker and all(
-        subprocess.run([docker, "image", "inspect", i], capture_output=True).returncode == 0 for i in (image, base))
-    if not ok:
-        reason = "no container engine with the kfkrm image and its base (scripts/test.sh sets one up with scripts/container-setup.sh)"
-        if CI:
-            pytest.fail(reason + "; CI=true requires it")
-        pytest.skip(reason)
-    return docker, base
+    return container_engine(os.environ.get("KFKRM_IMAGE") or "", base), base
 
 
 def _fake_argocd_image(docker: str, tmp: Path) -> str:
@@ -434,7 +413,7 @@ def test_sidecar_image_renders_and_refuses(sidecar_image, tmp_path):
             path.chmod(0o755)
     proc = _generate_in_sidecar(docker, image, checkout, app)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == _reference_render(app, _stand_in_dir(tmp_path)).stdout
+    assert proc.stdout == _reference_render(app, stand_in_dir()).stdout
     assert "kfkrm namespace-injection:" in proc.stderr
 
     checkout, app = _small_app(tmp_path / "other", _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1"))

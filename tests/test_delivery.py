@@ -3,30 +3,16 @@
 containers built from the Dockerfile. Both must give the same bytes."""
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO, need_shared, run_cli, stand_in_render
+from helpers import EXAMPLES, container_engine, need_shared, run_cli, stand_in_dir, stand_in_render
 
-EXAMPLES = REPO / "kustomization-examples"
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
 IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
-CI = os.environ.get("CI") == "true"
-
-
-def _stand_in_dir(tmp: Path) -> Path:
-    """A PATH folder whose `docker` is kfkrm-docker running this checkout."""
-    bin_dir = tmp / "stand-in"
-    bin_dir.mkdir(exist_ok=True)
-    docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
-    docker.chmod(0o755)
-    return bin_dir
 
 
 def _kustomize(env_dir: str, path_first: Path, extra_env=None):
@@ -99,7 +85,7 @@ def test_leaving_an_adaptation_out_fails_the_policy(tmp_path):
     text = text.replace("- transformers/", f"- {os.path.relpath(env / 'transformers', variant)}/")
     (variant / "kustomization.yaml").write_text(text)
     need_shared()
-    env_vars = dict(os.environ, PATH=f"{_stand_in_dir(tmp_path)}:{os.environ['PATH']}")
+    env_vars = dict(os.environ, PATH=f"{stand_in_dir()}:{os.environ['PATH']}")
     proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", "--load-restrictor", "LoadRestrictionsNone",
                            str(variant)], capture_output=True, text=True, env=env_vars)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -111,7 +97,7 @@ def test_leaving_an_adaptation_out_fails_the_policy(tmp_path):
 
 
 def test_stand_in_refuses_other_images(tmp_path):
-    stand_in = _stand_in_dir(tmp_path)
+    stand_in = stand_in_dir()
     proc = subprocess.run([str(stand_in / "docker"), "run", "--rm", "-i", "--network", "none", "--user", "nobody",
                            "gcr.io/kpt-fn/set-labels:v0.1"], input="", capture_output=True, text=True)
     assert proc.returncode == 1
@@ -120,14 +106,7 @@ def test_stand_in_refuses_other_images(tmp_path):
 
 def _engine():
     """The container engine scripts/container-setup.sh prepared, or skip/fail."""
-    image = os.environ.get("KFKRM_IMAGE")
-    docker = shutil.which("docker")
-    ok = image and docker and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
-    if not ok:
-        reason = "no container engine with the kfkrm image (scripts/test.sh sets one up with scripts/container-setup.sh)"
-        if CI:
-            pytest.fail(reason + "; CI=true requires it")
-        pytest.skip(reason)
+    docker, image = container_engine(), os.environ["KFKRM_IMAGE"]
     subprocess.run([docker, "tag", image, IMAGE_IN_EXAMPLES], check=True, capture_output=True)
     return docker, image
 

@@ -3,13 +3,11 @@
 kpt hands functions the user's file text as it is and writes the result back into the
 user's files, so every YAML 1.1 trap and comment here must survive untouched.
 """
-import shutil
 import subprocess
-import sys
 
 import pytest
 
-from helpers import REPO, REQUIRE_SHARED
+from helpers import kpt_binary
 
 TRAPS = """\
 # The platform team's settings. Comments must survive.
@@ -79,25 +77,6 @@ labels:
 """
 
 
-def _kpt():
-    kpt = shutil.which("kpt")
-    if kpt is None:
-        if REQUIRE_SHARED:
-            pytest.fail("kpt is not installed")
-        pytest.skip("kpt is not installed")
-    return kpt
-
-
-@pytest.fixture
-def kfkrm_exec(tmp_path):
-    """An absolute-path executable running this checkout's kfkrm (kpt resolves exec paths against its cwd)."""
-    script = tmp_path / "bin" / "kfkrm"
-    script.parent.mkdir()
-    script.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
-    script.chmod(0o755)
-    return script
-
-
 @pytest.fixture
 def package(tmp_path, kfkrm_exec):
     pkg = tmp_path / "pkg"
@@ -114,7 +93,7 @@ def _expected_deployment():
 
 
 def test_kpt_fn_render_allow_exec_keeps_traps_and_comments(package):
-    proc = subprocess.run([_kpt(), "fn", "render", str(package), "--allow-exec"], capture_output=True, text=True)
+    proc = subprocess.run([kpt_binary(), "fn", "render", str(package), "--allow-exec"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (package / "traps.yaml").read_text() == TRAPS
     assert (package / "labels.yaml").read_text() == LABELS
@@ -125,7 +104,7 @@ def test_kpt_fn_render_allow_exec_keeps_traps_and_comments(package):
 def test_kpt_fn_eval_exec_with_configmap_arguments(package, kfkrm_exec):
     (package / "Kptfile").unlink()
     (package / "labels.yaml").unlink()
-    proc = subprocess.run([_kpt(), "fn", "eval", str(package), "--exec", f"{kfkrm_exec} pod-template-labels", "--", "team=ml"],
+    proc = subprocess.run([kpt_binary(), "fn", "eval", str(package), "--exec", f"{kfkrm_exec} pod-template-labels", "--", "team=ml"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (package / "traps.yaml").read_text() == TRAPS
@@ -136,7 +115,7 @@ def test_kpt_fn_eval_reports_config_errors(package, kfkrm_exec):
     (package / "Kptfile").unlink()
     bad = package / "bad.yaml"
     bad.write_text(LABELS.replace("labels:\n  team: ml", "lables:\n  team: ml"))
-    proc = subprocess.run([_kpt(), "fn", "eval", str(package), "--exec", str(kfkrm_exec), "--fn-config", str(bad)],
+    proc = subprocess.run([kpt_binary(), "fn", "eval", str(package), "--exec", str(kfkrm_exec), "--fn-config", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "lables: unknown field" in proc.stderr

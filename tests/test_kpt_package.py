@@ -8,37 +8,16 @@ it is required, as the container tests of tests/test_delivery.py are.
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO, REQUIRE_SHARED, key, rendered_text
+from helpers import REPO, container_engine, key, kpt_binary, rendered_text
 
 KPT_EXAMPLES = REPO / "kpt-examples"
 IMAGE_IN_PACKAGE = "localhost/kfkrm:0.1.0"
-CI = os.environ.get("CI") == "true"
 WORKLOADS = ("Deployment", "StatefulSet")
-
-
-def _kpt():
-    kpt = shutil.which("kpt")
-    if kpt is None:
-        if REQUIRE_SHARED or CI:
-            pytest.fail("kpt is not installed")
-        pytest.skip("kpt is not installed")
-    return kpt
-
-
-@pytest.fixture
-def kfkrm_exec(tmp_path):
-    """An absolute-path executable running this checkout's kfkrm."""
-    script = tmp_path / "bin" / "kfkrm"
-    script.parent.mkdir()
-    script.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
-    script.chmod(0o755)
-    return script
 
 
 def _package(variant: str, tmp_path: Path, version: str) -> Path:
@@ -112,7 +91,7 @@ def test_exec_package_renders(version, tmp_path, kfkrm_exec):
     pkg = _package("exec", tmp_path, version)
     kptfile = pkg / "Kptfile"
     kptfile.write_text(kptfile.read_text().replace("exec: kfkrm\n", f"exec: {kfkrm_exec}\n"))
-    proc = subprocess.run([_kpt(), "fn", "render", str(pkg), "--allow-exec"], capture_output=True, text=True)
+    proc = subprocess.run([kpt_binary(), "fn", "render", str(pkg), "--allow-exec"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     kptfile.write_text(kptfile.read_text().replace(f"exec: {kfkrm_exec}\n", "exec: kfkrm\n"))
     _check_rendered(pkg, version, KPT_EXAMPLES / "exec")
@@ -127,7 +106,7 @@ def test_exec_package_fails_loudly_on_a_bad_config(tmp_path, kfkrm_exec):
     config.write_text(config.read_text().replace("keepCRDs:", "keepCRD:"))
     kptfile = pkg / "Kptfile"
     kptfile.write_text(kptfile.read_text().replace("exec: kfkrm\n", f"exec: {kfkrm_exec}\n"))
-    proc = subprocess.run([_kpt(), "fn", "render", str(pkg), "--allow-exec"], capture_output=True, text=True)
+    proc = subprocess.run([kpt_binary(), "fn", "render", str(pkg), "--allow-exec"], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "keepCRD: unknown field" in proc.stderr, proc.stderr
     assert (pkg / "kubeflow.yaml").read_text() == resources
@@ -140,15 +119,8 @@ def _container_runtime() -> dict:
     ("docker client version must be v20.10.0 or greater: found v4.3.1"); it drives podman
     itself with KPT_FN_RUNTIME=podman.
     """
-    image = os.environ.get("KFKRM_IMAGE")
-    docker = shutil.which("docker")
-    ok = image and docker and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
-    if not ok:
-        reason = "no container engine with the kfkrm image (scripts/test.sh sets one up with scripts/container-setup.sh)"
-        if CI:
-            pytest.fail(reason + "; CI=true requires it")
-        pytest.skip(reason)
-    subprocess.run([docker, "tag", image, IMAGE_IN_PACKAGE], check=True, capture_output=True)
+    docker = container_engine()
+    subprocess.run([docker, "tag", os.environ["KFKRM_IMAGE"], IMAGE_IN_PACKAGE], check=True, capture_output=True)
     if Path(docker).resolve().name == "podman":
         return {"KPT_FN_RUNTIME": "podman", "PATH": f"{Path(docker).resolve().parent}{os.pathsep}{os.environ['PATH']}"}
     return {"KPT_FN_RUNTIME": "docker"}
@@ -159,7 +131,7 @@ def _container_runtime() -> dict:
 def test_image_package_renders(tmp_path):
     env = dict(os.environ, **_container_runtime())
     pkg = _package("image", tmp_path, "v1.3.0")
-    proc = subprocess.run([_kpt(), "fn", "render", str(pkg)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([kpt_binary(), "fn", "render", str(pkg)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _check_rendered(pkg, "v1.3.0", KPT_EXAMPLES / "image")
 
@@ -173,6 +145,6 @@ def test_kpt_refuses_podman_behind_the_docker_name(tmp_path):
     pkg = tmp_path / "image"
     shutil.copytree(KPT_EXAMPLES / "image", pkg)
     env = {k: v for k, v in os.environ.items() if k != "KPT_FN_RUNTIME"}
-    proc = subprocess.run([_kpt(), "fn", "render", str(pkg)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([kpt_binary(), "fn", "render", str(pkg)], capture_output=True, text=True, env=env)
     assert proc.returncode != 0
     assert "docker client version must be v20.10.0 or greater" in proc.stderr, proc.stderr
