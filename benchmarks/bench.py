@@ -26,7 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "functions"))
 
-from kfkrm.registry import FUNCTIONS  # noqa: E402
+from kfkrm.fns.registry import FUNCTIONS  # noqa: E402
 from kfkrm.runtime.resourcelist import items_from_stream  # noqa: E402
 from kfkrm.runtime.runner import run  # noqa: E402
 

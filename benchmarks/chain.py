@@ -13,7 +13,7 @@ For each Kubeflow version, the wall time of
              whatever the function does;
 each `kubectl kustomize --enable-alpha-plugins` with the functions run the way the README's
 no-container command runs them: a PATH folder whose `docker` runs `python -m
-kfkrm.docker_shim` from this checkout (one Python process per function call).
+kfkrm.cli.docker_shim` from this checkout (one Python process per function call).
 Targets (issue 8): (b) adds at most 25% to plain, (a) at most 100%.
 
 The temporary kustomizations adapt fnconfigs/ so every function succeeds on the input:
@@ -105,7 +105,7 @@ def stand_in_path(root: Path) -> str:
     bin_dir = root / "stand-in"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
+    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
     docker.chmod(0o755)
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "functions"))
 from kfkrm.runtime import yamlio  # noqa: E402
 from kfkrm.runtime.resourcelist import items_from_stream  # noqa: E402
 from kfkrm.runtime.runner import run  # noqa: E402
-from kfkrm.registry import BY_NAME  # noqa: E402
+from kfkrm.fns.registry import BY_NAME  # noqa: E402
 
 
 def skip_or_fail(reason: str, required: bool):
@@ -138,7 +138,7 @@ def stand_in_dir() -> Path:
     if "dir" not in _STAND_IN_RENDERS:
         bin_dir = Path(tempfile.mkdtemp(prefix="kfkrm-stand-in-"))
         docker = bin_dir / "docker"
-        docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.docker_shim \"$@\"\n")
+        docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
         docker.chmod(0o755)
         _STAND_IN_RENDERS["dir"] = bin_dir
     return _STAND_IN_RENDERS["dir"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, run_cli, yamlio
-from kfkrm.registry import FUNCTIONS
+from kfkrm.fns.registry import FUNCTIONS
 from kfkrm.runtime.config import parse_config
 
 FNCONFIGS = sorted((REPO / "fnconfigs").glob("*.yaml"))

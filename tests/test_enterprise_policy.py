@@ -356,7 +356,7 @@ def test_a_configmap_config_is_refused_with_a_clear_message():
 
 
 def test_the_example_configs_validate():
-    from kfkrm import enterprise_policy
+    from kfkrm.fns import enterprise_policy
     from kfkrm.runtime.config import parse_config
 
     for text in (enterprise_policy.EXAMPLE, (FNCONFIGS / "enterprise-policy.yaml").read_text()):

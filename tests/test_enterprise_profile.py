@@ -22,7 +22,7 @@ FIELD_REPORT_PROFILE = (REPO / "fnconfigs" / "enterprise-profile.yaml").read_tex
 
 def _policy_available() -> bool:
     try:
-        importlib.import_module("kfkrm.enterprise_policy")
+        importlib.import_module("kfkrm.fns.enterprise_policy")
         return True
     except ImportError:
         return False
@@ -30,7 +30,7 @@ def _policy_available() -> bool:
 
 needs_policy = pytest.mark.skipif(
     not _policy_available(),
-    reason="kfkrm.enterprise_policy (the EnterprisePolicy validator, issue 8) cannot be imported: the profile's validate step cannot run")
+    reason="kfkrm.fns.enterprise_policy (the EnterprisePolicy validator, issue 8) cannot be imported: the profile's validate step cannot run")
 
 # Kubeflow v1.10 uses Istio APIs newer than the field report's Istio 1.6 (AuthorizationPolicy
 # action CUSTOM since 1.9, RequestAuthentication outputClaimToHeaders since 1.17): its
@@ -308,7 +308,7 @@ def test_the_cli_dispatches_on_the_profile_kind():
 
 
 def test_the_documented_profiles_validate():
-    from kfkrm.enterprise_profile import EXAMPLE, Config
+    from kfkrm.fns.enterprise_profile import EXAMPLE, Config
     from kfkrm.runtime.config import parse_config
 
     for text in (EXAMPLE, FIELD_REPORT_PROFILE, OPTIONS_PROFILE):

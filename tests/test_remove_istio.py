@@ -394,7 +394,7 @@ def schema_node(schema: dict, path: str):
 
 @pytest.mark.parametrize("minor", sorted(BUNDLED_CRDS))
 def test_api_table_serves_exactly_what_the_bundled_crds_serve(minor):
-    from kfkrm import istio_apis
+    from kfkrm.domain import istio_apis
 
     served_by_crds = {(c["spec"]["group"], v["name"], c["spec"]["names"]["kind"])
                       for c in bundled_crds(minor) for v in c["spec"].get("versions") or [{"name": c["spec"]["version"]}]
@@ -407,7 +407,7 @@ def test_api_table_serves_exactly_what_the_bundled_crds_serve(minor):
 
 @pytest.mark.parametrize("minor", sorted(BUNDLED_CRDS))
 def test_field_table_agrees_with_the_bundled_crd_schemas(minor):
-    from kfkrm import istio_apis
+    from kfkrm.domain import istio_apis
 
     schemas = {c["spec"]["names"]["kind"]: crd_schema(c) for c in bundled_crds(minor)}
     for entry in istio_apis.FIELDS:

@@ -1,7 +1,10 @@
-"""Kubernetes' own rules for label and annotation keys and values (apimachinery validation)."""
+"""Kubernetes' own rules for names, label and annotation keys and values, and ports (apimachinery validation)."""
 from __future__ import annotations
 
 import re
+from typing import Annotated, Union
+
+from pydantic import AfterValidator
 
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -40,3 +43,23 @@ def check_labels(labels: dict) -> dict:
         if problem:
             raise ValueError(problem)
     return labels
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _port_number(port) -> str:
+    text = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError("must be a port number (1-65535)")
+    return text
+
+
+def _namespace_name(namespace: str) -> str:
+    if not _DNS_LABEL.match(namespace):
+        raise ValueError("must be a namespace name (a DNS label: lower-case letters, digits, '-')")
+    return namespace
+
+
+Port = Annotated[Union[int, str], AfterValidator(_port_number)]  # 443 or "443", kept as "443"
+NamespaceName = Annotated[str, AfterValidator(_namespace_name)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
+from .paths import field_path
 from .resourcelist import Item
 
 # (group, kind) -> path from the object to its pod template ( () = the object is the pod)
@@ -31,19 +32,6 @@ CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 
 def has_pod_template(item: Item) -> bool:
     return (item.group, item.kind) in POD_TEMPLATE_PATHS
-
-
-def field_path(parts) -> str:
-    """`spec.template.metadata` style, with [i] for list indexes."""
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif "." in p or "/" in p:
-            out += f'["{p}"]'  # a label or annotation key
-        else:
-            out += ("." if out else "") + p
-    return out
 
 
 class PodTemplate:

@@ -47,16 +47,16 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
         config = parse_config(module.Config, rl.function_config, spec.name)
         summary = module.transform(rl, config)
         if rl.has_errors:
-            return _failure(label, text, rl.results)
+            return failure(label, text, rl.results)
         out = rl.emit()  # serialising may still meet a broken item
     except ConfigError as e:
-        return _failure(label, text, [Result(str(e), ERROR)])
+        return failure(label, text, [Result(str(e), ERROR)])
     except InputError as e:  # broken input is not echoed: the results must stay readable
-        return _failure(label, "", [Result(str(e), ERROR)])
+        return failure(label, "", [Result(str(e), ERROR)])
     except Exception as e:  # a bug: still one line and no half-mutated output
         if os.environ.get("KFKRM_DEBUG"):
             traceback.print_exc()
-        return _failure(label, text, [Result(f"internal error: {type(e).__name__}: {e}", ERROR)])
+        return failure(label, text, [Result(f"internal error: {type(e).__name__}: {e}", ERROR)])
     warnings = sum(1 for r in rl.results if r.severity == WARNING)
     line = f"{label}: {summary}"
     if warnings:
@@ -64,7 +64,7 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
     return Outcome(out, line + "\n", 0)
 
 
-def _failure(label: str, text: str, results: list) -> Outcome:
+def failure(label: str, text: str, results: list) -> Outcome:
     try:
         rl = ResourceList.parse(text)  # the input as it came: nothing half-mutated
     except Exception:

@@ -28,14 +28,21 @@ from typing import Iterator, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from . import istio_apis
-from .authservice_relocation import NamespaceName, find_auth_workloads, objects_to_move
-from .image_refs import find_images, is_registry_path, normalise_prefix, under
-from .istio_refs import WILDCARD_HOST, is_virtualservice, parse_config_ref, virtualservice_gateway_refs
-from .runtime.config import FunctionConfig, Model
-from .runtime.podtemplates import SIDECAR_INJECT, field_path, has_pod_template, pod_template
-from .runtime.resourcelist import Item
-from .runtime.selectors import SelectorTerm, select
+from ..domain import istio_apis
+from ..domain.authservice import find_auth_workloads, objects_to_move
+from ..domain.images import find_images, is_registry_path, normalise_prefix, under
+from ..domain.istio_refs import (
+    WILDCARD_HOST,
+    is_virtualservice,
+    parse_config_ref,
+    virtualservice_gateway_refs,
+)
+from ..runtime.config import FunctionConfig, Model
+from ..runtime.k8svalidation import NamespaceName
+from ..runtime.paths import field_path
+from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
+from ..runtime.resourcelist import Item
+from ..runtime.selectors import SelectorTerm, select
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
@@ -253,7 +260,7 @@ def _term_text(term: SelectorTerm) -> str:
 
 def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violation]:
     """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`)."""
-    workloads = find_auth_workloads(rl, auth)
+    workloads = find_auth_workloads(rl, auth.workload)
     report.checked[AUTH] = len(workloads)
     if not workloads:
         how = "authService.workload selects no workload" if auth.workload else "no oidc-authservice or oauth2-proxy workload in the input"

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from .runtime.podtemplates import field_path
+from ..runtime.paths import field_path
 
 MESH = "mesh"
 NETWORKING_GROUP = "networking.istio.io"

@@ -20,9 +20,9 @@ from typing import Optional
 
 from pydantic import Field
 
-from .runtime.config import FunctionConfig
-from .runtime.podtemplates import has_pod_template, pod_template
-from .runtime import yamlio
+from ..runtime import yamlio
+from ..runtime.config import FunctionConfig
+from ..runtime.podtemplates import has_pod_template, pod_template
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

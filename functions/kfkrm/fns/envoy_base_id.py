@@ -22,10 +22,10 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from .image_refs import parse_reference
-from .runtime.config import FunctionConfig
-from .runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
-from .runtime.selectors import Selecting, select
+from ..domain.images import parse_reference
+from ..runtime.config import FunctionConfig
+from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
+from ..runtime.selectors import Selecting, select
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

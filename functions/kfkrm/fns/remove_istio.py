@@ -25,10 +25,10 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from . import istio_apis
-from .runtime.config import FunctionConfig
-from .runtime.resourcelist import Item
-from .runtime.selectors import SelectorTerm
+from ..domain import istio_apis
+from ..runtime.config import FunctionConfig
+from ..runtime.resourcelist import Item
+from ..runtime.selectors import SelectorTerm
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

@@ -19,10 +19,15 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .istio_refs import host_problem, is_dns_subdomain, is_gateway, parse_config_ref
-from .runtime.config import FunctionConfig, Model
-from .runtime.k8svalidation import check_annotations
-from .runtime.podtemplates import field_path
+from ..domain.istio_refs import (
+    host_problem,
+    is_dns_subdomain,
+    is_gateway,
+    parse_config_ref,
+)
+from ..runtime.config import FunctionConfig, Model
+from ..runtime.k8svalidation import check_annotations
+from ..runtime.paths import field_path
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

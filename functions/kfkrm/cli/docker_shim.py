@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             "(in-process); add its repository to KFKRM_DOCKER_IMAGES only if it is a kfkrm build\n"
         )
         return 1
-    from .cli import main as kfkrm_main
+    from .main import main as kfkrm_main
 
     return kfkrm_main(entry_args)
 

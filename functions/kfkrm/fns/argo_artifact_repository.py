@@ -20,9 +20,10 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .runtime import yamlio
-from .runtime.config import FunctionConfig, Model
-from .runtime.podtemplates import field_path, pod_template
+from ..runtime import yamlio
+from ..runtime.config import FunctionConfig, Model
+from ..runtime.paths import field_path
+from ..runtime.podtemplates import pod_template
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

@@ -1,8 +1,8 @@
 """What PodTemplateLabels and PodTemplateAnnotations share: select, walk, set, report."""
 from __future__ import annotations
 
-from .runtime.podtemplates import has_pod_template, pod_template, set_template_metadata
-from .runtime.selectors import select
+from ..runtime.podtemplates import has_pod_template, pod_template, set_template_metadata
+from ..runtime.selectors import select
 
 
 def apply_to_pod_templates(rl, config, key: str, values: dict) -> str:

@@ -33,9 +33,10 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
-from .runtime import yamlio
-from .runtime.podtemplates import field_path, has_pod_template, pod_template
-from .runtime.resourcelist import Item
+from ..runtime import yamlio
+from ..runtime.paths import field_path
+from ..runtime.podtemplates import has_pod_template, pod_template
+from ..runtime.resourcelist import Item
 
 # -- references ------------------------------------------------------------------------
 

@@ -35,15 +35,31 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ValidationError as CoreValidationError
 
-from . import (argo_artifact_repository, authservice_relocation, envoy_base_id, image_proxy, ingress_gateway,
-               namespace_injection, pod_template_annotations, pod_template_labels, remove_argo, remove_istio,
-               virtualservice_gateway)
-from .runtime.config import API_VERSION, FunctionConfig, Model
-from .runtime.results import ERROR
-from .runtime.selectors import SelectorTerm
+from ..runtime.config import API_VERSION, FunctionConfig, Model
+from ..runtime.results import ERROR
+from ..runtime.selectors import SelectorTerm
+from . import (
+    argo_artifact_repository,
+    authservice_relocation,
+    envoy_base_id,
+    image_proxy,
+    ingress_gateway,
+    namespace_injection,
+    pod_template_annotations,
+    pod_template_labels,
+    remove_argo,
+    remove_istio,
+    virtualservice_gateway,
+)
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
@@ -59,7 +75,7 @@ envoyBaseId: 1
 validate: true        # finish with an EnterprisePolicy derived from the settings above
 """
 
-POLICY_MODULE = "kfkrm.enterprise_policy"
+POLICY_MODULE = "kfkrm.fns.enterprise_policy"
 
 
 # -- the sections ------------------------------------------------------------------------

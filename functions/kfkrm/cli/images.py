@@ -13,10 +13,10 @@ import argparse
 import json
 import sys
 
-from .image_refs import find_images
-from .runtime.config import ConfigError, parse_config
-from .runtime.resourcelist import InputError, read_input
-from .runtime import yamlio
+from ..domain.images import find_images
+from ..runtime import yamlio
+from ..runtime.config import ConfigError, parse_config
+from ..runtime.resourcelist import InputError, read_input
 
 
 def main(argv) -> int:
@@ -45,7 +45,7 @@ def _read(path: str) -> str:
 
 
 def _proxy(path: str):
-    from .image_proxy import Config, Proxy
+    from ..fns.image_proxy import Config, Proxy
 
     try:
         raw = yamlio.load(_read(path))

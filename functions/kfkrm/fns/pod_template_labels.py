@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from .runtime.config import FunctionConfig
-from .runtime.k8svalidation import check_labels
-from .runtime.selectors import Selecting
-from .shared_pod_metadata import apply_to_pod_templates
+from ..domain.pod_metadata import apply_to_pod_templates
+from ..runtime.config import FunctionConfig
+from ..runtime.k8svalidation import check_labels
+from ..runtime.selectors import Selecting
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

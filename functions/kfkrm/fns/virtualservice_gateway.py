@@ -26,12 +26,21 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .istio_refs import (
-    WILDCARD_HOST, GatewayRef, gateway_lists, host_problem, is_dns_subdomain, is_gateway, is_relative,
-    is_virtualservice, parse_config_ref, resolve, spelled_like,
+from ..domain.istio_refs import (
+    WILDCARD_HOST,
+    GatewayRef,
+    gateway_lists,
+    host_problem,
+    is_dns_subdomain,
+    is_gateway,
+    is_relative,
+    is_virtualservice,
+    parse_config_ref,
+    resolve,
+    spelled_like,
 )
-from .runtime.config import FunctionConfig
-from .runtime.podtemplates import field_path
+from ..runtime.config import FunctionConfig
+from ..runtime.paths import field_path
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

@@ -12,7 +12,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from .runtime.config import FunctionConfig
+from ..runtime.config import FunctionConfig
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

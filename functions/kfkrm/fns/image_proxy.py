@@ -21,9 +21,18 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .image_refs import (CONTAINER, EmbeddedRewriteError, Found, Reference, find_images,
-                         is_registry_path, normalise_prefix, parse_reference, under)
-from .runtime.config import FunctionConfig, Model
+from ..domain.images import (
+    CONTAINER,
+    EmbeddedRewriteError,
+    Found,
+    Reference,
+    find_images,
+    is_registry_path,
+    normalise_prefix,
+    parse_reference,
+    under,
+)
+from ..runtime.config import FunctionConfig, Model
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1

@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 
-from .enterprise_policy import Config, Report, add_results, check
-from .runtime import yamlio
-from .runtime.config import ConfigError, parse_config
-from .runtime.resourcelist import InputError, read_input
-from .runtime.results import WARNING
+from ..fns.enterprise_policy import Config, Report, add_results, check
+from ..runtime import yamlio
+from ..runtime.config import ConfigError, parse_config
+from ..runtime.resourcelist import InputError, read_input
+from ..runtime.results import WARNING
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
 _MESSAGE_WIDTH = 120

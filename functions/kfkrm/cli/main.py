@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
-from . import __version__
-from .registry import BY_KIND, BY_NAME, COMMANDS, FUNCTIONS
-from .runtime.config import API_VERSION, ConfigError
-from .runtime.runner import run
+from .. import __version__
+from ..fns.registry import BY_KIND, BY_NAME, COMMANDS, FUNCTIONS
+from ..runtime.config import API_VERSION, ConfigError
+from ..runtime.runner import run
 
 
 def main(argv=None) -> int:
@@ -55,9 +55,9 @@ def main(argv=None) -> int:
         error = f"the input is not UTF-8 text (byte {e.start})"
     outcome = run(spec, text, _spec_for_config) if text is not None else None
     if outcome is None:
-        from .runtime.runner import _failure
-        from .runtime.results import ERROR, Result
-        outcome = _failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
+        from ..runtime.results import ERROR, Result
+        from ..runtime.runner import failure
+        outcome = failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
     sys.stdout.write(outcome.stdout)
     sys.stdout.flush()
     sys.stderr.write(outcome.stderr)

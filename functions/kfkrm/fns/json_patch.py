@@ -10,7 +10,6 @@ skipped with an info result instead. A target that selects nothing is an error."
 from __future__ import annotations
 
 import copy
-
 import re
 from typing import Any, Literal, Optional
 
@@ -18,9 +17,9 @@ import jsonpatch
 import jsonpointer
 from pydantic import Field, field_validator, model_validator
 
-from .runtime.config import FunctionConfig, Model
-from .runtime.podtemplates import field_path
-from .runtime.selectors import SelectorTerm, select
+from ..runtime.config import FunctionConfig, Model
+from ..runtime.paths import field_path
+from ..runtime.selectors import SelectorTerm, select
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
