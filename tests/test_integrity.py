@@ -303,3 +303,15 @@ def test_the_profile_reports_what_its_adaptation_broke(version):
                  r["field"]["path"]) for r in results if "[integrity]" in r["message"] and r["severity"] == "error"}
     assert reported == sources(expected)
     assert out.exit_code == (1 if expected else 0)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_crd_conversion_services_read_off_the_text_equal_the_parsed_ones(version):
+    def conversion_refs(graph):
+        return [(r.source.name, r.field, r.target) for r in references.references(graph)
+                if r.source.kind == "CustomResourceDefinition"]
+    parsed = [i for i in items(version) if i.kind == "CustomResourceDefinition" and "conversion" in i.raw]
+    for item in parsed:
+        item.obj  # noqa: B018 - parsed whole: the partial reader is skipped
+    from_text = conversion_refs(items(version))
+    assert from_text == conversion_refs(parsed) and from_text

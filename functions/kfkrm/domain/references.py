@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import POD_TEMPLATE_PATHS, pod_template
+from ..runtime import yamlio
 from ..runtime.resourcelist import Item
 from .istio_refs import MESH, virtualservice_gateway_refs
 
@@ -343,8 +344,32 @@ EXTRACTORS: dict[tuple[str, str], tuple[Extractor, ...]] = {
     (RBAC, "RoleBinding"): (binding_refs,),
     (RBAC, "ClusterRoleBinding"): (binding_refs,),
 }
-# Text an item of that kind must contain to hold a reference at all: big objects without it are never parsed.
-TEXT_GATES = {("apiextensions.k8s.io", "CustomResourceDefinition"): "conversion"}
+
+
+def _crd_conversion(item: Item) -> Optional[dict]:
+    """A CRD's spec.conversion read off its text: CRDs are most of a render's bytes (one
+    KServe CRD is 0.7 MB) and only this block holds a reference. None: parse the whole CRD."""
+    if "lientConfig" not in item.raw:  # webhook.clientConfig (v1), webhookClientConfig (v1beta1)
+        return {}
+    body = item.body
+    spec = _SPEC_INDENT.search(body)
+    if spec is None:
+        return None
+    indent = spec.group(1)
+    block = re.search(r"(?m)^%sconversion:[ \t]*\n((?:%s .*\n|[ \t]*\n)*)" % (indent, indent), body)
+    if block is None:
+        return None
+    try:
+        conversion = yamlio.load("conversion:\n" + block.group(1))["conversion"]
+    except (yamlio.YAMLError, TypeError, KeyError):
+        return None
+    return {"spec": {"conversion": conversion}}
+
+
+_SPEC_INDENT = re.compile(r"(?m)^spec:[ \t]*\n(?:[ \t]*(?:#.*)?\n)*( +)\S")
+# Kinds whose references can be read off part of their text: a function of the item that
+# returns the part as an object ({} when there is none), or None to parse the whole item.
+PARTIAL_READERS = {("apiextensions.k8s.io", "CustomResourceDefinition"): _crd_conversion}
 
 
 def references(items: Iterable[Item]) -> Iterator[Reference]:
@@ -354,10 +379,10 @@ def references(items: Iterable[Item]) -> Iterator[Reference]:
         extractors = EXTRACTORS.get(key)
         if not extractors or item.is_local_config:
             continue
-        gate = TEXT_GATES.get(key)
-        if gate and item.raw is not None and not item.loaded and gate not in item.raw:
-            continue
-        obj = item.obj
+        reader = PARTIAL_READERS.get(key)
+        obj = reader(item) if reader and item.raw is not None and not item.loaded else None
+        if obj is None:
+            obj = item.obj
         for extract in extractors:
             yield from extract(item, obj)
 
