@@ -203,6 +203,15 @@ GATEWAY_WORKLOAD = {"namespace": "istio-system", "serviceAccount": "istio-ingres
                     "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"}}
 
 
+@pytest.mark.parametrize("version", ("v1.7.0", "v1.10"))
+def test_a_declared_local_gateway_stands_in_for_the_removed_one(version):
+    removed = ("Deployment", "istio-system/cluster-local-gateway")
+    local = {"namespace": "istio-system", "labels": {"app": "cluster-local-gateway", "istio": "cluster-local-gateway"}}
+    config = policy_config(localGateway=local)
+    assert integrity_violations(items(version, removed), config,
+                                enterprise_policy.integrity_baseline(items(version), config)) == []
+
+
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_a_declared_gateway_workload_stands_in_for_the_removed_one(version):
     removed = (("Deployment", "istio-system/istio-ingressgateway"),
@@ -234,6 +243,8 @@ def test_a_reference_inserted_before_another_does_not_make_it_new():
     ({"integrity": False}, "sets no rule"),
     ({"meshNamespaces": ["kubeflow"], "gatewayWorkload": {"namespace": "istio-ingress"}},
      "gatewayWorkload is only used with integrity: true"),
+    ({"meshNamespaces": ["kubeflow"], "localGateway": {"namespace": "istio-ingress"}},
+     "localGateway is only used with integrity: true"),
     ({"integrity": True, "gatewayWorkload": {"labels": {"istio": "x"}}}, "gatewayWorkload.namespace"),
 ])
 def test_bad_integrity_configs(config, message):

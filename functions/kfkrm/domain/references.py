@@ -91,15 +91,22 @@ class Reference:
         return f"{self.relation}{written} -> {self.target}"
 
 
+@dataclass(frozen=True)
+class Workload:
+    """Pods the organisation runs outside the render (its ingress or cluster-local gateway)."""
+
+    namespace: str
+    service_account: Optional[str] = None
+    labels: tuple = ()  # sorted (key, value) pairs
+    service: Optional[str] = None  # host of its Service, e.g. acme-gw.istio-ingress.svc.cluster.local
+
+
 @dataclass
 class Declared:
     """What the organisation's platform holds outside the render."""
 
     gateways: set = field(default_factory=set)  # {(namespace, name)} of its Gateways
-    workload_namespace: Optional[str] = None  # its gateway workload: where its pods run
-    workload_service_account: Optional[str] = None
-    workload_labels: dict = field(default_factory=dict)
-    workload_service: Optional[str] = None  # host of its Service, e.g. acme-gw.istio-ingress.svc.cluster.local
+    workloads: list = field(default_factory=list)  # [Workload]
 
 
 def problem(ref: Reference) -> str:
@@ -412,9 +419,9 @@ class Inventory:
             elif kind == "ServiceEntry" and group == "networking.istio.io":
                 hosts = (item.obj.get("spec") or {}).get("hosts")
                 self.mesh_hosts.update(h for h in hosts or [] if isinstance(h, str))
-        d = self.declared
-        if d.workload_labels and d.workload_namespace:
-            self.pods.setdefault(d.workload_namespace, []).append({str(k): str(v) for k, v in d.workload_labels.items()})
+        for w in self.declared.workloads:
+            if w.labels:
+                self.pods.setdefault(w.namespace, []).append(dict(w.labels))
 
     def has(self, target: Target) -> bool:
         if target.kind == PODS:
@@ -426,12 +433,12 @@ class Inventory:
         if target.kind == "Gateway":
             return (target.namespace, target.name) in d.gateways
         if target.kind == "ServiceAccount":
-            return (target.namespace, target.name) == (d.workload_namespace, d.workload_service_account)
+            return any((target.namespace, target.name) == (w.namespace, w.service_account) for w in d.workloads)
         if target.kind == "Namespace":  # a declared Gateway's or workload's namespace exists on the platform
-            return target.name == d.workload_namespace or any(ns == target.name for ns, _ in d.gateways)
+            return any(w.namespace == target.name for w in d.workloads) or any(ns == target.name for ns, _ in d.gateways)
         if target.kind == "Service":
             host = f"{target.name}.{target.namespace}{CLUSTER_SUFFIX}"
-            return host in self.mesh_hosts or host == d.workload_service
+            return host in self.mesh_hosts or any(host == w.service for w in d.workloads)
         return False
 
     def _has_pods(self, target: Target) -> bool:

@@ -20,9 +20,9 @@ Rules (each one is checked only when its section is set):
 * integrity (`integrity: true`): every reference between objects (domain/references.py:
   Service selectors, routes, webhook services, bindings, service accounts, Istio policy
   selectors and principals, ...) points at something in the render or declared by the
-  organisation (`allowedGateways`, `gatewayWorkload`); given a baseline (the unadapted
-  render: `kfkrm validate --baseline`, or the profile's own input) only the references the
-  adaptation broke.
+  organisation (`allowedGateways`, `gatewayWorkload`, `localGateway`); given a baseline
+  (the unadapted render: `kfkrm validate --baseline`, or the profile's own input) only the
+  references the adaptation broke.
 
 An exemption (a selector term, a rule and a reason) turns a violation into an info result;
 one without a reason is a config error, one that exempts nothing is a warning."""
@@ -80,9 +80,9 @@ class AuthService(Model):
         None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
 
 
-class GatewayWorkload(Model):
-    """The organisation's gateway pods, which run outside the render: the integrity rule counts
-    references to them (selectors, principals, its Service and namespace) as present."""
+class DeclaredWorkload(Model):
+    """Gateway pods the organisation runs outside the render: the integrity rule counts
+    references to them (selectors, principals, their Service and namespace) as present."""
 
     namespace: NamespaceName = Field(..., description="where the gateway pods run")
     serviceAccount: Optional[str] = Field(None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)")
@@ -120,8 +120,10 @@ class Config(FunctionConfig):
         None, description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is a violation')
     integrity: Optional[bool] = Field(
         None, description="every reference between objects points at something (with a baseline: none the adaptation broke)")
-    gatewayWorkload: Optional[GatewayWorkload] = Field(
-        None, description="the organisation's gateway pods: the integrity rule counts references to them as present")
+    gatewayWorkload: Optional[DeclaredWorkload] = Field(
+        None, description="the organisation's ingress gateway pods: the integrity rule counts references to them as present")
+    localGateway: Optional[DeclaredWorkload] = Field(
+        None, description="the organisation's cluster-local gateway pods: the same, for KServe's and Knative's local gateway")
     exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
 
     @field_validator("allowedRegistries")
@@ -161,8 +163,9 @@ class Config(FunctionConfig):
     def _some_rule(self):
         if all(getattr(self, name) in (None, [], False) for name in RULE_SECTIONS.values()):
             raise ValueError("sets no rule: set at least one of " + ", ".join(dict.fromkeys(RULE_SECTIONS.values())))
-        if self.gatewayWorkload is not None and not self.integrity:
-            raise ValueError("gatewayWorkload is only used with integrity: true")
+        for name in ("gatewayWorkload", "localGateway"):
+            if getattr(self, name) is not None and not self.integrity:
+                raise ValueError(f"{name} is only used with integrity: true")
         return self
 
 
@@ -368,10 +371,9 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
 def declared(config: Config) -> references.Declared:
     """What the organisation's platform holds outside the render, from the policy's settings."""
     gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
-    w = config.gatewayWorkload
-    if w is None:
-        return references.Declared(gateways)
-    return references.Declared(gateways, w.namespace, w.serviceAccount, dict(w.labels or {}), w.service)
+    workloads = [references.Workload(w.namespace, w.serviceAccount, tuple(sorted((w.labels or {}).items())), w.service)
+                 for w in (config.gatewayWorkload, config.localGateway) if w is not None]
+    return references.Declared(gateways, workloads)
 
 
 def integrity_baseline(items: list[Item], config: Config):
