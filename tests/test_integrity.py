@@ -326,3 +326,152 @@ def test_crd_conversion_services_read_off_the_text_equal_the_parsed_ones(version
         item.obj  # noqa: B018 - parsed whole: the partial reader is skipped
     from_text = conversion_refs(items(version))
     assert from_text == conversion_refs(parsed) and from_text
+
+
+# -- every kind of reference, by hand: each target deleted reports exactly its referrers ----------
+
+SMALL = """
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: apps}
+spec: {selector: {app: app}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: outside, namespace: apps}
+spec: {type: ExternalName, externalName: example.com, selector: {app: nothing}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: app, namespace: apps}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: apps}
+spec:
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      serviceAccountName: app
+      volumes: [{name: c, configMap: {name: app-config}}, {name: s, secret: {secretName: maybe, optional: true}}]
+      containers: [{name: app, image: app, envFrom: [{configMapRef: {name: app-config}}]}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {selector: {app: app}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: app, namespace: apps}
+spec:
+  gateways: [gw, mesh, corp/corp-gw]
+  hosts: [app.example.com]
+  http:
+  - route: [{destination: {host: app}}, {destination: {host: app.apps.svc.cluster.local}}, {destination: {host: example.com}}]
+    mirror: {host: external.apps.svc.cluster.local}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: external, namespace: apps}
+spec: {hosts: [external.apps.svc.cluster.local]}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: app, namespace: apps}
+spec: {host: app.apps.svc.cluster.local}
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: app, namespace: apps}
+spec:
+  workloadSelector: {labels: {app: app}}
+  configPatches: [{patch: {value: {cluster: "outbound|80||app.apps.svc.cluster.local"}}}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: app, namespace: apps}
+spec:
+  selector: {matchLabels: {app: app}}
+  rules: [{from: [{source: {principals: [cluster.local/ns/apps/sa/app, cluster.local/ns/apps/sa/*], namespaces: [apps]}}]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: app}
+webhooks: [{name: app.example.com, clientConfig: {service: {name: app, namespace: apps}}}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.app.example.com}
+spec: {service: {name: app, namespace: apps}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: apps.example.com}
+spec:
+  group: example.com
+  conversion: {strategy: Webhook, webhook: {clientConfig: {service: {name: app, namespace: apps}}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: app}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: app, namespace: apps}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: app}
+subjects: [{kind: ServiceAccount, name: app}, {kind: User, name: someone}]
+"""
+
+EXPECTED_REFERRERS = {
+    ("Service", "apps/app"): {("VirtualService", "spec.http[0].route[0].destination.host"),
+                              ("VirtualService", "spec.http[0].route[1].destination.host"),
+                              ("DestinationRule", "spec.host"), ("EnvoyFilter", "spec.configPatches[0].patch.value.cluster"),
+                              ("ValidatingWebhookConfiguration", "webhooks[0].clientConfig.service"),
+                              ("APIService", "spec.service"),
+                              ("CustomResourceDefinition", "spec.conversion.webhook.clientConfig.service")},
+    ("ServiceAccount", "apps/app"): {("Deployment", "spec.template.spec.serviceAccountName"), ("RoleBinding", "subjects[0]"),
+                                     ("AuthorizationPolicy", "spec.rules[0].from[0].source.principals[0]")},
+    ("ConfigMap", "apps/app-config"): {("Deployment", "spec.template.spec.volumes[0].configMap.name"),
+                                       ("Deployment", "spec.template.spec.containers[0].envFrom[0].configMapRef.name")},
+    ("Deployment", "apps/app"): {("Service", "spec.selector"), ("Gateway", "spec.selector"),
+                                 ("EnvoyFilter", "spec.workloadSelector.labels"), ("AuthorizationPolicy", "spec.selector.matchLabels")},
+    ("Gateway", "apps/gw"): {("VirtualService", "spec.gateways[0]")},
+    ("ServiceEntry", "apps/external"): {("VirtualService", "spec.http[0].mirror.host")},
+    ("Namespace", "/apps"): {("AuthorizationPolicy", "spec.rules[0].from[0].source.namespaces[0]")},
+    ("ClusterRole", "/app"): {("RoleBinding", "roleRef")},
+}
+
+
+def small_items(*drop):
+    return [i for i in items_from_stream(SMALL) if (i.kind, f"{i.namespace}/{i.name}") not in drop]
+
+
+def test_every_kind_of_reference_resolves_in_a_complete_render():
+    config = policy_config(allowedGateways=["corp/corp-gw"])
+    assert integrity_violations(small_items(), config) == []
+    # not references: mesh, an external host, an ExternalName Service's selector, a wildcard principal, a User
+    written = {r.written or r.target.name for r in references.references(small_items())}
+    assert not written & {"mesh", "example.com", "nothing", "cluster.local/ns/apps/sa/*", "someone", "maybe"}
+    # the undeclared organisation Gateway is the only thing missing without allowedGateways
+    assert {(v.item.kind, v.field) for v in integrity_violations(small_items(), policy_config(forbid=[{"kind": "X"}]))} \
+        == {("VirtualService", "spec.gateways[2]")}
+
+
+@pytest.mark.parametrize("target", sorted(EXPECTED_REFERRERS))
+def test_deleting_one_target_reports_exactly_its_referrers(target):
+    config = policy_config(allowedGateways=["corp/corp-gw"])
+    baseline = enterprise_policy.integrity_baseline(small_items(), config)
+    found = integrity_violations(small_items(target), config, baseline)
+    assert {(v.item.kind, v.field) for v in found} == EXPECTED_REFERRERS[target]
+    kind, name = target[0], target[1].lstrip("/")
+    for v in found:
+        assert name.split("/")[-1] in v.message
