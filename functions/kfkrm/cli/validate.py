@@ -32,7 +32,8 @@ def main(argv) -> int:
     parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
     parser.add_argument("--config", required=True, help="an EnterprisePolicy config (kfkrm.dev/v1alpha1)")
     parser.add_argument("--baseline", metavar="FILE",
-                        help="the unadapted render: the integrity rule (turned on) reports only references the adaptation broke")
+                        help="the unadapted render: the integrity rule (turned on) reports only references "
+                             "the adaptation broke")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:

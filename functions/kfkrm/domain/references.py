@@ -194,7 +194,8 @@ def _container_refs(item: Item, where: str, container: dict, ns: str) -> Iterato
         for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
             entry = source.get(key) if isinstance(source, dict) else None
             if isinstance(entry, dict) and entry.get("name") and not entry.get("optional"):
-                yield Reference(item, f"{where}.envFrom[{i}].{key}.name", "environment", Target(kind, ns, str(entry["name"])))
+                yield Reference(item, f"{where}.envFrom[{i}].{key}.name", "environment",
+                                Target(kind, ns, str(entry["name"])))
     for i, env in enumerate(container.get("env") or []):
         value_from = env.get("valueFrom") if isinstance(env, dict) else None
         if not isinstance(value_from, dict):
@@ -216,7 +217,8 @@ def virtualservice_refs(item: Item, obj: dict) -> Iterator[Reference]:
             if not isinstance(route, dict):
                 continue
             for j, destination in enumerate(route.get("route") or []):
-                host = ((destination or {}).get("destination") or {}).get("host") if isinstance(destination, dict) else None
+                target = destination.get("destination") if isinstance(destination, dict) else None
+                host = target.get("host") if isinstance(target, dict) else None
                 yield from _host_ref(item, ("spec", route_kind, i, "route", j, "destination", "host"), host,
                                      "route destination")
             mirror = route.get("mirror")
@@ -435,7 +437,8 @@ class Inventory:
         if target.kind == "ServiceAccount":
             return any((target.namespace, target.name) == (w.namespace, w.service_account) for w in d.workloads)
         if target.kind == "Namespace":  # a declared Gateway's or workload's namespace exists on the platform
-            return any(w.namespace == target.name for w in d.workloads) or any(ns == target.name for ns, _ in d.gateways)
+            return (any(w.namespace == target.name for w in d.workloads)
+                    or any(ns == target.name for ns, _ in d.gateways))
         if target.kind == "Service":
             host = f"{target.name}.{target.namespace}{CLUSTER_SUFFIX}"
             return host in self.mesh_hosts or any(host == w.service for w in d.workloads)

@@ -85,9 +85,11 @@ class DeclaredWorkload(Model):
     references to them (selectors, principals, their Service and namespace) as present."""
 
     namespace: NamespaceName = Field(..., description="where the gateway pods run")
-    serviceAccount: Optional[str] = Field(None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)")
+    serviceAccount: Optional[str] = Field(
+        None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)")
     labels: Optional[dict[str, str]] = Field(None, description="their pod labels")
-    service: Optional[str] = Field(None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local")
+    service: Optional[str] = Field(
+        None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local")
 
 
 class Exemption(SelectorTerm):
@@ -119,11 +121,14 @@ class Config(FunctionConfig):
     istioVersion: Optional[str] = Field(
         None, description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is a violation')
     integrity: Optional[bool] = Field(
-        None, description="every reference between objects points at something (with a baseline: none the adaptation broke)")
+        None, description="every reference between objects points at something "
+                          "(with a baseline: none the adaptation broke)")
     gatewayWorkload: Optional[DeclaredWorkload] = Field(
-        None, description="the organisation's ingress gateway pods: the integrity rule counts references to them as present")
+        None, description="the organisation's ingress gateway pods: the integrity rule counts references "
+                          "to them as present")
     localGateway: Optional[DeclaredWorkload] = Field(
-        None, description="the organisation's cluster-local gateway pods: the same, for KServe's and Knative's local gateway")
+        None, description="the organisation's cluster-local gateway pods: the same, for KServe's and "
+                          "Knative's local gateway")
     exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
 
     @field_validator("allowedRegistries")

@@ -149,7 +149,8 @@ class Ingress(Model):
 class Validate(Model):
     exemptions: Optional[list[dict[str, Any]]] = Field(None, description="the policy's exemptions (each with a reason)")
     forbid: Optional[list[dict[str, Any]]] = Field(None, description="objects that must be gone, besides the ones derived from the profile")
-    integrity: Optional[bool] = Field(None, description="no reference the input held is left dangling by the adaptation (default true)")
+    integrity: Optional[bool] = Field(
+        None, description="no reference the input held is left dangling by the adaptation (default true)")
 
 
 # -- the steps ---------------------------------------------------------------------------
