@@ -10,6 +10,7 @@ path is run as users run it: `kfkrm validate - --config policy.yaml --baseline u
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import pytest
@@ -282,9 +283,10 @@ def test_the_cli_with_a_baseline_fails_naming_both_ends_of_a_deleted_route(versi
 def test_the_cli_passes_the_baseline_itself_and_refuses_a_missing_baseline(policy_file, tmp_path):
     upstream = tmp_path / "upstream.yaml"
     upstream.write_text(rendered_text("v1.3.0"))
-    args = ["validate", "-", "--config", str(policy_file), "--baseline", str(upstream)]
+    args = ["validate", "-", "--config", str(policy_file), "--baseline", str(upstream), "--format", "json"]
     proc = run_cli(args, rendered_text("v1.3.0"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["danglingAsInBaseline"] == sum(upstream_baseline("v1.3.0").values()) == 19
     proc = run_cli(["validate", "-", "--config", str(policy_file), "--baseline", str(tmp_path / "nope.yaml")], "")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--baseline" in proc.stderr
 

@@ -129,8 +129,11 @@ def _json(report: Report, config: Config) -> str:
         if v.exemption is not None:
             out["exemption"] = {"index": v.exemption, "reason": config.exemptions[v.exemption].reason}
         return out
-    return json.dumps({
+    out = {
         "violations": [entry(v) for v in report.failures],
         "exempted": [entry(v) for v in report.violations if v.exemption is not None],
         "counts": report.counts(),
-    }, indent=2) + "\n"
+    }
+    if report.as_in_baseline is not None:
+        out["danglingAsInBaseline"] = report.as_in_baseline  # integrity with --baseline: not violations
+    return json.dumps(out, indent=2) + "\n"
