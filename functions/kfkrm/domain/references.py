@@ -28,9 +28,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
+from ..runtime import yamlio
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import POD_TEMPLATE_PATHS, pod_template
-from ..runtime import yamlio
 from ..runtime.resourcelist import Item
 from .istio_refs import MESH, virtualservice_gateway_refs
 
