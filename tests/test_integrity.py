@@ -16,7 +16,7 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import rendered_items_text, rendered_text, resource_list, run_cli, run_function
+from helpers import items_block, rendered_items_text, rendered_text, resource_list, run_cli, run_function
 from kfkrm.domain import references
 from kfkrm.fns import enterprise_policy
 from kfkrm.runtime.config import ConfigError, parse_config
@@ -297,9 +297,16 @@ PROFILE = """
 apiVersion: kfkrm.dev/v1alpha1
 kind: EnterpriseProfile
 metadata: {name: corp}
-mesh: {removeBundledIstio: true, keepBundled: [{namespace: istio-system, name: "*authservice*"}]}
-auth: {namespace: kubeflow}
 argo: {external: true}
+"""
+# The organisation's own object, next to upstream: it binds the bundled Argo's ServiceAccount,
+# which remove-argo removes (with another subject, so remove-argo keeps the binding).
+CORP_BINDING = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: corp-argo-binding, namespace: kubeflow}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: ml-pipeline}, {kind: ServiceAccount, name: argo, namespace: kubeflow}]
 """
 
 
@@ -307,18 +314,25 @@ argo: {external: true}
 def test_the_profile_reports_what_its_adaptation_broke(version):
     """With `validate: true` the profile's integrity errors are exactly the references that
     dangle in its output (same profile without validate) and not so in its input."""
-    adapted = run_function("enterprise-profile", resource_list(rendered_items_text(version), PROFILE))
+    given = rendered_items_text(version) + items_block(CORP_BINDING)
+    adapted = run_function("enterprise-profile", resource_list(given, PROFILE))
     assert adapted.exit_code == 0, adapted.stderr
     config = policy_config()
     expected = integrity_violations(ResourceList.parse(adapted.stdout).items, config,
-                                    enterprise_policy.integrity_baseline(items(version), config))
-    out = run_function("enterprise-profile", resource_list(rendered_items_text(version), PROFILE + "validate: true\n"))
+                                    enterprise_policy.integrity_baseline(ResourceList.parse(resource_list(given)).items,
+                                                                         config))
+    assert ("RoleBinding", "kubeflow/corp-argo-binding", "subjects[1]") in sources(expected)
+    out = run_function("enterprise-profile", resource_list(given, PROFILE + "validate: true\n"))
+    assert out.exit_code == 1
     at = out.stdout.rfind("\nresults:\n")
     results = yaml.safe_load(out.stdout[at:])["results"] if at >= 0 else []
     reported = {(r["resourceRef"]["kind"], f"{r['resourceRef'].get('namespace', '')}/{r['resourceRef']['name']}",
                  r["field"]["path"]) for r in results if "[integrity]" in r["message"] and r["severity"] == "error"}
     assert reported == sources(expected)
-    assert out.exit_code == (1 if expected else 0)
+    # turned off, the same run passes
+    off = PROFILE + "validate: {integrity: false, forbid: [{kind: X}]}\n"
+    off = run_function("enterprise-profile", resource_list(given, off))
+    assert off.exit_code == 0, off.stderr
 
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
