@@ -213,7 +213,10 @@ def test_field_report_profile_equals_the_chain_without_validation(version):
 @needs_policy
 @pytest.mark.parametrize("version", VERSIONS)
 def test_field_report_profile_equals_the_chain_with_the_derived_policy(version):
-    out = _assert_same_as_chain(version, field_report_profile(version), field_report_chain(version))
+    # The integrity rule needs the profile's own input as baseline, which a chain does not
+    # have: it is tested in test_integrity.py.
+    profile = field_report_profile(version).replace("\nvalidate: true", "\nvalidate: {integrity: false}")
+    out = _assert_same_as_chain(version, profile, field_report_chain(version))
     assert "enterprise-policy: " in out.stderr
 
 

@@ -1,10 +1,15 @@
-"""`kfkrm validate [FILE|-] --config FILE [--format text|json]`: the CI step after any renderer.
+"""`kfkrm validate [FILE|-] --config FILE [--baseline FILE] [--format text|json]`: the CI step after any renderer.
 
 Reads what `kustomize build` (or any renderer) prints, a multi-document YAML stream, or a
 ResourceList, checks it against an EnterprisePolicy config and prints the violations as a
 table (rule, resource, field, message) followed by the count per rule. Exit 0 when there
 is no violation, 1 when there is any, 2 when it could not validate (bad arguments, an
 unreadable file, input that is not Kubernetes resources, an invalid policy).
+
+`--baseline UPSTREAM` (the unadapted render, e.g. upstream's `kustomize build`) turns the
+policy's integrity rule on and makes it report only the references the adaptation broke:
+upstream's own dangling references (controller-created Secrets, built-in ClusterRoles, ...)
+are not the adaptation's doing.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import argparse
 import json
 import sys
 
-from ..fns.enterprise_policy import Config, Report, add_results, check
+from ..fns.enterprise_policy import Config, Report, add_results, check, integrity_baseline
 from ..runtime import yamlio
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, read_input
@@ -26,13 +31,20 @@ def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="kfkrm validate", description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
     parser.add_argument("--config", required=True, help="an EnterprisePolicy config (kfkrm.dev/v1alpha1)")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="the unadapted render: the integrity rule (turned on) reports only references "
+                             "the adaptation broke")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
         config = _policy(args.config)
+        baseline = None
+        if args.baseline is not None:
+            config = config.model_copy(update={"integrity": True})
+            baseline = integrity_baseline(_baseline_items(args.baseline), config)
         text = sys.stdin.read() if args.file == "-" else _read(args.file)
         rl = read_input(text)
-        report = check(rl, config)
+        report = check(rl, config, baseline)
     except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
         sys.stderr.write(f"kfkrm validate: error: {_one_line(e)}\n")
         return UNUSABLE
@@ -50,6 +62,15 @@ def main(argv) -> int:
 def _read(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def _baseline_items(path: str) -> list:
+    try:
+        return read_input(_read(path)).items
+    except OSError as e:
+        raise ConfigError(f"--baseline {path}: {e.strerror or e}") from None
+    except InputError as e:
+        raise InputError(f"--baseline {path}: {_one_line(e)}") from None
 
 
 def _policy(path: str) -> Config:
@@ -94,6 +115,8 @@ def _table(report: Report, config: Config, item_count: int) -> str:
         out.extend(f"  {rule.ljust(width)}  {n}" for rule, n in counts.items())
     else:
         out.append(f"{name}: no violations in {item_count} resources")
+    if report.as_in_baseline:
+        out.append(f"({report.as_in_baseline} references dangle as they do in the baseline: not violations)")
     return "\n".join(out) + "\n"
 
 
@@ -106,8 +129,11 @@ def _json(report: Report, config: Config) -> str:
         if v.exemption is not None:
             out["exemption"] = {"index": v.exemption, "reason": config.exemptions[v.exemption].reason}
         return out
-    return json.dumps({
+    out = {
         "violations": [entry(v) for v in report.failures],
         "exempted": [entry(v) for v in report.violations if v.exemption is not None],
         "counts": report.counts(),
-    }, indent=2) + "\n"
+    }
+    if report.as_in_baseline is not None:
+        out["danglingAsInBaseline"] = report.as_in_baseline  # integrity with --baseline: not violations
+    return json.dumps(out, indent=2) + "\n"

@@ -16,7 +16,13 @@ Rules (each one is checked only when its section is set):
 * auth (`authService`): the auth service (found as AuthServiceRelocation finds it) runs in
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
-* istio (`istioVersion`): every Istio API version and field is served by that Istio.
+* istio (`istioVersion`): every Istio API version and field is served by that Istio;
+* integrity (`integrity: true`): every reference between objects (domain/references.py:
+  Service selectors, routes, webhook services, bindings, service accounts, Istio policy
+  selectors and principals, ...) points at something in the render or declared by the
+  organisation (`allowedGateways`, `gatewayWorkload`, `localGateway`); given a baseline
+  (the unadapted render: `kfkrm validate --baseline`, or the profile's own input) only the
+  references the adaptation broke.
 
 An exemption (a selector term, a rule and a reason) turns a violation into an info result;
 one without a reason is a config error, one that exempts nothing is a warning."""
@@ -28,7 +34,7 @@ from typing import Iterator, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..domain import istio_apis
+from ..domain import istio_apis, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under
 from ..domain.istio_refs import (
@@ -62,8 +68,9 @@ exemptions:
 """
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO)
-Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio"]
+INTEGRITY = "integrity"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, INTEGRITY)
+Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "integrity"]
 NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 
 
@@ -71,6 +78,18 @@ class AuthService(Model):
     namespace: NamespaceName = Field(..., description="the namespace the auth service must run in")
     workload: Optional[SelectorTerm] = Field(
         None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
+
+
+class DeclaredWorkload(Model):
+    """Gateway pods the organisation runs outside the render: the integrity rule counts
+    references to them (selectors, principals, their Service and namespace) as present."""
+
+    namespace: NamespaceName = Field(..., description="where the gateway pods run")
+    serviceAccount: Optional[str] = Field(
+        None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)")
+    labels: Optional[dict[str, str]] = Field(None, description="their pod labels")
+    service: Optional[str] = Field(
+        None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local")
 
 
 class Exemption(SelectorTerm):
@@ -101,6 +120,15 @@ class Config(FunctionConfig):
         None, description="the auth service runs in this namespace, with its objects, and every reference to it agrees")
     istioVersion: Optional[str] = Field(
         None, description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is a violation')
+    integrity: Optional[bool] = Field(
+        None, description="every reference between objects points at something "
+                          "(with a baseline: none the adaptation broke)")
+    gatewayWorkload: Optional[DeclaredWorkload] = Field(
+        None, description="the organisation's ingress gateway pods: the integrity rule counts references "
+                          "to them as present")
+    localGateway: Optional[DeclaredWorkload] = Field(
+        None, description="the organisation's cluster-local gateway pods: the same, for KServe's and "
+                          "Knative's local gateway")
     exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
 
     @field_validator("allowedRegistries")
@@ -138,14 +166,18 @@ class Config(FunctionConfig):
 
     @model_validator(mode="after")
     def _some_rule(self):
-        if all(getattr(self, name) in (None, []) for name in RULE_SECTIONS.values()):
+        if all(getattr(self, name) in (None, [], False) for name in RULE_SECTIONS.values()):
             raise ValueError("sets no rule: set at least one of " + ", ".join(dict.fromkeys(RULE_SECTIONS.values())))
+        for name in ("gatewayWorkload", "localGateway"):
+            if getattr(self, name) is not None and not self.integrity:
+                raise ValueError(f"{name} is only used with integrity: true")
         return self
 
 
 # The config section that enables each rule.
 RULE_SECTIONS = {REGISTRY: "allowedRegistries", MESH: "meshNamespaces", GATEWAY: "allowedGateways",
-                 HOST: "allowedGateways", FORBID: "forbid", AUTH: "authService", ISTIO: "istioVersion"}
+                 HOST: "allowedGateways", FORBID: "forbid", AUTH: "authService", ISTIO: "istioVersion",
+                 INTEGRITY: "integrity"}
 
 
 @dataclass
@@ -164,6 +196,7 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)  # rule -> number of things checked
     unused_exemptions: list[int] = field(default_factory=list)
+    as_in_baseline: Optional[int] = None  # integrity: dangling references the baseline has too (not violations)
 
     @property
     def failures(self) -> list[Violation]:
@@ -340,6 +373,29 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
     report.checked[ISTIO] = checked
 
 
+def declared(config: Config) -> references.Declared:
+    """What the organisation's platform holds outside the render, from the policy's settings."""
+    gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
+    workloads = [references.Workload(w.namespace, w.serviceAccount, tuple(sorted((w.labels or {}).items())), w.service)
+                 for w in (config.gatewayWorkload, config.localGateway) if w is not None]
+    return references.Declared(gateways, workloads)
+
+
+def integrity_baseline(items: list[Item], config: Config):
+    """The references that already dangle in `items` (the unadapted render), for `check`'s baseline."""
+    return references.baseline(items, declared(config))
+
+
+def check_integrity(items: list[Item], config: Config, baseline, report: Report) -> Iterator[Violation]:
+    found, total = references.dangling(items, declared(config))
+    if baseline is not None:
+        found, report.as_in_baseline = references.new_dangling(found, baseline)
+    report.checked[INTEGRITY] = total
+    tail = " (broken by the adaptation: it does not dangle so in the baseline)" if baseline is not None else ""
+    for ref in found:
+        yield Violation(INTEGRITY, ref.source, ref.field, references.problem(ref) + tail)
+
+
 def unknown_istio_kinds(items: list[Item]) -> list[Item]:
     return [i for i in items if not i.is_local_config and istio_apis.is_istio_group(i.group)
             and istio_apis.kind_entry(i.group, i.version, i.kind) is None]
@@ -347,8 +403,10 @@ def unknown_istio_kinds(items: list[Item]) -> list[Item]:
 
 # -- the validator -----------------------------------------------------------------------------
 
-def check(rl, config: Config) -> Report:
-    """Every violation of `config` in `rl.items`, exemptions applied. Reads, never changes."""
+def check(rl, config: Config, baseline=None) -> Report:
+    """Every violation of `config` in `rl.items`, exemptions applied. Reads, never changes.
+    `baseline` (from `integrity_baseline`): the integrity rule reports only references that
+    do not dangle the same way there."""
     report = Report()
     items = rl.items
     found: list[Violation] = []
@@ -364,6 +422,8 @@ def check(rl, config: Config) -> Report:
         found += check_auth_service(rl, config.authService, report)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
+    if config.integrity:
+        found += check_integrity(items, config, baseline, report)
     used = set()
     for violation in found:
         for i, exemption in enumerate(config.exemptions):
@@ -394,12 +454,14 @@ def add_results(rl, config: Config, report: Report) -> None:
                       f"Istio {config.istioVersion}", "info", item, "apiVersion")
 
 
-def transform(rl, config: Config) -> str:
-    report = check(rl, config)
+def transform(rl, config: Config, baseline=None) -> str:
+    report = check(rl, config, baseline)
     add_results(rl, config, report)
     counts = report.counts()
     exempted = len(report.violations) - len(report.failures)
     tail = f"; {exempted} exempted" if exempted else ""
+    if report.as_in_baseline:
+        tail += f"; {report.as_in_baseline} dangling references as in the baseline"
     if counts:
         return f"{len(report.failures)} violations (" + ", ".join(f"{r} {n}" for r, n in counts.items()) + ")" + tail
     return f"no violations of {config.metadata.get('name', 'the policy')}{tail}"

@@ -149,6 +149,8 @@ class Ingress(Model):
 class Validate(Model):
     exemptions: Optional[list[dict[str, Any]]] = Field(None, description="the policy's exemptions (each with a reason)")
     forbid: Optional[list[dict[str, Any]]] = Field(None, description="objects that must be gone, besides the ones derived from the profile")
+    integrity: Optional[bool] = Field(
+        None, description="no reference the input held is left dangling by the adaptation (default true)")
 
 
 # -- the steps ---------------------------------------------------------------------------
@@ -344,6 +346,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
                        (mesh.removeBundledIstio), plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
+    integrity:         true (unless validate.integrity: false) when any section adapts something;
+                       the profile's own input is its baseline (see transform).
     exemptions:        validate.exemptions.
     """
     fields: dict[str, tuple[tuple, Any]] = {}
@@ -374,21 +378,37 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
+    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress")
+    if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
+        fields["integrity"] = (("validate", "integrity"), True)
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields
 
 
 def transform(rl, config: Config) -> str:
+    baseline = _integrity_baseline(rl, config)
     summaries = []
     for step in config.steps:
         first_new = len(rl.results)
-        summary = step.module.transform(rl, step.config)
+        if step.name == "enterprise-policy" and baseline is not None:
+            summary = step.module.transform(rl, step.config, baseline=baseline)
+        else:
+            summary = step.module.transform(rl, step.config)
         if rl.has_errors:
             _name_failed_step(rl.results[first_new:], step)
             return f"{step.name} failed"
         summaries.append(f"{step.name}: {summary}")
     return f"{len(summaries)} steps | " + " | ".join(summaries)
+
+
+def _integrity_baseline(rl, config: Config):
+    """What already dangles in the input, taken before any step changes it: the profile holds
+    its own input, so its policy's integrity rule reports only what the adaptation broke."""
+    for step in config.steps:
+        if step.name == "enterprise-policy" and step.config.integrity:
+            return step.module.integrity_baseline(rl.items, step.config)
+    return None
 
 
 def _name_failed_step(results: list, step: Step) -> None:
