@@ -24,6 +24,7 @@ controller's unused MINIO_NAMESPACE, and a workflow-controller-configmap still i
 The credentials choice (one Secret, or useSDKCreds) is the same one Argo's repository uses."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Literal, Optional
 
@@ -403,6 +404,7 @@ def _minio_paths(node, path: tuple, own_secrets: set):
 PROFILE_CONTROLLER_SCRIPT = "sync.py"
 VIEWER_CONTROLLER_APP = "ml-pipeline-viewer-crd"
 UNUSED_VIEWER_ENV = "MINIO_NAMESPACE"  # KFP's viewer controller never reads it (1.5.0 to 2.5.0 sources)
+VIEWER_TEMPLATE_KEY = "viewer-pod-template.json"
 LAUNCHER_PROVIDERS_SINCE = (2, 2)  # kfp-launcher `providers` (KFP PR #10625, first in 2.2.0)
 
 
@@ -485,6 +487,9 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
     if version is not None and version < LAUNCHER_PROVIDERS_SINCE and version >= (2, 0):
         rl.result(f"KFP {version[0]}.{version[1]}'s v2 launcher has no providers setting: v2 pipelines reach "
                   f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod", "warning")
+    for item in items:
+        if item.kind == "ConfigMap" and item.group == "" and VIEWER_TEMPLATE_KEY in item.raw:
+            changed += _viewer_template(rl, item, config)
     minio_env, minio_drop = _minio_client_env(config)
     api_drop = ("OBJECTSTORECONFIG_ACCESSKEY", "OBJECTSTORECONFIG_SECRETACCESSKEY") if s3.useSDKCreds else ()
     for item in items:
@@ -506,6 +511,49 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
         rl.result(f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
                   "client, which needs keys; name a Secret instead, or expect artifact previews to fail", "warning")
     return changed
+
+
+def _viewer_template(rl, item, config: Config) -> int:
+    """The TensorBoard viewer's pod template (the UI's VIEWER_TENSORBOARD_POD_TEMPLATE_SPEC_PATH):
+    TensorFlow reads an s3:// logdir with S3_ENDPOINT, S3_USE_HTTPS, AWS_REGION and the AWS keys.
+    Viewer pods run in the profile namespace, where the profile controller copies the Secret."""
+    data = item.obj.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get(VIEWER_TEMPLATE_KEY), str):
+        return 0
+    try:
+        template = json.loads(data[VIEWER_TEMPLATE_KEY])
+    except ValueError:
+        rl.result(f"{VIEWER_TEMPLATE_KEY} is not JSON; TensorBoard viewers get no s3 settings", "warning", item,
+                  field_path(("data", VIEWER_TEMPLATE_KEY)))
+        return 0
+    if not isinstance(template, dict):
+        return 0
+    s3 = config.s3
+    wanted = {"S3_ENDPOINT": s3.endpoint, "S3_USE_HTTPS": "0" if s3.insecure else "1"}
+    if s3.region:
+        wanted["AWS_REGION"] = s3.region
+    if not s3.useSDKCreds:
+        wanted["AWS_ACCESS_KEY_ID"] = s3.accessKeySecret
+        wanted["AWS_SECRET_ACCESS_KEY"] = s3.secretKeySecret
+    spec = template.setdefault("spec", {})
+    containers = spec.setdefault("containers", [{}])
+    if not containers or not isinstance(containers[0], dict):
+        return 0
+    env = containers[0].setdefault("env", [])
+    before = json.dumps(env)
+    for name, value in wanted.items():
+        entry = _env_entry(name, value)
+        index = next((i for i, e in enumerate(env) if isinstance(e, dict) and e.get("name") == name), None)
+        if index is None:
+            env.append(entry)
+        else:
+            env[index] = entry
+    if json.dumps(env) == before:
+        return 0
+    data[VIEWER_TEMPLATE_KEY] = json.dumps(template, indent=4)
+    rl.result(f"TensorBoard viewers read s3 logdirs from {s3.endpoint}: " + ", ".join(wanted), "info", item,
+              field_path(("data", VIEWER_TEMPLATE_KEY)))
+    return 1
 
 
 def _launcher_settings(rl, item, config: Config, providers: Optional[str]) -> int:
