@@ -289,7 +289,8 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
             continue
         found[app] = True
         env = api_env if app == "ml-pipeline" else ui_env
-        changed += _set_env(rl, item, env, f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}")
+        changed += _set_env(rl, item, env, f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
+                            names=config.removeBundledMinio)
     for app, seen in found.items():
         if not seen:
             rl.result(f"no Deployment selecting app: {app} in the input; its object-store settings were not set", "warning")
@@ -324,10 +325,11 @@ def _selected_app(item) -> Optional[str]:
     return match.get("app")
 
 
-def _set_env(rl, item, values: dict, message: str, drop: tuple = ()) -> int:
+def _set_env(rl, item, values: dict, message: str, drop: tuple = (), names: bool = False) -> int:
     """Set env entries (and drop the `drop` ones) on the containers that already carry KFP's
-    object-store settings."""
+    object-store settings; with `names`, the result lists the variables changed."""
     changed = 0
+    changed_names = []
     markers = ("OBJECTSTORECONFIG_", "MINIO_", "AWS_", "ARGO_ARCHIVE")
     for path, container in pod_template(item).containers():
         before = changed
@@ -337,6 +339,7 @@ def _set_env(rl, item, values: dict, message: str, drop: tuple = ()) -> int:
         if drop:
             kept = [e for e in env if not (isinstance(e, dict) and e.get("name") in drop)]
             changed += len(env) - len(kept)
+            changed_names += [f"-{e.get('name')}" for e in env if isinstance(e, dict) and e.get("name") in drop]
             env[:] = kept
         for name, value in values.items():
             entry = {"name": name}
@@ -352,8 +355,10 @@ def _set_env(rl, item, values: dict, message: str, drop: tuple = ()) -> int:
             else:
                 continue
             changed += 1
+            changed_names.append(name)
         if changed > before:
-            rl.result(message, "info", item, f"{path}.env")
+            rl.result(message + (f" ({', '.join(changed_names)})" if names else ""), "info", item, f"{path}.env")
+        changed_names = []
     return changed
 
 
@@ -485,8 +490,9 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
         if item.kind == "ConfigMap" and item.group == "" and item.name in ("pipeline-install-config", "kfp-launcher"):
             changed += _launcher_settings(rl, item, config, providers if item.name == "kfp-launcher" else None)
     if version is not None and version < LAUNCHER_PROVIDERS_SINCE and version >= (2, 0):
+        launcher = next((i for i in items if i.kind == "ConfigMap" and i.name == "kfp-launcher"), None)
         rl.result(f"KFP {version[0]}.{version[1]}'s v2 launcher has no providers setting: v2 pipelines reach "
-                  f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod", "warning")
+                  f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod", "warning", launcher)
     for item in items:
         if item.kind == "ConfigMap" and item.group == "" and VIEWER_TEMPLATE_KEY in item.raw:
             changed += _viewer_template(rl, item, config)
@@ -498,13 +504,13 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
         app = _selected_app(item)
         if app == "ml-pipeline" and api_drop:
             changed += _set_env(rl, item, {}, "ml-pipeline: static keys dropped (useSDKCreds: the SDK's credential "
-                                "chain, e.g. IRSA)", drop=api_drop)
+                                "chain, e.g. IRSA)", drop=api_drop, names=True)
         elif app == "ml-pipeline-ui":
             changed += _set_env(rl, item, minio_env, f"ml-pipeline-ui: its minio client (non-AWS endpoints) now "
-                                f"reads s3 bucket {s3.bucket} on {s3.endpoint}", drop=minio_drop)
+                                f"reads s3 bucket {s3.bucket} on {s3.endpoint}", drop=minio_drop, names=True)
         elif app == VIEWER_CONTROLLER_APP:
             changed += _set_env(rl, item, {}, f"{VIEWER_CONTROLLER_APP}: {UNUSED_VIEWER_ENV} dropped (the viewer "
-                                "controller never reads it)", drop=(UNUSED_VIEWER_ENV,))
+                                "controller never reads it)", drop=(UNUSED_VIEWER_ENV,), names=True)
         elif "sync.py" in item.raw:
             changed += _profile_controller(rl, item, items, config, providers)
     if s3.useSDKCreds and not s3.host.endswith("amazonaws.com"):
@@ -588,10 +594,10 @@ def _profile_controller(rl, item, items, config: Config, providers: Optional[str
     changed = 0
     if s3.useSDKCreds:
         changed += _set_env(rl, item, {}, "profile controller: no object-store keys to copy (useSDKCreds)",
-                            drop=kfp_sync_script.SECRET_ENV_NAMES)
+                            drop=kfp_sync_script.SECRET_ENV_NAMES, names=True)
     else:
         changed += _set_env(rl, item, dict(zip(kfp_sync_script.SECRET_ENV_NAMES, (s3.accessKeySecret, s3.secretKeySecret))),
-                            f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}")
+                            f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}", names=True)
     volumes = [v.get("configMap", {}).get("name") for v in template.spec.get("volumes") or [] if isinstance(v, dict)]
     scripts = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.namespace == item.namespace
                and i.name in volumes and PROFILE_CONTROLLER_SCRIPT in (i.obj.get("data") or {})]
