@@ -474,3 +474,17 @@ def test_the_derived_policy_forbids_the_bundled_minio():
     config["argo"]["artifactRepository"]["namespaces"] = ["kubeflow"]
     removed = run_function("enterprise-profile", resource_list(items_block(MINIO, SERVICE), yaml.safe_dump(config)))
     assert removed.exit_code == 0, removed.stderr
+
+
+def test_golden_example_remove_minio():
+    """examples/argo-artifact-repository-remove-minio (v1.10's minio wiring, unchanged), as the
+    golden-example driver runs it; its items hold no address of the bundled minio."""
+    from helpers import REPO, items_block
+
+    case = REPO / "examples" / "argo-artifact-repository-remove-minio"
+    out = run_function("argo-artifact-repository", resource_list(items_block((case / "resources.yaml").read_text()),
+                                                                 (case / "fn-config.yaml").read_text()))
+    assert (out.exit_code, out.stderr) == (0, (case / ".expected" / "stderr.txt").read_text())
+    assert out.stdout == (case / ".expected" / "output.yaml").read_text()
+    for needle in ADDRESSING:
+        assert needle not in items_text(out.stdout)

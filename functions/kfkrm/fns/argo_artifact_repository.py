@@ -52,7 +52,6 @@ s3:
   # secretKeySecret: {name: mlpipeline-s3-artifact, key: secretkey}
 target: namespace            # or controller: rewrite artifactRepository in workflow-controller-configmap
 namespaces: [kubeflow]
-removeBundledMinio: false    # true: remove Kubeflow's minio and repoint every KFP component that used it
 """
 
 REPOSITORIES_CONFIGMAP = "artifact-repositories"
