@@ -512,6 +512,15 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
                                 "controller never reads it)", drop=(UNUSED_VIEWER_ENV,), names=True)
         elif "sync.py" in item.raw:
             changed += _profile_controller(rl, item, items, config, providers)
+    if not s3.useSDKCreds:
+        secret = s3.accessKeySecret.name
+        present = {i.namespace for i in items if i.kind == "Secret" and i.group == "" and i.name == secret}
+        kfp = next((i.namespace for i in items if i.kind == "Deployment" and "ml-pipeline" in i.raw
+                    and _selected_app(i) == "ml-pipeline"), "kubeflow")
+        if kfp not in present:
+            rl.result(f"Secret {secret} (keys {s3.accessKeySecret.key}, {s3.secretKeySecret.key}) is not in the input: "
+                      f"the organisation provides it in namespace {kfp}, where KFP's API server, UI and profile "
+                      "controller read it (the profile controller copies it into each profile namespace)", "warning")
     if s3.useSDKCreds and not s3.host.endswith("amazonaws.com"):
         rl.result(f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
                   "client, which needs keys; name a Secret instead, or expect artifact previews to fail", "warning")
