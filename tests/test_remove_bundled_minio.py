@@ -174,7 +174,8 @@ def test_kfp_names_the_organisation_store_field_by_field(case):
     assert ui["MINIO_SSL"] == "true" and ui["AWS_REGION"] == s3["region"]
     if "useSDKCreds" in s3:
         for env in (api, ui):
-            store_keys = [k for k, v in env.items() if isinstance(v, tuple) and k.startswith(("OBJECTSTORE", "MINIO", "AWS"))]
+            store_keys = [k for k, v in env.items()
+                          if isinstance(v, tuple) and k.startswith(("OBJECTSTORE", "MINIO", "AWS"))]
             assert not store_keys, "no static keys with useSDKCreds"
     else:
         secret = s3["accessKeySecret"]["name"]
@@ -182,7 +183,8 @@ def test_kfp_names_the_organisation_store_field_by_field(case):
         assert ui["MINIO_SECRET_KEY"] == ("secret", secret, "AWS_SECRET_ACCESS_KEY")
         assert ui["AWS_ACCESS_KEY_ID"] == ("secret", secret, "AWS_ACCESS_KEY_ID")
     configmaps = by_key(items)
-    viewer = json.loads(configmaps[("ConfigMap", "kubeflow", "ml-pipeline-ui-configmap")]["data"]["viewer-pod-template.json"])
+    ui_config = configmaps[("ConfigMap", "kubeflow", "ml-pipeline-ui-configmap")]["data"]
+    viewer = json.loads(ui_config["viewer-pod-template.json"])
     viewer_env = {e["name"]: e.get("value", e.get("valueFrom")) for e in viewer["spec"]["containers"][0]["env"]}
     assert viewer["spec"]["serviceAccountName"] == "default-editor" and viewer_env["S3_ENDPOINT"] == s3["endpoint"]
     assert ("AWS_ACCESS_KEY_ID" in viewer_env) == ("useSDKCreds" not in s3)
@@ -261,8 +263,10 @@ def test_profile_controller_creates_nothing_that_reaches_minio(case, monkeypatch
         assert [(s["metadata"]["name"], sorted(s["data"])) for s in secrets] == \
             [("corp-s3", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])]
     host = s3["endpoint"].partition(":")[0]
-    artifact = next(c for c in created if c["kind"] == "Deployment" and c["metadata"]["name"] == "ml-pipeline-ui-artifact")
-    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in artifact["spec"]["template"]["spec"]["containers"][0]["env"]}
+    artifact = next(c for c in created
+                    if c["kind"] == "Deployment" and c["metadata"]["name"] == "ml-pipeline-ui-artifact")
+    container = artifact["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["MINIO_HOST"] == host and env["MINIO_NAMESPACE"] == "" and env["AWS_S3_ENDPOINT"] == host
     refs = {v["secretKeyRef"]["name"] for v in env.values() if isinstance(v, dict) and "secretKeyRef" in v}
     assert refs == (set() if sdk else {"corp-s3"})
@@ -273,8 +277,7 @@ def test_profile_controller_creates_nothing_that_reaches_minio(case, monkeypatch
     # Readiness: once what it asked for exists, the controller reports ready (no Secret expected with SDK creds).
     observed = collections.defaultdict(list)
     for c in created:
-        group_version = c["apiVersion"] if "/" in c["apiVersion"] else c["apiVersion"]
-        observed[f"{c['kind']}.{group_version}"].append(c)
+        observed[f"{c['kind']}.{c['apiVersion']}"].append(c)
     status = hook.sync(parent, observed)["status"]
     assert status["kubeflow-pipelines-ready"] == "True"
 
@@ -328,7 +331,8 @@ def test_nothing_points_at_a_removed_object(case):
         assert not dangling, (item["kind"], item["metadata"]["name"], dangling)
         for s in strings(item):
             for address in addresses:
-                assert address not in s or not re.search(rf"(^|[^-\w]){re.escape(address)}($|[^-\w])", s), (item["metadata"]["name"], address)
+                pattern = rf"(^|[^-\w]){re.escape(address)}($|[^-\w])"
+                assert address not in s or not re.search(pattern, s), (item["metadata"]["name"], address)
 
 
 def test_second_run_changes_nothing(case):
@@ -463,7 +467,8 @@ def test_the_derived_policy_forbids_the_bundled_minio():
     terms = forbid(True)
     assert {t["name"] for t in terms} == {"minio", "minio-service", "mlpipeline-minio-artifact", "minio-pvc"}
     # The policy fails the unadapted input on every bundled minio object: the terms can fail ...
-    policy = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterprisePolicy", "metadata": {"name": "p"}, "forbid": terms}
+    policy = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterprisePolicy", "metadata": {"name": "p"},
+              "forbid": terms}
     raw = run_function("enterprise-policy", resource_list(items_block(MINIO, SERVICE), yaml.safe_dump(policy)))
     assert raw.exit_code == 1
     assert {"minio", "minio-service", "minio-pvc", "mlpipeline-minio-artifact"} <= \

@@ -179,7 +179,8 @@ def _artifact_server(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bo
                 return True
         merged = [e for e in current if not (isinstance(e, dict) and e.get("name") in want.drop_env)]
         for entry in want.artifact_env:
-            index = next((i for i, e in enumerate(merged) if isinstance(e, dict) and e.get("name") == entry["name"]), None)
+            index = next((i for i, e in enumerate(merged)
+                          if isinstance(e, dict) and e.get("name") == entry["name"]), None)
             if index is None:
                 merged.append(entry)
             else:

@@ -113,6 +113,12 @@ def service_addresses(name: str, namespace: str) -> tuple[str, ...]:
     return (f"{name}.{namespace}.svc.cluster.local", f"{name}.{namespace}.svc", f"{name}.{namespace}", name)
 
 
+def _service_account(workload) -> str:
+    tpl = pod_template(workload)
+    spec = tpl.spec if tpl is not None else {}
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+
+
 def _pod_references(spec: dict) -> tuple[set, set]:
     """(Secret names, PersistentVolumeClaim names) a pod spec uses."""
     secrets, claims = set(), set()
@@ -147,7 +153,6 @@ class BundledMinio:
     warnings: list = field(default_factory=list)  # (item, message)
     addresses: set = field(default_factory=set)  # Service DNS names, every form
     secrets: set = field(default_factory=set)  # (namespace, name) of removed Secrets
-    servers: list = field(default_factory=list)
 
     def mark(self, item, why: str) -> None:
         self.remove.setdefault(id(item), (item, why))
@@ -167,7 +172,6 @@ def find_bundled_minio(items: list) -> BundledMinio:
             found.warnings.append((server, f"runs a minio server, but no Service {KFP_MINIO_SERVICE} selects it: "
                                            "not the store Kubeflow Pipelines bundles; kept"))
             continue
-        found.servers.append(server)
         found.mark(server, "the minio server Kubeflow Pipelines bundles (a Service minio-service selects it)")
         for svc in selecting:
             found.mark(svc, "a Service of the bundled minio (selects its pods)")
@@ -184,7 +188,8 @@ def find_bundled_minio(items: list) -> BundledMinio:
             if pvc is None:
                 continue
             if claim in other_claims:
-                found.warnings.append((pvc, "the bundled minio's volume claim is also mounted by other workloads; kept"))
+                found.warnings.append((pvc, "the bundled minio's volume claim is also mounted by other "
+                                            "workloads; kept"))
             else:
                 found.mark(pvc, "the bundled minio's data volume claim")
         for name in sorted(secrets):
@@ -192,13 +197,13 @@ def find_bundled_minio(items: list) -> BundledMinio:
             if secret is not None:
                 found.mark(secret, "the bundled minio's credentials")
                 found.secrets.add((ns, name))
-        sa_name = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
-        sa = by_key.get(("ServiceAccount", ns, sa_name)) if sa_name and sa_name != "default" else None
+        sa_name = _service_account(server)
+        sa = by_key.get(("ServiceAccount", ns, sa_name)) if sa_name != "default" else None
         if sa is not None:
-            users = [o.ref() for o in others if (pod_template(o) is not None and
-                     (pod_template(o).spec.get("serviceAccountName") or pod_template(o).spec.get("serviceAccount")) == sa_name)]
+            users = [o.ref() for o in others if _service_account(o) == sa_name]
             if users:
-                found.warnings.append((sa, f"the bundled minio's ServiceAccount is also used by {', '.join(users)}; kept"))
+                found.warnings.append((sa, f"the bundled minio's ServiceAccount is also used by "
+                                           f"{', '.join(users)}; kept"))
             else:
                 found.mark(sa, "the bundled minio's ServiceAccount")
         _mark_policies(found, items, server, labels, others)

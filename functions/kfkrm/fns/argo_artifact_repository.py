@@ -123,7 +123,8 @@ class Config(FunctionConfig):
     target: Literal["namespace", "controller"] = Field(..., description="namespace: emit artifact-repositories ConfigMaps in `namespaces`; controller: rewrite workflow-controller-configmap")
     namespaces: list[str] = Field(default_factory=list, description="namespaces to emit the artifact-repositories ConfigMap in (target: namespace)")
     archiveLogs: bool = Field(True, description="have Argo archive pod logs to the store (KFP's UI reads them there)")
-    removeBundledMinio: bool = Field(False, description="remove the minio Kubeflow Pipelines bundles and point every KFP component that used it at this store")
+    removeBundledMinio: bool = Field(False, description="remove the minio Kubeflow Pipelines bundles and point "
+                                     "every KFP component that used it at this store")
 
     @field_validator("namespaces")
     @classmethod
@@ -288,7 +289,8 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
             continue
         found[app] = True
         env = api_env if app == "ml-pipeline" else ui_env
-        changed += _set_env(rl, item, env, f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
+        changed += _set_env(rl, item, env,
+                            f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
                             names=config.removeBundledMinio)
     for app, seen in found.items():
         if not seen:
@@ -312,7 +314,8 @@ def _kfp_configmap(rl, item, config: Config) -> int:
             rl.result(f"{key}: {data.get(key)!r} -> {value!r}", "info", item, f"data.{key}")
             data[key] = value
             changed += 1
-    if "defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com") and not config.removeBundledMinio:
+    if ("defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com")
+            and not config.removeBundledMinio):
         # (with removeBundledMinio the launcher's providers are written, or their absence is warned about)
         rl.result(f"KFP v2 pipelines write to {wanted['defaultPipelineRoot']} with the AWS defaults: configure the "
                   f"kfp-launcher providers for endpoint {config.s3.endpoint}", "warning", item, "data.defaultPipelineRoot")
@@ -583,7 +586,8 @@ def _launcher_settings(rl, item, config: Config, providers: Optional[str]) -> in
     changed = 0
     for key, value in wanted.items():
         if data.get(key) != value:
-            rl.result(f"{key} now names s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", item, f"data.{key}")
+            rl.result(f"{key} now names s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", item,
+                      f"data.{key}")
             data[key] = value
             changed += 1
     return changed
@@ -604,7 +608,8 @@ def _profile_controller(rl, item, items, config: Config, providers: Optional[str
         changed += _set_env(rl, item, {}, "profile controller: no object-store keys to copy (useSDKCreds)",
                             drop=kfp_sync_script.SECRET_ENV_NAMES, names=True)
     else:
-        changed += _set_env(rl, item, dict(zip(kfp_sync_script.SECRET_ENV_NAMES, (s3.accessKeySecret, s3.secretKeySecret))),
+        keys = dict(zip(kfp_sync_script.SECRET_ENV_NAMES, (s3.accessKeySecret, s3.secretKeySecret)))
+        changed += _set_env(rl, item, keys,
                             f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}", names=True)
     volumes = [v.get("configMap", {}).get("name") for v in template.spec.get("volumes") or [] if isinstance(v, dict)]
     scripts = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.namespace == item.namespace
@@ -629,7 +634,7 @@ def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
     want = kfp_sync_script.SyncRewrite(
         secret=None if s3.useSDKCreds else (s3.accessKeySecret.name, s3.accessKeySecret.key, s3.secretKeySecret.key),
         artifact_env=[_env_entry(k, v) for k, v in env.items()], drop_env=minio_drop,
-        launcher_providers=providers if providers is not None and kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None)
+        launcher_providers=providers if kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None)
     data = cm.obj["data"]
     outcome = kfp_sync_script.rewrite(str(data[PROFILE_CONTROLLER_SCRIPT]), want)
     field = field_path(("data", PROFILE_CONTROLLER_SCRIPT))
