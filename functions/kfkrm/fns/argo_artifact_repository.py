@@ -12,9 +12,19 @@ KFP side, wherever Kubeflow wires the bundled minio: `bucketName` in pipeline-in
 the UI's AWS_* settings (it reads s3 artifacts with them) and its log archive settings
 (ARGO_ARCHIVE_*, ARGO_KEYFORMAT) so the UI finds the logs where Argo writes them, and
 an empty KFP v2 `defaultPipelineRoot`, which would mean the bundled minio.
-Every minio reference left in the stream afterwards is a warning naming it."""
+Every minio reference left in the stream afterwards is a warning naming it.
+
+With `removeBundledMinio: true` the bundled minio goes (its objects are found by evidence, see
+domain/object_store.py) and every other place KFP reaches it follows: the UI's minio client
+settings (MINIO_*: KFP's UI reads a non-AWS endpoint through them), the credentials of the API
+server, UI and profile controller, the profile controller's `sync.py` (the Secret it copies into
+each profile namespace, its per-namespace artifact server, its kfp-launcher ConfigMap), KFP v2's
+kfp-launcher `providers` (KFP 2.2 and later) and a `minio://` defaultPipelineRoot, the viewer
+controller's unused MINIO_NAMESPACE, and a workflow-controller-configmap still in the stream.
+The credentials choice (one Secret, or useSDKCreds) is the same one Argo's repository uses."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Literal, Optional
 
@@ -24,6 +34,7 @@ from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
+from ..domain import kfp_sync_script, object_store
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
@@ -112,6 +123,8 @@ class Config(FunctionConfig):
     target: Literal["namespace", "controller"] = Field(..., description="namespace: emit artifact-repositories ConfigMaps in `namespaces`; controller: rewrite workflow-controller-configmap")
     namespaces: list[str] = Field(default_factory=list, description="namespaces to emit the artifact-repositories ConfigMap in (target: namespace)")
     archiveLogs: bool = Field(True, description="have Argo archive pod logs to the store (KFP's UI reads them there)")
+    removeBundledMinio: bool = Field(False, description="remove the minio Kubeflow Pipelines bundles and point "
+                                     "every KFP component that used it at this store")
 
     @field_validator("namespaces")
     @classmethod
@@ -127,6 +140,21 @@ class Config(FunctionConfig):
             raise ValueError("namespaces: target: namespace needs at least one namespace")
         if self.target == "controller" and self.namespaces:
             raise ValueError("namespaces: only used with target: namespace")
+        return self
+
+    @model_validator(mode="after")
+    def _one_secret_for_kfp(self):
+        """KFP's profile controller copies one Secret into each profile namespace and KFP v2's
+        launcher reads both keys from one Secret: with the minio gone, that Secret is this one."""
+        s3 = self.s3
+        if not self.removeBundledMinio or s3.useSDKCreds:
+            return self
+        if s3.accessKeySecret.name != s3.secretKeySecret.name:
+            raise ValueError("s3: with removeBundledMinio, accessKeySecret and secretKeySecret must name one Secret "
+                             "(KFP copies one Secret into each profile namespace and reads both keys from it)")
+        if s3.accessKeySecret.name == object_store.KFP_MINIO_SECRET:
+            raise ValueError(f"s3: with removeBundledMinio, the Secret cannot be {object_store.KFP_MINIO_SECRET}, "
+                             "the bundled minio's, which is removed; name the organisation's own Secret")
         return self
 
 
@@ -151,12 +179,17 @@ def transform(rl, config: Config) -> str:
     items = list(rl.mutable_items())
     repository_text = yamlio.dump(artifact_repository(config))
     done = []
-    if config.target == "controller":
-        controller_cms = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.name == CONTROLLER_CONFIGMAP]
-        if not controller_cms:
-            rl.result(f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
-                      "(removed by remove-argo? then use target: namespace)", "error", field="target")
-            return ""
+    controller_cms = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.name == CONTROLLER_CONFIGMAP]
+    if config.target == "controller" and not controller_cms:
+        rl.result(f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
+                  "(removed by remove-argo? then use target: namespace)", "error", field="target")
+        return ""
+    found = None
+    if config.removeBundledMinio:
+        found = _remove_bundled_minio(rl, items)
+        items = list(rl.mutable_items())
+    if config.target == "controller" or (config.removeBundledMinio and controller_cms):
+        # With the minio gone, a controller ConfigMap still in the stream cannot keep pointing at it.
         for cm in controller_cms:
             data = cm.obj.get("data")
             if not isinstance(data, dict):
@@ -165,14 +198,19 @@ def transform(rl, config: Config) -> str:
                 data["artifactRepository"] = repository_text
                 rl.result(f"artifactRepository now s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", cm, "data.artifactRepository")
             done.append(f"{cm.ref()} artifactRepository")
-    else:
+    if config.target == "namespace":
         for ns in config.namespaces:
             done.append(_namespace_repository(rl, items, ns, repository_text))
 
     kfp_changes = _point_kfp_at_store(rl, items, config)
-    _warn_minio_left(rl, config)
+    if found is not None:
+        kfp_changes += _repoint_kfp_from_minio(rl, items, config)
+    _warn_minio_left(rl, config, found)
+    removed = ""
+    if found is not None:
+        removed = f"; removed {len(found.remove)} objects of the bundled minio"
     return (f"artifact store s3://{config.s3.bucket} at {config.s3.endpoint}: {', '.join(done)}; "
-            f"{kfp_changes} KFP settings changed")
+            f"{kfp_changes} KFP settings changed{removed}")
 
 
 def _namespace_repository(rl, items, namespace: str, repository_text: str) -> str:
@@ -251,7 +289,9 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
             continue
         found[app] = True
         env = api_env if app == "ml-pipeline" else ui_env
-        changed += _set_env(rl, item, env, f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}")
+        changed += _set_env(rl, item, env,
+                            f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
+                            names=config.removeBundledMinio)
     for app, seen in found.items():
         if not seen:
             rl.result(f"no Deployment selecting app: {app} in the input; its object-store settings were not set", "warning")
@@ -274,7 +314,9 @@ def _kfp_configmap(rl, item, config: Config) -> int:
             rl.result(f"{key}: {data.get(key)!r} -> {value!r}", "info", item, f"data.{key}")
             data[key] = value
             changed += 1
-    if "defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com"):
+    if ("defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com")
+            and not config.removeBundledMinio):
+        # (with removeBundledMinio the launcher's providers are written, or their absence is warned about)
         rl.result(f"KFP v2 pipelines write to {wanted['defaultPipelineRoot']} with the AWS defaults: configure the "
                   f"kfp-launcher providers for endpoint {config.s3.endpoint}", "warning", item, "data.defaultPipelineRoot")
     return changed
@@ -285,15 +327,22 @@ def _selected_app(item) -> Optional[str]:
     return match.get("app")
 
 
-def _set_env(rl, item, values: dict, message: str) -> int:
-    """Set env entries on the containers that already carry KFP's object-store settings."""
+def _set_env(rl, item, values: dict, message: str, drop: tuple = (), names: bool = False) -> int:
+    """Set env entries (and drop the `drop` ones) on the containers that already carry KFP's
+    object-store settings; with `names`, the result lists the variables changed."""
     changed = 0
+    changed_names = []
     markers = ("OBJECTSTORECONFIG_", "MINIO_", "AWS_", "ARGO_ARCHIVE")
     for path, container in pod_template(item).containers():
         before = changed
         env = container.get("env")
         if not isinstance(env, list) or not any(isinstance(e, dict) and str(e.get("name", "")).startswith(markers) for e in env):
             continue
+        if drop:
+            kept = [e for e in env if not (isinstance(e, dict) and e.get("name") in drop)]
+            changed += len(env) - len(kept)
+            changed_names += [f"-{e.get('name')}" for e in env if isinstance(e, dict) and e.get("name") in drop]
+            env[:] = kept
         for name, value in values.items():
             entry = {"name": name}
             if isinstance(value, SecretKeyRef):
@@ -308,34 +357,293 @@ def _set_env(rl, item, values: dict, message: str) -> int:
             else:
                 continue
             changed += 1
+            changed_names.append(name)
         if changed > before:
-            rl.result(message, "info", item, f"{path}.env")
+            rl.result(message + (f" ({', '.join(changed_names)})" if names else ""), "info", item, f"{path}.env")
+        changed_names = []
     return changed
 
 
-def _warn_minio_left(rl, config: Config) -> None:
-    """One warning per resource that still refers to the bundled minio, naming where."""
+def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMinio] = None) -> None:
+    """One warning per resource that still refers to the bundled minio, naming where. After a
+    removal, a field that still addresses it (a removed Service or Secret, a minio:// root) is
+    told apart from one that only names minio in KFP's own setting names."""
     own_secrets = set()
     if not config.s3.useSDKCreds:
         own_secrets = {config.s3.accessKeySecret.name, config.s3.secretKeySecret.name}
     for item in rl.mutable_items():
         if item.raw is not None and "minio" not in item.raw.lower():
             continue
-        paths = list(_minio_paths(item.obj, (), own_secrets))
-        if paths:
-            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+        found_paths = list(_minio_paths(item.obj, (), own_secrets))
+        paths = [p for p, _ in found_paths]
+        if not paths:
+            continue
+        more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+        if found is None:
             rl.result(f"still refers to the bundled minio at {', '.join(paths[:3])}{more}", "warning", item, paths[0])
+            continue
+        addressing = [p for p, v in found_paths if object_store.addresses_in(v, found)]
+        if addressing:
+            rl.result(f"still addresses the removed bundled minio at {', '.join(addressing)}", "warning",
+                      item, addressing[0])
+        else:
+            rl.result(f"names minio only in KFP's own setting names or code, now carrying the organisation's store: "
+                      f"{', '.join(paths[:3])}{more}", "warning", item, paths[0])
 
 
 def _minio_paths(node, path: tuple, own_secrets: set):
+    """(field path, text) of every key or string naming minio."""
     if isinstance(node, dict):
         for key, value in node.items():
             if "minio" in str(key).lower():
-                yield field_path(path + (str(key),))
+                yield field_path(path + (str(key),)), str(key) + "\n" + yamlio.dump(value)
             else:
                 yield from _minio_paths(value, path + (str(key),), own_secrets)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _minio_paths(value, path + (i,), own_secrets)
     elif isinstance(node, str) and "minio" in node.lower() and node not in own_secrets:
-        yield field_path(path)
+        yield field_path(path), node
+
+
+# -- removeBundledMinio ------------------------------------------------------------------
+
+PROFILE_CONTROLLER_SCRIPT = "sync.py"
+VIEWER_CONTROLLER_APP = "ml-pipeline-viewer-crd"
+UNUSED_VIEWER_ENV = "MINIO_NAMESPACE"  # KFP's viewer controller never reads it (1.5.0 to 2.5.0 sources)
+VIEWER_TEMPLATE_KEY = "viewer-pod-template.json"
+LAUNCHER_PROVIDERS_SINCE = (2, 2)  # kfp-launcher `providers` (KFP PR #10625, first in 2.2.0)
+
+
+def _remove_bundled_minio(rl, items) -> object_store.BundledMinio:
+    found = object_store.find_bundled_minio(items)
+    for item, message in found.warnings:
+        rl.result(message, "warning", item)
+    if not found.remove:
+        rl.result("no bundled minio in the input (a workload running a minio server that a Service "
+                  f"{object_store.KFP_MINIO_SERVICE} selects): nothing to remove", "info")
+        return found
+    for item, why in found.remove.values():
+        rl.remove([item], why=why)
+    return found
+
+
+def _secret_ref(ref: SecretKeyRef) -> dict:
+    return {"secretKeyRef": {"name": ref.name, "key": ref.key}}
+
+
+def _store_port(s3: S3) -> str:
+    return s3.port or ("80" if s3.insecure else "443")
+
+
+def _minio_client_env(config: Config) -> tuple[dict, tuple]:
+    """KFP UI's minio client settings (frontend/server/configs.ts): the UI reads an artifact of a
+    non-AWS endpoint with it. The endpoint is MINIO_HOST.MINIO_NAMESPACE unless MINIO_NAMESPACE is empty."""
+    s3 = config.s3
+    env = {"MINIO_HOST": s3.host, "MINIO_NAMESPACE": "", "MINIO_PORT": _store_port(s3),
+           "MINIO_SSL": "false" if s3.insecure else "true"}
+    drop = ()
+    if s3.useSDKCreds:
+        drop = ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+    else:
+        env["MINIO_ACCESS_KEY"] = s3.accessKeySecret
+        env["MINIO_SECRET_KEY"] = s3.secretKeySecret
+    return env, drop
+
+
+def _env_entry(name: str, value) -> dict:
+    if isinstance(value, SecretKeyRef):
+        return {"name": name, "valueFrom": _secret_ref(value)}
+    return {"name": name, "value": value}
+
+
+def _kfp_version(items) -> Optional[tuple]:
+    for item in items:
+        if item.kind == "ConfigMap" and item.name == "pipeline-install-config" and "appVersion" in item.raw:
+            match = re.match(r"^v?(\d+)\.(\d+)", str((item.obj.get("data") or {}).get("appVersion") or ""))
+            if match:
+                return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def launcher_providers(config: Config) -> str:
+    """KFP v2's kfp-launcher `providers` (backend/src/v2/config/s3.go): the s3 default session."""
+    s3 = config.s3
+    default = {"endpoint": ("http://" if s3.insecure else "https://") + s3.endpoint}
+    if s3.region:
+        default["region"] = s3.region
+    default["disableSSL"] = s3.insecure
+    if s3.useSDKCreds:
+        default["credentials"] = {"fromEnv": True}
+    else:
+        default["credentials"] = {"fromEnv": False, "secretRef": {
+            "secretName": s3.accessKeySecret.name, "accessKeyKey": s3.accessKeySecret.key,
+            "secretKeyKey": s3.secretKeySecret.key}}
+    return yamlio.dump({"s3": {"default": default}})
+
+
+def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
+    """Everything in KFP that reached the bundled minio, now at the organisation's store."""
+    s3 = config.s3
+    changed = 0
+    version = _kfp_version(items)
+    providers = launcher_providers(config) if version is None or version >= LAUNCHER_PROVIDERS_SINCE else None
+    for item in items:
+        if item.kind == "ConfigMap" and item.group == "" and item.name in ("pipeline-install-config", "kfp-launcher"):
+            changed += _launcher_settings(rl, item, config, providers if item.name == "kfp-launcher" else None)
+    if version is not None and version < LAUNCHER_PROVIDERS_SINCE and version >= (2, 0):
+        launcher = next((i for i in items if i.kind == "ConfigMap" and i.name == "kfp-launcher"), None)
+        rl.result(f"KFP {version[0]}.{version[1]}'s v2 launcher has no providers setting: v2 pipelines reach "
+                  f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod", "warning", launcher)
+    for item in items:
+        if item.kind == "ConfigMap" and item.group == "" and VIEWER_TEMPLATE_KEY in item.raw:
+            changed += _viewer_template(rl, item, config)
+    minio_env, minio_drop = _minio_client_env(config)
+    api_drop = ("OBJECTSTORECONFIG_ACCESSKEY", "OBJECTSTORECONFIG_SECRETACCESSKEY") if s3.useSDKCreds else ()
+    for item in items:
+        if item.kind != "Deployment" or item.group not in ("apps", "extensions"):
+            continue
+        app = _selected_app(item)
+        if app == "ml-pipeline" and api_drop:
+            changed += _set_env(rl, item, {}, "ml-pipeline: static keys dropped (useSDKCreds: the SDK's credential "
+                                "chain, e.g. IRSA)", drop=api_drop, names=True)
+        elif app == "ml-pipeline-ui":
+            changed += _set_env(rl, item, minio_env, f"ml-pipeline-ui: its minio client (non-AWS endpoints) now "
+                                f"reads s3 bucket {s3.bucket} on {s3.endpoint}", drop=minio_drop, names=True)
+        elif app == VIEWER_CONTROLLER_APP:
+            changed += _set_env(rl, item, {}, f"{VIEWER_CONTROLLER_APP}: {UNUSED_VIEWER_ENV} dropped (the viewer "
+                                "controller never reads it)", drop=(UNUSED_VIEWER_ENV,), names=True)
+        elif "sync.py" in item.raw:
+            changed += _profile_controller(rl, item, items, config, providers)
+    if not s3.useSDKCreds:
+        secret = s3.accessKeySecret.name
+        present = {i.namespace for i in items if i.kind == "Secret" and i.group == "" and i.name == secret}
+        kfp = next((i.namespace for i in items if i.kind == "Deployment" and "ml-pipeline" in i.raw
+                    and _selected_app(i) == "ml-pipeline"), "kubeflow")
+        if kfp not in present:
+            rl.result(f"Secret {secret} (keys {s3.accessKeySecret.key}, {s3.secretKeySecret.key}) is not in the input: "
+                      f"the organisation provides it in namespace {kfp}, where KFP's API server, UI and profile "
+                      "controller read it (the profile controller copies it into each profile namespace)", "warning")
+    if s3.useSDKCreds and not s3.host.endswith("amazonaws.com"):
+        rl.result(f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
+                  "client, which needs keys; name a Secret instead, or expect artifact previews to fail", "warning")
+    return changed
+
+
+def _viewer_template(rl, item, config: Config) -> int:
+    """The TensorBoard viewer's pod template (the UI's VIEWER_TENSORBOARD_POD_TEMPLATE_SPEC_PATH):
+    TensorFlow reads an s3:// logdir with S3_ENDPOINT, S3_USE_HTTPS, AWS_REGION and the AWS keys.
+    Viewer pods run in the profile namespace, where the profile controller copies the Secret."""
+    data = item.obj.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get(VIEWER_TEMPLATE_KEY), str):
+        return 0
+    try:
+        template = json.loads(data[VIEWER_TEMPLATE_KEY])
+    except ValueError:
+        rl.result(f"{VIEWER_TEMPLATE_KEY} is not JSON; TensorBoard viewers get no s3 settings", "warning", item,
+                  field_path(("data", VIEWER_TEMPLATE_KEY)))
+        return 0
+    if not isinstance(template, dict):
+        return 0
+    s3 = config.s3
+    wanted = {"S3_ENDPOINT": s3.endpoint, "S3_USE_HTTPS": "0" if s3.insecure else "1"}
+    if s3.region:
+        wanted["AWS_REGION"] = s3.region
+    if not s3.useSDKCreds:
+        wanted["AWS_ACCESS_KEY_ID"] = s3.accessKeySecret
+        wanted["AWS_SECRET_ACCESS_KEY"] = s3.secretKeySecret
+    spec = template.setdefault("spec", {})
+    containers = spec.setdefault("containers", [{}])
+    if not containers or not isinstance(containers[0], dict):
+        return 0
+    env = containers[0].setdefault("env", [])
+    before = json.dumps(env)
+    for name, value in wanted.items():
+        entry = _env_entry(name, value)
+        index = next((i for i, e in enumerate(env) if isinstance(e, dict) and e.get("name") == name), None)
+        if index is None:
+            env.append(entry)
+        else:
+            env[index] = entry
+    if json.dumps(env) == before:
+        return 0
+    data[VIEWER_TEMPLATE_KEY] = json.dumps(template, indent=4)
+    rl.result(f"TensorBoard viewers read s3 logdirs from {s3.endpoint}: " + ", ".join(wanted), "info", item,
+              field_path(("data", VIEWER_TEMPLATE_KEY)))
+    return 1
+
+
+def _launcher_settings(rl, item, config: Config, providers: Optional[str]) -> int:
+    data = item.obj.get("data")
+    if not isinstance(data, dict):
+        return 0
+    wanted = {}
+    root = data.get("defaultPipelineRoot")
+    if isinstance(root, str) and root.startswith(object_store.MINIO_SCHEME):
+        wanted["defaultPipelineRoot"] = f"s3://{config.s3.bucket}/v2/artifacts"
+    if providers is not None:
+        wanted["providers"] = providers
+    changed = 0
+    for key, value in wanted.items():
+        if data.get(key) != value:
+            rl.result(f"{key} now names s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", item,
+                      f"data.{key}")
+            data[key] = value
+            changed += 1
+    return changed
+
+
+def _profile_controller(rl, item, items, config: Config, providers: Optional[str]) -> int:
+    """KFP's profile controller: a workload running `sync.py` from a ConfigMap volume."""
+    template = pod_template(item)
+    if template is None:
+        return 0
+    runs_script = any(any(str(a).endswith("/" + PROFILE_CONTROLLER_SCRIPT) for a in
+                          (c.get("command") or []) + (c.get("args") or [])) for _, c in template.containers())
+    if not runs_script:
+        return 0
+    s3 = config.s3
+    changed = 0
+    if s3.useSDKCreds:
+        changed += _set_env(rl, item, {}, "profile controller: no object-store keys to copy (useSDKCreds)",
+                            drop=kfp_sync_script.SECRET_ENV_NAMES, names=True)
+    else:
+        keys = dict(zip(kfp_sync_script.SECRET_ENV_NAMES, (s3.accessKeySecret, s3.secretKeySecret)))
+        changed += _set_env(rl, item, keys,
+                            f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}", names=True)
+    volumes = [v.get("configMap", {}).get("name") for v in template.spec.get("volumes") or [] if isinstance(v, dict)]
+    scripts = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.namespace == item.namespace
+               and i.name in volumes and PROFILE_CONTROLLER_SCRIPT in (i.obj.get("data") or {})]
+    if not scripts:
+        rl.result(f"runs {PROFILE_CONTROLLER_SCRIPT}, but the ConfigMap holding it is not in the input: what it "
+                  "creates in each profile namespace was not repointed", "warning", item)
+    for cm in scripts:
+        changed += _sync_script(rl, cm, config, providers)
+    return changed
+
+
+def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
+    s3 = config.s3
+    minio_env, minio_drop = _minio_client_env(config)
+    env = {**minio_env, "AWS_S3_ENDPOINT": s3.host, "AWS_SSL": "false" if s3.insecure else "true"}
+    if s3.region:
+        env["AWS_REGION"] = s3.region
+    if not s3.useSDKCreds:
+        env["AWS_ACCESS_KEY_ID"] = s3.accessKeySecret
+        env["AWS_SECRET_ACCESS_KEY"] = s3.secretKeySecret
+    want = kfp_sync_script.SyncRewrite(
+        secret=None if s3.useSDKCreds else (s3.accessKeySecret.name, s3.accessKeySecret.key, s3.secretKeySecret.key),
+        artifact_env=[_env_entry(k, v) for k, v in env.items()], drop_env=minio_drop,
+        launcher_providers=providers if kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None)
+    data = cm.obj["data"]
+    outcome = kfp_sync_script.rewrite(str(data[PROFILE_CONTROLLER_SCRIPT]), want)
+    field = field_path(("data", PROFILE_CONTROLLER_SCRIPT))
+    for what in outcome.missing:
+        rl.result(f"{PROFILE_CONTROLLER_SCRIPT}: could not find {what}; what it creates in profile namespaces "
+                  "may still use the bundled minio", "warning", cm, field)
+    if outcome.text != data[PROFILE_CONTROLLER_SCRIPT]:
+        data[PROFILE_CONTROLLER_SCRIPT] = outcome.text
+        rl.result(f"{PROFILE_CONTROLLER_SCRIPT} (what the profile controller creates in each profile namespace): "
+                  + "; ".join(outcome.changes), "info", cm, field)
+        return len(outcome.changes)
+    return 0

@@ -44,6 +44,7 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
+from ..domain import object_store
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR
 from ..runtime.selectors import SelectorTerm
@@ -122,6 +123,7 @@ class ArtifactRepository(Model):
     target: Optional[Literal["namespace", "controller"]] = Field(None, description="default: namespace with argo.external, controller without")
     namespaces: Optional[list[str]] = Field(None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)")
     archiveLogs: Optional[bool] = Field(None, description="archive pod logs to the store (default true)")
+    removeBundledMinio: Optional[bool] = Field(None, description="remove Kubeflow's minio; every KFP component that used it moves to s3")
 
 
 class Argo(Model):
@@ -343,7 +345,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     meshNamespaces:    mesh.namespaces (without "*").
     allowedGateways:   [mesh.gateway].
     forbid:            the bundled Argo's workflow-controller (argo.external), istiod
-                       (mesh.removeBundledIstio), plus validate.forbid.
+                       (mesh.removeBundledIstio), the bundled minio's Deployment, Service,
+                       Secret and claim (argo.artifactRepository.removeBundledMinio), plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -370,6 +373,9 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         forbid.append({"group": "apps", "kind": "Deployment", "name": "workflow-controller"})
     if mesh is not None and mesh.removeBundledIstio:
         forbid.append({"group": "apps", "kind": "Deployment", "name": "istiod"})
+    if profile.argo is not None and profile.argo.artifactRepository is not None \
+            and profile.argo.artifactRepository.removeBundledMinio:
+        forbid += [dict(term) for term in object_store.FORBID_TERMS]
     forbid += options.forbid or []
     if forbid:
         fields["forbid"] = (("validate", "forbid"), forbid)
