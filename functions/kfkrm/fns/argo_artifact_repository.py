@@ -25,24 +25,6 @@ from ..runtime.config import FunctionConfig, Model
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: ArgoArtifactRepository
-metadata:
-  name: s3-artifacts
-s3:
-  bucket: ml-artifacts
-  endpoint: s3.amazonaws.com
-  region: us-west-2
-  insecure: false
-  keyFormat: "artifacts/{{workflow.name}}/{{pod.name}}"
-  useSDKCreds: true          # e.g. IRSA; or name the Secret:
-  # accessKeySecret: {name: mlpipeline-s3-artifact, key: accesskey}
-  # secretKeySecret: {name: mlpipeline-s3-artifact, key: secretkey}
-target: namespace            # or controller: rewrite artifactRepository in workflow-controller-configmap
-namespaces: [kubeflow]
-"""
-
 REPOSITORIES_CONFIGMAP = "artifact-repositories"
 DEFAULT_KEY = "default-v1"
 DEFAULT_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"

@@ -43,16 +43,6 @@ from ..runtime.paths import field_path
 from ..runtime.podtemplates import SIDECAR_INJECT, pod_template, set_template_metadata
 from ..runtime.selectors import SelectorTerm
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: AuthServiceRelocation
-metadata:
-  name: auth-in-mesh
-namespace: kubeflow
-sidecar: true
-excludeOutboundPorts: ["443"]
-"""
-
 EXCLUDE_OUTBOUND = "traffic.sidecar.istio.io/excludeOutboundPorts"
 TRUST_DOMAIN = "cluster.local"
 DEFAULT_ROOT_NAMESPACE = "istio-system"

@@ -44,23 +44,6 @@ from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_templat
 from ..runtime.resourcelist import Item
 from ..runtime.selectors import SelectorTerm, select
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: EnterprisePolicy
-metadata:
-  name: platform-rules
-allowedRegistries: [registry.corp.example.com]
-meshNamespaces: [kubeflow]
-allowedGateways: [istio-system/corp-gateway]
-forbid:
-- {group: apps, kind: Deployment, name: workflow-controller}
-- {group: apps, kind: Deployment, name: istiod}
-authService: {namespace: kubeflow}
-istioVersion: "1.6"
-exemptions:
-- {kind: Deployment, namespace: kubeflow, name: katib-mysql, rule: mesh, reason: "database traffic kept off the mesh"}
-"""
-
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
 RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO)
 Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio"]

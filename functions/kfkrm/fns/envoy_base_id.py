@@ -27,14 +27,6 @@ from ..runtime.config import FunctionConfig
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
 from ..runtime.selectors import Selecting, select
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: EnvoyBaseId
-metadata:
-  name: metadata-envoy-next-to-sidecar
-baseId: 1
-"""
-
 FLAG = "--base-id"
 DYNAMIC_FLAG = "--use-dynamic-base-id"
 

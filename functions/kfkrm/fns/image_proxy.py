@@ -34,23 +34,6 @@ from ..domain.images import (
 )
 from ..runtime.config import FunctionConfig, Model
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: ImageProxy
-metadata:
-  name: internal-registry
-rules:                                   # first match wins
-- from: docker.io                        # also short names: nginx, kubeflow/x
-  to: registry.corp.example.com/dockerhub
-- from: gcr.io/ml-pipeline               # a registry host, optionally with a path prefix
-  to: registry.corp.example.com/gcr/ml-pipeline
-- from: "*"                              # catch-all: <to>/<original registry host>/<path>
-  to: registry.corp.example.com/proxy
-embedded: true                           # also ConfigMaps, args, env and custom resources
-allowedRegistries:                       # optional: any image left outside is an error
-- registry.corp.example.com
-"""
-
 CATCH_ALL = "*"
 
 

@@ -29,25 +29,6 @@ from ..runtime.config import FunctionConfig, Model
 from ..runtime.k8svalidation import check_annotations
 from ..runtime.paths import field_path
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: IngressGateway
-metadata:
-  name: public-ingress
-service: istio-system/istio-ingressgateway
-type: LoadBalancer
-annotations:                  # e.g. AWS TLS termination at the load balancer
-  service.beta.kubernetes.io/aws-load-balancer-ssl-cert: arn:aws:acm:us-west-2:123456789012:certificate/abc
-  service.beta.kubernetes.io/aws-load-balancer-backend-protocol: http
-  service.beta.kubernetes.io/aws-load-balancer-ssl-ports: https
-loadBalancerSourceRanges: [10.0.0.0/8]
-# tls:                        # instead: TLS on the Gateway (an HTTPS server)
-#   gateway: kubeflow/kubeflow-gateway
-#   credentialName: kubeflow-tls
-#   hosts: [kubeflow.corp.example.com]
-#   httpsRedirect: true
-"""
-
 AWS_SSL_CERT = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
 AWS_SSL_PORTS = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
 AWS_BACKEND_PROTOCOL = "service.beta.kubernetes.io/aws-load-balancer-backend-protocol"

@@ -21,17 +21,6 @@ from ..runtime.config import FunctionConfig, Model
 from ..runtime.paths import field_path
 from ..runtime.selectors import SelectorTerm, select
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: JsonPatch
-metadata:
-  name: corp-patches
-patches:
-- target: {group: networking.istio.io, kind: VirtualService}
-  ops:
-  - {op: add, path: /spec/exportTo, value: ["."]}
-  skipMissing: false
-"""
 
 class Op(Model):
     """One RFC 6902 operation."""

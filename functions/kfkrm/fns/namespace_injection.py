@@ -14,15 +14,6 @@ from pydantic import Field, field_validator
 
 from ..runtime.config import FunctionConfig
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: NamespaceInjection
-metadata:
-  name: mesh-namespaces
-namespaces: [kubeflow]
-# revision: 1-6-8   # canary/revision-based injection: istio.io/rev instead of istio-injection
-"""
-
 INJECTION, REVISION = "istio-injection", "istio.io/rev"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

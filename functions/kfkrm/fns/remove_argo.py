@@ -24,14 +24,6 @@ from ..runtime import yamlio
 from ..runtime.config import FunctionConfig
 from ..runtime.podtemplates import has_pod_template, pod_template
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: RemoveArgo
-metadata:
-  name: external-argo
-keepCRDs: false   # true when the Argo CRDs must stay in this render
-"""
-
 ARGO_GROUP = "argoproj.io"
 CONTROLLER_LABEL = ("app", "workflow-controller")
 DEFAULT_CONFIGMAP = "workflow-controller-configmap"

@@ -30,16 +30,6 @@ from ..runtime.config import FunctionConfig
 from ..runtime.resourcelist import Item
 from ..runtime.selectors import SelectorTerm
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: RemoveIstio
-metadata:
-  name: use-corp-mesh
-istioVersion: "1.6"
-keep:
-- {namespace: istio-system, name: "*authservice*"}   # Kubeflow v1.3's auth service lives there
-"""
-
 ISTIO_NAMESPACE = "istio-system"
 CRD_GROUP = "apiextensions.k8s.io"
 

@@ -42,18 +42,6 @@ from ..domain.istio_refs import (
 from ..runtime.config import FunctionConfig
 from ..runtime.paths import field_path
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: VirtualServiceGateway
-metadata:
-  name: central-gateway
-gateway: istio-system/corp-gateway           # the organisation's gateway, namespace/name
-replaceGateways: [kubeflow/kubeflow-gateway] # default: Kubeflow's own gateway
-hosts: [kubeflow.corp.example.com]           # replaces the wildcard host
-exportTo: ["*"]
-removeUnusedGateways: true                   # drop replaced Gateways that nothing references afterwards
-"""
-
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 

@@ -21,7 +21,7 @@ from .results import ERROR, WARNING, Result
 class FunctionSpec:
     name: str  # the CLI name, e.g. pod-template-labels
     kind: str  # the config kind, e.g. PodTemplateLabels
-    module: str  # the module with Config, EXAMPLE and transform()
+    module: str  # the module with Config and transform() (fns.FunctionModule)
     summary: str
 
     def load(self):
