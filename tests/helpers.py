@@ -155,3 +155,57 @@ def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
             ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
             capture_output=True, text=True, env=env)
     return _STAND_IN_RENDERS[env_dir]
+
+
+# -- running a function on small inputs (one set for every test file) ------------------------
+
+def block(*docs: str) -> str:
+    """`- ` entries from YAML streams written in a test (a leading newline is ignored)."""
+    return items_block(*(d.strip("\n") + "\n" for d in docs))
+
+
+def run_docs(name: str, *docs: str, config: str) -> "object":
+    """Run function `name` on the YAML documents `docs` with `config`, as the CLI does."""
+    return run_function(name, resource_list(block(*docs), config))
+
+
+def run_rendered(name: str, version: str, config: str):
+    """Run function `name` on a whole rendered Kubeflow release with `config`."""
+    return run_function(name, resource_list(rendered_items_text(version), config))
+
+
+def run_ok(name: str, *docs: str, config: str) -> tuple[dict, object]:
+    """run_docs, asserting success; returns (the output ResourceList parsed, the outcome)."""
+    outcome = run_docs(name, *docs, config=config)
+    assert outcome.exit_code == 0, outcome.stderr
+    return load_output(outcome.stdout), outcome
+
+
+# -- golden examples: examples/<function>-<case>/ ----------------------------------------------
+
+GOLDEN = REPO / "examples"
+
+
+def golden_cases() -> list[Path]:
+    """Every example folder (one with a fn-config.yaml), sorted by name."""
+    return sorted(p.parent for p in GOLDEN.glob("*/fn-config.yaml"))
+
+
+def function_of_case(case: Path) -> str:
+    """The function an example folder runs: the longest registered name its folder name starts with."""
+    names = [n for n in BY_NAME if case.name.startswith(n + "-")]
+    if not names:
+        raise ValueError(f"{case.name}: an example folder is named <function>-<case>; no function {case.name!r}")
+    return max(names, key=len)
+
+
+def golden_input(case: Path) -> str:
+    """The ResourceList an example folder stands for: its resources.yaml as items, its fn-config.yaml."""
+    resources = case / "resources.yaml"
+    items = items_block(resources.read_text()) if resources.exists() else ""
+    return resource_list(items, (case / "fn-config.yaml").read_text())
+
+
+def run_golden(case: Path):
+    """Run an example folder as `kfkrm FUNCTION` runs it; returns Outcome(stdout, stderr, exit_code)."""
+    return run_function(function_of_case(case), golden_input(case))

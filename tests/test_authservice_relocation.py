@@ -10,7 +10,9 @@ import re
 import pytest
 import yaml
 
-from helpers import VERSIONS, items_block, load_output, rendered_items_text, resource_list, run_function
+from functools import partial
+
+from helpers import VERSIONS, block, load_output, rendered_items_text, resource_list, run_docs, run_function
 from kfkrm.runtime import yamlio
 
 NAME = "authservice-relocation"
@@ -274,13 +276,7 @@ spec:
 """
 
 
-def block(*docs: str) -> str:
-    """items_block of YAML streams written in this file (without their leading newline)."""
-    return items_block(*(d.strip("\n") + "\n" for d in docs))
-
-
-def run_small(*docs, config=CONFIG):
-    return run_function(NAME, resource_list(block(*docs), config))
+run_small = partial(run_docs, NAME, config=CONFIG)
 
 
 def test_rewrites_namespaced_host_principal_and_subject_and_keeps_yaml_meanings():

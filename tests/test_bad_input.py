@@ -65,7 +65,9 @@ def test_unknown_function_name_is_a_usage_error():
 
 
 def test_not_utf8():
-    import subprocess, sys, os
+    import os
+    import subprocess
+    import sys
     from helpers import REPO
     proc = subprocess.run([sys.executable, "-m", "kfkrm", "pod-template-labels"], input=b"\xff\xfe\x00bad",
                           capture_output=True, env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))

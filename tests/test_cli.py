@@ -28,6 +28,10 @@ def test_function_help_shows_fields_and_an_example_that_validates(name):
     spec = next(f for f in FUNCTIONS if f.name == name)
     config = parse_config(spec.load().Config, yamlio.load(example), name)
     assert config.kind == spec.kind
+    # the one documented example (examples/<name>-simple/fn-config.yaml), and no module docstring
+    assert example.strip() == (REPO / "examples" / f"{name}-simple" / "fn-config.yaml").read_text().strip()
+    assert (spec.load().__doc__ or "").strip().splitlines()[0] not in proc.stdout
+    assert f"docs/functions/{name}.md" in proc.stdout
 
 
 def test_schema_is_json_schema_for_every_kind():

@@ -359,7 +359,9 @@ def test_the_example_configs_validate():
     from kfkrm.fns import enterprise_policy
     from kfkrm.runtime.config import parse_config
 
-    for text in (enterprise_policy.EXAMPLE, (FNCONFIGS / "enterprise-policy.yaml").read_text()):
+    from kfkrm.fns.examples import EXAMPLES
+
+    for text in (EXAMPLES["enterprise-policy"], (FNCONFIGS / "enterprise-policy.yaml").read_text()):
         config = parse_config(enterprise_policy.Config, yamlio.load(text), "enterprise-policy")
         assert config.exemptions[0].reason
 

@@ -311,10 +311,11 @@ def test_the_cli_dispatches_on_the_profile_kind():
 
 
 def test_the_documented_profiles_validate():
-    from kfkrm.fns.enterprise_profile import EXAMPLE, Config
+    from kfkrm.fns.enterprise_profile import Config
+    from kfkrm.fns.examples import EXAMPLES
     from kfkrm.runtime.config import parse_config
 
-    for text in (EXAMPLE, FIELD_REPORT_PROFILE, OPTIONS_PROFILE):
+    for text in (EXAMPLES["enterprise-profile"], FIELD_REPORT_PROFILE, OPTIONS_PROFILE):
         config = yaml.load(text, Loader=yamlio.Loader)
         if "validate" in config and not _policy_available():
             del config["validate"]

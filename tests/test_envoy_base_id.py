@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from helpers import VERSIONS, items_block, load_output, rendered_items_text, resource_list, run_function
+from helpers import VERSIONS, block, load_output, rendered_items_text, resource_list, run_function
 from kfkrm.runtime import yamlio
 
 NAME = "envoy-base-id"
@@ -29,10 +29,6 @@ METADATA_ENVOY = {
 }
 # ENTRYPOINT ["/usr/local/bin/envoy", "-c"], CMD ["/etc/envoy.yaml"]: args replace the CMD.
 EXPECTED_ARGS = ["/etc/envoy.yaml", "--base-id", "1"]
-
-
-def block(*docs: str) -> str:
-    return items_block(*(d.strip("\n") + "\n" for d in docs))
 
 
 def entries(items_text: str) -> list[str]:

@@ -1,90 +1,9 @@
-"""The first three functions, the selector model and the pod-template walker on small inputs."""
-from helpers import items_block, load_output, resource_list, run_function
+"""The first three functions, the selector model and the pod-template walker on small inputs.
 
-WORKLOADS = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: a}
-spec:
-  containers: [{name: c, image: busybox}]
----
-apiVersion: v1
-kind: PodTemplate
-metadata: {name: pt, namespace: a}
-template:
-  spec: {containers: [{name: c, image: busybox}]}
----
-apiVersion: v1
-kind: ReplicationController
-metadata: {name: rc, namespace: a}
-spec:
-  selector: {app: rc}
-  template:
-    metadata: {labels: {app: rc}}
-    spec: {containers: [{name: c, image: busybox}]}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ds, namespace: b, labels: {tier: infra}}
-spec:
-  selector: {matchLabels: {app: ds}}
-  template:
-    metadata: {labels: {app: ds}}
-    spec: {containers: [{name: c, image: busybox}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata: {name: rs, namespace: b}
-spec:
-  selector: {matchLabels: {app: rs}}
-  template:
-    spec: {containers: [{name: c, image: busybox}]}
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: job, namespace: b}
-spec:
-  template:
-    spec:
-      initContainers: [{name: i, image: busybox}]
-      containers: [{name: c, image: busybox}]
-      restartPolicy: Never
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: cron, namespace: b}
-spec:
-  schedule: "0 0 * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec: {containers: [{name: c, image: busybox}], restartPolicy: Never}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db, namespace: b}
-spec:
-  selector: {matchLabels: {app: db}}
-  serviceName: db
-  template:
-    metadata:
-      labels: {app: db, sidecar.istio.io/inject: "false"}
-      annotations: {sidecar.istio.io/inject: "false"}
-    spec: {containers: [{name: c, image: mysql}]}
----
-apiVersion: example.com/v1
-kind: Deployment
-metadata: {name: not-apps, namespace: b}
-spec:
-  template:
-    metadata: {labels: {app: x}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: b}
-spec:
-  selector: {app: db}
+The inputs and configs are golden examples (examples/pod-template-*, examples/namespace-injection-*),
+whose whole output test_examples.py compares; here independent oracles check what matters in it.
 """
+from helpers import GOLDEN, load_output, run_golden
 
 # Independent of kfkrm: where each of the objects above keeps its pod-template metadata.
 TEMPLATE_OF = {
@@ -101,15 +20,15 @@ def _get(obj, path):
     return obj
 
 
-def _run(name, config, docs=WORKLOADS):
-    out = run_function(name, resource_list(items_block(docs), config))
+def _run(case):
+    out = run_golden(GOLDEN / case)
     assert out.exit_code == 0, out.stderr
     doc = load_output(out.stdout)
     return {i["metadata"]["name"]: i for i in doc["items"]}, doc.get("results", []), out
 
 
 def test_labels_reach_every_workload_kind_and_nothing_else():
-    items, _, _ = _run("pod-template-labels", "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateLabels\nmetadata: {name: t}\nlabels: {team: ml}\n")
+    items, _, _ = _run("pod-template-labels-workload-kinds")
     for name, path in TEMPLATE_OF.items():
         assert _get(items[name], path)["labels"]["team"] == "ml", name
     assert "team" not in items["not-apps"]["spec"]["template"]["metadata"]["labels"]  # a CRD's Deployment kind
@@ -119,19 +38,7 @@ def test_labels_reach_every_workload_kind_and_nothing_else():
 
 
 def test_selector_include_exclude_globs_and_labels():
-    config = """\
-apiVersion: kfkrm.dev/v1alpha1
-kind: PodTemplateLabels
-metadata: {name: t}
-labels: {team: ml}
-include:
-- {namespace: b, kind: "*Set"}
-- {group: core, name: p}
-exclude:
-- {labels: {tier: infra}}
-- {kind: StatefulSet, name: d?}
-"""
-    items, _, _ = _run("pod-template-labels", config)
+    items, _, _ = _run("pod-template-labels-selectors")
     def has_team(name):
         try:
             return "team" in (_get(items[name], TEMPLATE_OF[name]).get("labels") or {})
@@ -143,8 +50,7 @@ exclude:
 
 
 def test_sidecar_annotation_brings_conflicting_label_in_line():
-    config = "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateAnnotations\nmetadata: {name: t}\nannotations: {sidecar.istio.io/inject: \"true\"}\ninclude: [{name: db}]\n"
-    items, results, _ = _run("pod-template-annotations", config)
+    items, results, _ = _run("pod-template-annotations-sidecar-label")
     meta = items["db"]["spec"]["template"]["metadata"]
     assert meta["annotations"]["sidecar.istio.io/inject"] == "true"
     assert meta["labels"]["sidecar.istio.io/inject"] == "true"
@@ -153,8 +59,7 @@ def test_sidecar_annotation_brings_conflicting_label_in_line():
 
 
 def test_sidecar_label_brings_conflicting_annotation_in_line():
-    config = "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateLabels\nmetadata: {name: t}\nlabels: {sidecar.istio.io/inject: \"true\"}\ninclude: [{name: db}]\n"
-    items, results, _ = _run("pod-template-labels", config)
+    items, results, _ = _run("pod-template-labels-sidecar-annotation")
     meta = items["db"]["spec"]["template"]["metadata"]
     assert meta["labels"]["sidecar.istio.io/inject"] == "true"
     assert meta["annotations"]["sidecar.istio.io/inject"] == "true"
@@ -162,34 +67,18 @@ def test_sidecar_label_brings_conflicting_annotation_in_line():
 
 
 def test_configmap_config_as_kpt_builds_it():
-    config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: function-input}\ndata: {team: ml, tier: gold}\n"
-    items, _, _ = _run("pod-template-labels", config)
+    items, _, _ = _run("pod-template-labels-configmap")
     assert items["job"]["spec"]["template"]["metadata"]["labels"] == {"team": "ml", "tier": "gold"}
 
 
-NAMESPACES = """\
-apiVersion: v1
-kind: Namespace
-metadata: {name: kubeflow, labels: {control-plane: kubeflow}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: istio-system, labels: {istio-injection: disabled}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: knative-serving}
-"""
-
-
 def test_namespace_injection_named():
-    items, _, _ = _run("namespace-injection", "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: n}\nnamespaces: [kubeflow]\n", NAMESPACES)
+    items, _, _ = _run("namespace-injection-named")
     assert items["kubeflow"]["metadata"]["labels"] == {"control-plane": "kubeflow", "istio-injection": "enabled"}
     assert "labels" not in items["knative-serving"]["metadata"]
 
 
 def test_namespace_injection_star_respects_explicit_opt_out():
-    items, results, _ = _run("namespace-injection", "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: n}\nnamespaces: [\"*\"]\n", NAMESPACES)
+    items, results, _ = _run("namespace-injection-star")
     assert items["kubeflow"]["metadata"]["labels"]["istio-injection"] == "enabled"
     assert items["knative-serving"]["metadata"]["labels"]["istio-injection"] == "enabled"
     assert items["istio-system"]["metadata"]["labels"]["istio-injection"] == "disabled"
@@ -197,18 +86,17 @@ def test_namespace_injection_star_respects_explicit_opt_out():
 
 
 def test_namespace_injection_revision_replaces_injection_label():
-    docs = NAMESPACES.replace("{control-plane: kubeflow}", "{control-plane: kubeflow, istio-injection: enabled}")
-    items, _, _ = _run("namespace-injection", "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: n}\nnamespaces: [kubeflow]\nrevision: 1-6-8\n", docs)
+    items, _, _ = _run("namespace-injection-revision")
     assert items["kubeflow"]["metadata"]["labels"] == {"control-plane": "kubeflow", "istio.io/rev": "1-6-8"}
 
 
 def test_namespace_injection_configmap_list_is_comma_separated():
-    items, _, _ = _run("namespace-injection", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata: {namespaces: 'kubeflow, knative-serving'}\n", NAMESPACES)
+    items, _, _ = _run("namespace-injection-configmap")
     assert items["knative-serving"]["metadata"]["labels"]["istio-injection"] == "enabled"
     assert items["kubeflow"]["metadata"]["labels"]["istio-injection"] == "enabled"
 
 
 def test_stderr_summary_says_what_changed():
-    _, _, out = _run("pod-template-labels", "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateLabels\nmetadata: {name: t}\nlabels: {team: ml}\n")
+    _, _, out = _run("pod-template-labels-workload-kinds")
     assert out.stderr.count("\n") == 1
     assert "set labels on 8 pod templates" in out.stderr

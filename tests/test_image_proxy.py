@@ -6,6 +6,7 @@ looks at every string of every output object, and inside ConfigMap values at the
 from __future__ import annotations
 
 import json
+from functools import partial
 import re
 
 import pytest
@@ -79,8 +80,7 @@ def public_references(obj: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def run(text):
-    return run_function("image-proxy", text)
+run = partial(run_function, "image-proxy")
 
 
 def output_objects(stdout):

@@ -42,8 +42,8 @@ def test_lists_images_with_their_places_v1_10():
     ]:
         assert image in lines
         following = lines[lines.index(image) + 1:]
-        block = following[:next((i for i, l in enumerate(following) if not l.startswith("  ")), len(following))]
-        assert any(l.strip().startswith(place) for l in block), (image, block)
+        block = following[:next((i for i, line in enumerate(following) if not line.startswith("  ")), len(following))]
+        assert any(line.strip().startswith(place) for line in block), (image, block)
 
 
 def test_mirror_pairs_v1_3_0(tmp_path):

@@ -90,7 +90,7 @@ def test_accepts_v1alpha1_and_list_and_writes_v1():
 
 
 def test_empty_items_still_written():
-    out = run_function("pod-template-labels", "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n" + "".join("  " + l + "\n" for l in LABELS.splitlines()))
+    out = run_function("pod-template-labels", "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n" + "".join("  " + line + "\n" for line in LABELS.splitlines()))
     assert out.exit_code == 0, out.stderr
     assert load_output(out.stdout)["items"] == []
 

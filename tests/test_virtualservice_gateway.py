@@ -8,11 +8,11 @@ the function's.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import pytest
 
-from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
+from helpers import items_block, load_output, rendered_items_text, resource_list, run_docs, run_function
 from kfkrm.runtime.resourcelist import ResourceList
 
 NAME = "virtualservice-gateway"
@@ -189,8 +189,7 @@ def vs(name, namespace, gateways, hosts=("*",), api="networking.istio.io/v1alpha
 KF_GATEWAY = "apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata:\n  name: kubeflow-gateway\n  namespace: kubeflow\nspec:\n  selector: {istio: ingressgateway}\n"
 
 
-def run_small(*docs, config=CONFIG):
-    return run_function(NAME, resource_list(items_block(*docs), config))
+run_small = partial(run_docs, NAME, config=CONFIG)
 
 
 def out_items(outcome):

@@ -11,6 +11,7 @@ import json
 import sys
 
 from .. import __version__
+from ..fns.examples import EXAMPLES
 from ..fns.registry import BY_KIND, BY_NAME, COMMANDS, FUNCTIONS
 from ..runtime.config import API_VERSION, ConfigError
 from ..runtime.runner import run
@@ -89,10 +90,7 @@ def _usage() -> str:
 def function_help(spec) -> str:
     module = spec.load()
     cfg = module.Config
-    lines = [f"kfkrm {spec.name}: {spec.summary}", ""]
-    doc = (module.__doc__ or "").strip()
-    if doc:
-        lines += [doc, ""]
+    lines = [f"kfkrm {spec.name}: {spec.summary}", f"Docs: docs/functions/{spec.name}.md", ""]
     lines.append(f"Config: apiVersion {API_VERSION}, kind {spec.kind}")
     for name, info in cfg.model_fields.items():
         if name in ("apiVersion", "kind", "metadata"):
@@ -102,7 +100,7 @@ def function_help(spec) -> str:
     if cfg.FROM_CONFIGMAP:
         how = "its data is the map" if cfg.FROM_CONFIGMAP.startswith("map:") else "data keys are the fields, lists comma-separated"
         lines.append(f"  A v1 ConfigMap is accepted too: {how}.")
-    lines += ["", "Example:", module.EXAMPLE.strip()]
+    lines += ["", "Example:", EXAMPLES[spec.name].strip()]
     return "\n".join(lines)
 
 

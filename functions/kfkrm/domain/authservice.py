@@ -10,9 +10,11 @@ import re
 from fnmatch import fnmatchcase
 from typing import Optional
 
+from ..runtime.kinds import is_core
 from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.selectors import SelectorTerm, select
 from .images import parse_reference
+from .labelselector import match_labels
 
 # Kubeflow's auth services, by image repository (any registry prefix).
 AUTH_IMAGES = ("*/oidc-authservice", "*/oauth2-proxy")
@@ -84,16 +86,14 @@ def _volume_refs(source: dict) -> set:
 
 def pod_labels(workload, tpl) -> dict:
     """The labels that select exactly the auth pods: the workload's selector, else its template labels."""
-    selector = (workload.obj.get("spec") or {}).get("selector") or {}
-    match_labels = selector.get("matchLabels") if isinstance(selector, dict) else None
-    return dict(match_labels or tpl.labels)
+    return dict(match_labels(workload.obj) or tpl.labels)
 
 
 def services_selecting(items, namespace: str, labels: dict) -> list:
     """Services in `namespace` whose selector picks the pods carrying `labels`."""
     found = []
     for item in items:
-        if item.kind == "Service" and item.group == "" and item.namespace == namespace:
+        if is_core(item, "Service") and item.namespace == namespace:
             selector = (item.obj.get("spec") or {}).get("selector") or {}
             if selector and all(str(labels.get(k)) == str(v) for k, v in selector.items()):
                 found.append(item)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
 from ..runtime import yamlio
-from ..runtime.paths import field_path
+from ..runtime.kinds import is_core
+from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.resourcelist import Item
 
@@ -206,7 +207,7 @@ def find_images(items: Iterable[Item], embedded: bool = True) -> list[Found]:
             found.extend(_in_pod_template(item, embedded))
         elif not embedded:
             continue
-        elif item.kind == "ConfigMap" and item.group == "":
+        elif is_core(item, "ConfigMap"):
             found.extend(_in_configmap(item))
         elif item.group != "":
             found.extend(_in_resource(item))
@@ -273,21 +274,11 @@ def _styled_like(old, new: str) -> str:
 
 
 def _in_resource(item: Item) -> Iterator[Found]:
-    for parts, container, key, value in _walk(item.obj, ()):
+    for parts, container, key, value in walk_strings(item.obj):
         if names_an_image(_image_key(parts)):
             ref = parse_reference(value)
             if ref:
                 yield Found(item, field_path(parts), ref, RESOURCE, _write=_setter(container, key))
-
-
-def _walk(node, parts: tuple) -> Iterator[tuple]:
-    """(path, parent, key, string) for every string in `node`."""
-    entries = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in entries:
-        if isinstance(value, str):
-            yield parts + (key,), node, key, value
-        elif isinstance(value, (dict, list)):
-            yield from _walk(value, parts + (key,))
 
 
 def _image_key(parts: tuple):
@@ -336,6 +327,10 @@ class EmbeddedValue:
     so the value keeps its own format (indentation, key order, comments). Every rewrite of
     a value is checked by parsing the result again: JSON and YAML must parse to the
     original with exactly the intended strings replaced, Python must still parse.
+
+    Its phases, each a function below: recognise the format (_recognise), find image
+    strings (_find_in_doc, _python_image_literals), rewrite the text (_replace_bounded)
+    and verify the result (_expected_documents).
     """
 
     def __init__(self, data: dict, key: str, text: str, fmt: str, docs):
@@ -346,27 +341,8 @@ class EmbeddedValue:
     @classmethod
     def parse(cls, data: dict, key: str, text: str) -> Optional["EmbeddedValue"]:
         text = str(text)  # a yamlio.Str remembers its style; the parsers want a plain str
-        if key.endswith(".py"):
-            try:
-                ast.parse(text)
-            except SyntaxError:
-                return None
-            return cls(data, key, text, "python", None)
-        stripped = text.lstrip()
-        if not stripped or not ("\n" in stripped or stripped[0] in "{["):
-            return None
-        if stripped[0] in "{[":
-            try:
-                return cls(data, key, text, "json", [json.loads(text)])
-            except ValueError:
-                pass
-        try:
-            docs = yamlio.load_all(text)
-        except yamlio.YAMLError:
-            return None
-        if not any(isinstance(d, (dict, list)) for d in docs):
-            return None
-        return cls(data, key, text, "yaml", docs)
+        recognised = _recognise(key, text)
+        return None if recognised is None else cls(data, key, text, *recognised)
 
     # -- finding -----------------------------------------------------------------------
     def find(self, item: Item, where: str) -> Iterator[Found]:
@@ -377,7 +353,7 @@ class EmbeddedValue:
             yield from self._find_in_doc(item, where, d, doc)
 
     def _find_in_doc(self, item, where, d, doc) -> Iterator[Found]:
-        strings = list(_walk(doc, ()))
+        strings = list(walk_strings(doc))
         hubs = [(parts, container, value) for parts, container, key, value in strings if key == "hub" and value]
         for parts, container, key, value in strings:
             inner = field_path(parts)
@@ -398,29 +374,12 @@ class EmbeddedValue:
                         _write=self._editor(d, parts, value))
 
     def _find_in_python(self, item, where) -> Iterator[Found]:
-        """String literals assigned to an image: `"image": "repo:" + version`,
-        `os.environ.get("FRONTEND_IMAGE", "repo")`, `frontend_image = "repo"`."""
-        try:
-            tokens = [t for t in tokenize.generate_tokens(io.StringIO(self.text).readline)
-                      if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
-        except (tokenize.TokenError, IndentationError, SyntaxError):
-            return
-        for i, tok in enumerate(tokens):
-            if tok.type != tokenize.STRING or i < 2 or tokens[i - 1].string not in (":", ",", "="):
-                continue
-            owner = tokens[i - 2]
-            owner_name = _literal(owner.string) if owner.type == tokenize.STRING else owner.string if owner.type == tokenize.NAME else None
-            if not names_an_image(owner_name):
-                continue
-            value = _literal(tok.string)
-            concatenated = i + 1 < len(tokens) and tokens[i + 1].string == "+"
-            text = value[:-1] if concatenated and isinstance(value, str) and value.endswith(":") else value
+        for line, column, text, concatenated in _python_image_literals(self.text):
             ref = parse_reference(text, prefix=concatenated)
             if ref is None or "/" not in text:
                 continue
-            line = tok.start[0]
             yield Found(item, where, ref, CONFIGMAP, inner=f"line {line}", prefix=concatenated,
-                        _write=self._editor(None, (line, tok.start[1]), text))
+                        _write=self._editor(None, (line, column), text))
 
     # -- rewriting ---------------------------------------------------------------------
     def _editor(self, d, parts, old: str) -> Callable[[str], None]:
@@ -437,32 +396,89 @@ class EmbeddedValue:
 
     def _commit(self) -> None:
         replacements = {old: new for old, new in self.edits.values()}
-        text = self.text
-        for old in sorted(replacements, key=len, reverse=True):
-            text = _bounded(old).sub(lambda m, new=replacements[old]: new, text)
-        self._check(text)
+        text = _replace_bounded(self.text, replacements)
+        self._check(text, replacements)
         self.data[self.key] = _styled_like(self.text, text)
 
-    def _check(self, text: str) -> None:
+    def _check(self, text: str, replacements: dict) -> None:
         if self.format == "python":
             ast.parse(text)
             return
-        # Every image field holding a rewritten string changes with it (one image, one
-        # target); any other change means the text also sat outside image fields.
-        replacements = {old: new for old, new in self.edits.values()}
-        expected = json.loads(json.dumps(self.docs))
-        for (d, parts), old in self.images.items():
-            if old not in replacements:
-                continue
-            new = replacements[old]
-            node = expected[d]
-            for p in parts[:-1]:
-                node = node[p]
-            node[parts[-1]] = new
         got = [json.loads(text)] if self.format == "json" else yamlio.load_all(text)
-        if json.loads(json.dumps(got)) != expected:
+        if json.loads(json.dumps(got)) != _expected_documents(self.docs, self.images, replacements):
             raise EmbeddedRewriteError(
                 f"the same text also appears outside image fields in data.{self.key}; not rewritten")
+
+
+def _recognise(key: str, text: str) -> Optional[tuple[str, Optional[list]]]:
+    """(format, parsed documents) of a ConfigMap value that holds structured text, or None:
+    Python for a `.py` key that parses, JSON when it parses as JSON, else multi-line YAML
+    holding a mapping or a list."""
+    if key.endswith(".py"):
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            return None
+        return "python", None
+    stripped = text.lstrip()
+    if not stripped or not ("\n" in stripped or stripped[0] in "{["):
+        return None
+    if stripped[0] in "{[":
+        try:
+            return "json", [json.loads(text)]
+        except ValueError:
+            pass
+    try:
+        docs = yamlio.load_all(text)
+    except yamlio.YAMLError:
+        return None
+    if not any(isinstance(d, (dict, list)) for d in docs):
+        return None
+    return "yaml", docs
+
+
+def _python_image_literals(text: str) -> Iterator[tuple[int, int, Optional[str], bool]]:
+    """(line, column, string, concatenated) for each string literal assigned to an image:
+    `"image": "repo:" + version`, `os.environ.get("FRONTEND_IMAGE", "repo")`,
+    `frontend_image = "repo"`. `concatenated`: the literal is a prefix (`+` follows), its
+    trailing `:` dropped."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.STRING or i < 2 or tokens[i - 1].string not in (":", ",", "="):
+            continue
+        owner = tokens[i - 2]
+        owner_name = _literal(owner.string) if owner.type == tokenize.STRING else owner.string if owner.type == tokenize.NAME else None
+        if not names_an_image(owner_name):
+            continue
+        value = _literal(tok.string)
+        concatenated = i + 1 < len(tokens) and tokens[i + 1].string == "+"
+        literal = value[:-1] if concatenated and isinstance(value, str) and value.endswith(":") else value
+        yield tok.start[0], tok.start[1], literal, concatenated
+
+
+def _replace_bounded(text: str, replacements: dict) -> str:
+    """Each old string replaced where it stands as a whole reference, longest first."""
+    for old in sorted(replacements, key=len, reverse=True):
+        text = _bounded(old).sub(lambda m, new=replacements[old]: new, text)
+    return text
+
+
+def _expected_documents(docs: list, images: dict, replacements: dict) -> list:
+    """The documents as they must parse after the rewrite: every image field holding a
+    rewritten string changes with it (one image, one target), nothing else changes."""
+    expected = json.loads(json.dumps(docs))
+    for (d, parts), old in images.items():
+        if old not in replacements:
+            continue
+        node = expected[d]
+        for p in parts[:-1]:
+            node = node[p]
+        node[parts[-1]] = replacements[old]
+    return expected
 
 
 class EmbeddedRewriteError(Exception):

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+from ..runtime.k8svalidation import is_dns_label, is_dns_subdomain  # noqa: F401 (is_dns_subdomain: re-exported)
 from ..runtime.paths import field_path
 
 MESH = "mesh"
@@ -27,8 +28,6 @@ NETWORKING_GROUP = "networking.istio.io"
 NETWORKING_VERSIONS = ("v1alpha3", "v1beta1", "v1")
 ROUTE_KINDS = ("http", "tls", "tcp")  # the VirtualService route lists whose matches name gateways
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 WILDCARD_HOST = "*"
 
@@ -49,16 +48,11 @@ def parse_config_ref(text: str) -> GatewayRef:
     if not isinstance(text, str) or text.count("/") != 1:
         raise ValueError(f"{text!r} is not a gateway reference: expected namespace/name, e.g. istio-system/corp-gateway")
     namespace, name = text.split("/")
-    if not _DNS_LABEL.match(namespace):
+    if not is_dns_label(namespace):
         raise ValueError(f"{text!r}: the namespace {namespace!r} is not a namespace name (a DNS label)")
     if not is_dns_subdomain(name):
         raise ValueError(f"{text!r}: the name {name!r} is not a Gateway name (a DNS subdomain)")
     return GatewayRef(namespace, name)
-
-
-def is_dns_subdomain(name: str) -> bool:
-    """A valid Kubernetes object name of most kinds (Secret, Gateway, ...)."""
-    return len(name) <= 253 and _DNS_SUBDOMAIN.match(name) is not None
 
 
 def host_problem(host: str):

@@ -30,36 +30,21 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..domain.labelselector import match_labels
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
+from ..runtime.k8svalidation import is_dns_label
+from ..runtime.kinds import is_core
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
 from ..domain import kfp_sync_script, object_store
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: ArgoArtifactRepository
-metadata:
-  name: s3-artifacts
-s3:
-  bucket: ml-artifacts
-  endpoint: s3.amazonaws.com
-  region: us-west-2
-  insecure: false
-  keyFormat: "artifacts/{{workflow.name}}/{{pod.name}}"
-  useSDKCreds: true          # e.g. IRSA; or name the Secret:
-  # accessKeySecret: {name: mlpipeline-s3-artifact, key: accesskey}
-  # secretKeySecret: {name: mlpipeline-s3-artifact, key: secretkey}
-target: namespace            # or controller: rewrite artifactRepository in workflow-controller-configmap
-namespaces: [kubeflow]
-"""
+from ..runtime.results import error, info, warn
 
 REPOSITORIES_CONFIGMAP = "artifact-repositories"
 DEFAULT_KEY = "default-v1"
 DEFAULT_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 CONTROLLER_CONFIGMAP = "workflow-controller-configmap"
 ARGO_DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"  # Argo's own default when keyFormat is unset
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?$")
 # A keyFormat that KFP 1.x UIs can follow: ARGO_ARCHIVE_PREFIX/<workflow>/<pod>.
 _PREFIX_KEY_FORMAT = re.compile(r"^(?P<prefix>[^{}]+)/\{\{workflow\.name\}\}/\{\{pod\.name\}\}$")
@@ -130,7 +115,7 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_namespaces(cls, namespaces):
         for ns in namespaces:
-            if not _DNS_LABEL.match(ns):
+            if not is_dns_label(ns):
                 raise ValueError(f"{ns!r} is not a namespace name (a DNS label)")
         return namespaces
 
@@ -179,10 +164,10 @@ def transform(rl, config: Config) -> str:
     items = list(rl.mutable_items())
     repository_text = yamlio.dump(artifact_repository(config))
     done = []
-    controller_cms = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.name == CONTROLLER_CONFIGMAP]
+    controller_cms = [i for i in items if is_core(i, "ConfigMap") and i.name == CONTROLLER_CONFIGMAP]
     if config.target == "controller" and not controller_cms:
-        rl.result(f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
-                  "(removed by remove-argo? then use target: namespace)", "error", field="target")
+        error(rl, f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
+                  "(removed by remove-argo? then use target: namespace)", field="target")
         return ""
     found = None
     if config.removeBundledMinio:
@@ -196,7 +181,7 @@ def transform(rl, config: Config) -> str:
                 data = cm.obj["data"] = {}
             if data.get("artifactRepository") != repository_text:
                 data["artifactRepository"] = repository_text
-                rl.result(f"artifactRepository now s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", cm, "data.artifactRepository")
+                info(rl, f"artifactRepository now s3 bucket {config.s3.bucket} at {config.s3.endpoint}", cm, "data.artifactRepository")
             done.append(f"{cm.ref()} artifactRepository")
     if config.target == "namespace":
         for ns in config.namespaces:
@@ -215,7 +200,7 @@ def transform(rl, config: Config) -> str:
 
 def _namespace_repository(rl, items, namespace: str, repository_text: str) -> str:
     """Set (or add) the artifact-repositories ConfigMap of one namespace."""
-    existing = next((i for i in items if i.kind == "ConfigMap" and i.group == "" and i.name == REPOSITORIES_CONFIGMAP
+    existing = next((i for i in items if is_core(i, "ConfigMap") and i.name == REPOSITORIES_CONFIGMAP
                      and i.namespace == namespace), None)
     if existing is None:
         item = rl.add({
@@ -225,7 +210,7 @@ def _namespace_repository(rl, items, namespace: str, repository_text: str) -> st
                          "annotations": {DEFAULT_ANNOTATION: DEFAULT_KEY}},
             "data": {DEFAULT_KEY: repository_text},
         })
-        rl.result(f"added ({DEFAULT_KEY}, the default artifact repository)", "info", item)
+        info(rl, f"added ({DEFAULT_KEY}, the default artifact repository)", item)
         return f"added {namespace}/{REPOSITORIES_CONFIGMAP}"
     obj = existing.obj
     metadata = obj.setdefault("metadata", {})
@@ -234,7 +219,7 @@ def _namespace_repository(rl, items, namespace: str, repository_text: str) -> st
         annotations = metadata["annotations"] = {}
     previous_default = annotations.get(DEFAULT_ANNOTATION)
     if previous_default not in (None, DEFAULT_KEY):
-        rl.result(f"the default artifact repository was key {previous_default!r}; now {DEFAULT_KEY!r}", "warning", existing,
+        warn(rl, f"the default artifact repository was key {previous_default!r}; now {DEFAULT_KEY!r}", existing,
                   field_path(("metadata", "annotations", DEFAULT_ANNOTATION)))
     annotations[DEFAULT_ANNOTATION] = DEFAULT_KEY
     data = obj.get("data")
@@ -242,7 +227,7 @@ def _namespace_repository(rl, items, namespace: str, repository_text: str) -> st
         data = obj["data"] = {}
     data[DEFAULT_KEY] = repository_text
     if existing.changed:
-        rl.result(f"set {DEFAULT_KEY} as the default artifact repository", "info", existing, f"data.{DEFAULT_KEY}")
+        info(rl, f"set {DEFAULT_KEY} as the default artifact repository", existing, f"data.{DEFAULT_KEY}")
     return f"set {namespace}/{REPOSITORIES_CONFIGMAP}"
 
 
@@ -252,7 +237,7 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
     secure = "false" if s3.insecure else "true"
     changed = 0
     for item in items:
-        if item.kind == "ConfigMap" and item.name in ("pipeline-install-config", "kfp-launcher") and item.group == "":
+        if is_core(item, "ConfigMap") and item.name in ("pipeline-install-config", "kfp-launcher"):
             changed += _kfp_configmap(rl, item, config)
     api_env = {
         "OBJECTSTORECONFIG_HOST": s3.host,
@@ -294,7 +279,7 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
                             names=config.removeBundledMinio)
     for app, seen in found.items():
         if not seen:
-            rl.result(f"no Deployment selecting app: {app} in the input; its object-store settings were not set", "warning")
+            warn(rl, f"no Deployment selecting app: {app} in the input; its object-store settings were not set")
     return changed
 
 
@@ -311,7 +296,7 @@ def _kfp_configmap(rl, item, config: Config) -> int:
     changed = 0
     for key, value in wanted.items():
         if data.get(key) != value:
-            rl.result(f"{key}: {data.get(key)!r} -> {value!r}", "info", item, f"data.{key}")
+            info(rl, f"{key}: {data.get(key)!r} -> {value!r}", item, f"data.{key}")
             data[key] = value
             changed += 1
     if ("defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com")
@@ -323,7 +308,7 @@ def _kfp_configmap(rl, item, config: Config) -> int:
 
 
 def _selected_app(item) -> Optional[str]:
-    match = ((item.obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    match = match_labels(item.obj)
     return match.get("app")
 
 

@@ -36,22 +36,15 @@ from ..domain.authservice import (
     pod_labels,
     services_selecting,
 )
+from ..domain.labelselector import selector_matches
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.k8svalidation import NamespaceName, Port
+from ..runtime.kinds import is_core
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import SIDECAR_INJECT, pod_template, set_template_metadata
+from ..runtime.results import error, info, warn
 from ..runtime.selectors import SelectorTerm
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: AuthServiceRelocation
-metadata:
-  name: auth-in-mesh
-namespace: kubeflow
-sidecar: true
-excludeOutboundPorts: ["443"]
-"""
 
 EXCLUDE_OUTBOUND = "traffic.sidecar.istio.io/excludeOutboundPorts"
 TRUST_DOMAIN = "cluster.local"
@@ -182,7 +175,7 @@ class ReferenceRewriter:
         """Rewrite one item; returns (field path, what changed) for every changed field."""
         obj = item.obj
         changed: list = []
-        if item.kind == "ConfigMap" and item.group == "" and isinstance(obj.get("data"), dict):
+        if is_core(item, "ConfigMap") and isinstance(obj.get("data"), dict):
             data = obj["data"]
             for key, value in list(data.items()):
                 if isinstance(value, str):
@@ -208,31 +201,10 @@ def enrol(rl, tpl, config: Config) -> list[str]:
         wanted[EXCLUDE_OUTBOUND] = ",".join(current + [p for p in config.excludeOutboundPorts if p not in current])
     old = annotations.get(SIDECAR_INJECT)
     if old is not None and str(old) != wanted[SIDECAR_INJECT]:
-        rl.result(
-            f"pod-template annotation {SIDECAR_INJECT} was {old!r}; replaced by {wanted[SIDECAR_INJECT]!r} as configured",
-            "warning", tpl.item, tpl.field("metadata", "annotations", SIDECAR_INJECT),
+        warn(rl,
+            f"pod-template annotation {SIDECAR_INJECT} was {old!r}; replaced by {wanted[SIDECAR_INJECT]!r} as configured", tpl.item, tpl.field("metadata", "annotations", SIDECAR_INJECT),
         )
     return set_template_metadata(rl, tpl, "annotations", wanted)
-
-
-def selector_matches(selector, labels: dict) -> bool:
-    """A Kubernetes LabelSelector (matchLabels, matchExpressions); empty or absent selects all."""
-    if not isinstance(selector, dict):
-        return True
-    if any(str(labels.get(k)) != str(v) for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
-        present = key in labels
-        if op == "In" and not (present and str(labels[key]) in values):
-            return False
-        if op == "NotIn" and present and str(labels[key]) in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
 
 
 def pod_ports(services: list, tpl) -> list:
@@ -268,7 +240,7 @@ def network_policy_isolates(rl, namespace: str, labels: dict, ports: list) -> Op
 def root_namespace(rl) -> str:
     """Istio's root namespace from the mesh config in the input, else Istio's default."""
     for item in rl.items:
-        if item.kind == "ConfigMap" and item.group == "" and "rootNamespace" in (item.raw or ""):
+        if is_core(item, "ConfigMap") and "rootNamespace" in (item.raw or ""):
             mesh = (item.obj.get("data") or {}).get("mesh")
             if isinstance(mesh, str):
                 try:
@@ -355,7 +327,7 @@ def admit_gateway(rl, workload, tpl, config: Config) -> list[str]:
             continue
         item = rl.add(obj)
         added.append(f"{obj['kind']} {namespace}/{name}")
-        rl.result(f"added: {why}", "info", item)
+        info(rl, f"added: {why}", item)
     return added
 
 
@@ -389,38 +361,36 @@ def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
     """Move the auth service's objects to `new` and rewrite references; None on a clash."""
     old = workload.namespace
     for item in unresolved_var_addresses(rl, workload.name):
-        rl.result(
+        error(rl,
             "addresses a Service through kustomize vars that are not resolved yet ($(...).$(...).svc): kustomize resolves "
             "vars after all transformers and cannot follow the auth service's move; run this on manifests whose vars are "
-            "resolved (kpt on the rendered output, or a kustomization over a rendered file), or replace the vars first",
-            "error", item)
+            "resolved (kpt on the rendered output, or a kustomization over a rendered file), or replace the vars first", item)
     if rl.has_errors:
         return None
     moving, missing = objects_to_move(rl, workload, tpl)
     taken = {(i.group, i.kind, i.name): i for i in rl.items if i.namespace == new}
     clashes = [(i, taken[(i.group, i.kind, i.name)]) for i in moving if (i.group, i.kind, i.name) in taken]
     for item, other in clashes:
-        rl.result(f"cannot move it to {new}: the input already has {other.ref()}", "error", item, "metadata.namespace")
+        error(rl, f"cannot move it to {new}: the input already has {other.ref()}", item, "metadata.namespace")
     if clashes:
         return None
     for kind, name in missing:
-        rl.result(f"its pods use {kind} {name!r}, which is not in the input; create it in {new}", "warning", workload)
+        warn(rl, f"its pods use {kind} {name!r}, which is not in the input; create it in {new}", workload)
     for item in moving:
         item.obj["metadata"]["namespace"] = new
-        rl.result(f"moved from namespace {old} to {new}", "info", item, "metadata.namespace")
+        info(rl, f"moved from namespace {old} to {new}", item, "metadata.namespace")
     rewriter = ReferenceRewriter(old, new, moving)
     rewritten = 0
     for item in rl.mutable_items():
         if rewriter.might_refer(item):
             for field, detail in rewriter.rewrite_item(item):
-                rl.result(f"rewrote a reference to the auth service's old location in {old}{detail}", "info", item, field)
+                info(rl, f"rewrote a reference to the auth service's old location in {old}{detail}", item, field)
                 rewritten += 1
             left = rewriter.unresolved(item)
             if left:
-                rl.result(f"still names {', '.join(left)}: no Service of that name moved, so it was left as it is; check it",
-                          "warning", item)
+                warn(rl, f"still names {', '.join(left)}: no Service of that name moved, so it was left as it is; check it", item)
     if named_after(workload, old) and not any(i.namespace == old for i in rl.items):  # its own namespace, now empty
-        emptied = [i for i in rl.mutable_items() if i.kind == "Namespace" and i.group == "" and i.name == old]
+        emptied = [i for i in rl.mutable_items() if is_core(i, "Namespace") and i.name == old]
         rl.remove(emptied, why=f"the namespace held only the auth service, which moved to {new}")
     return moving, rewritten
 
@@ -429,11 +399,10 @@ def transform(rl, config: Config) -> str:
     workloads = find_auth_workloads(rl, config.workload)
     if not workloads:
         how = "workload selects no workload" if config.workload else "no oidc-authservice or oauth2-proxy workload in the input"
-        rl.result(f"no auth service found: {how}", "error", field="workload" if config.workload else None)
+        error(rl, f"no auth service found: {how}", field="workload" if config.workload else None)
         return ""
     if len(workloads) > 1:
-        rl.result(f"found several auth services ({', '.join(w.ref() for w in workloads)}); name one with workload",
-                  "error", field="workload")
+        error(rl, f"found several auth services ({', '.join(w.ref() for w in workloads)}); name one with workload", field="workload")
         return ""
     workload = workloads[0]
     tpl = pod_template(workload)
@@ -444,8 +413,8 @@ def transform(rl, config: Config) -> str:
         if outcome is None:
             return ""
         moved, rewritten = outcome
-    if not any(i.kind == "Namespace" and i.group == "" and i.name == new for i in rl.items):
-        rl.result(f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is deployed", "info")
+    if not any(is_core(i, "Namespace") and i.name == new for i in rl.items):
+        info(rl, f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is deployed")
     enrolled = enrol(rl, tpl, config)
     added = admit_gateway(rl, workload, tpl, config)
     parts = [f"auth service {workload.kind} {workload.name} in {new}"]

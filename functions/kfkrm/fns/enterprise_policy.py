@@ -43,29 +43,14 @@ from ..domain.istio_refs import (
     parse_config_ref,
     virtualservice_gateway_refs,
 )
-from ..runtime.config import FunctionConfig, Model
-from ..runtime.k8svalidation import NamespaceName
-from ..runtime.paths import field_path
+from ..runtime.config import FunctionConfig, Model, non_empty_when_set
+from ..runtime.k8svalidation import DNS_LABEL_PATTERN, NamespaceName
+from ..runtime.kinds import is_core
+from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
 from ..runtime.resourcelist import Item
+from ..runtime.results import error, info, warn
 from ..runtime.selectors import SelectorTerm, select
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: EnterprisePolicy
-metadata:
-  name: platform-rules
-allowedRegistries: [registry.corp.example.com]
-meshNamespaces: [kubeflow]
-allowedGateways: [istio-system/corp-gateway]
-forbid:
-- {group: apps, kind: Deployment, name: workflow-controller}
-- {group: apps, kind: Deployment, name: istiod}
-authService: {namespace: kubeflow}
-istioVersion: "1.6"
-exemptions:
-- {kind: Deployment, namespace: kubeflow, name: katib-mysql, rule: mesh, reason: "database traffic kept off the mesh"}
-"""
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
 INTEGRITY = "integrity"
@@ -135,8 +120,7 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_registries(cls, registries):
         if registries is not None:
-            if not registries:
-                raise ValueError("must name at least one registry when set")
+            non_empty_when_set(registries, "must name at least one registry when set")
             for entry in registries:
                 if not is_registry_path(entry):
                     raise ValueError(f"{entry!r} is not a registry host with an optional path (e.g. registry.corp.example.com/proxy)")
@@ -145,16 +129,13 @@ class Config(FunctionConfig):
     @field_validator("meshNamespaces")
     @classmethod
     def _some_namespaces(cls, namespaces):
-        if namespaces is not None and not namespaces:
-            raise ValueError("must name at least one namespace when set")
-        return namespaces
+        return non_empty_when_set(namespaces, "must name at least one namespace when set")
 
     @field_validator("allowedGateways")
     @classmethod
     def _valid_gateways(cls, gateways):
         if gateways is not None:
-            if not gateways:
-                raise ValueError('must name at least one Gateway when set (mesh is always allowed)')
+            non_empty_when_set(gateways, "must name at least one Gateway when set (mesh is always allowed)")
             for entry in gateways:
                 parse_config_ref(entry)
         return gateways
@@ -244,7 +225,7 @@ def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
 
 def check_mesh(items: list[Item], namespaces: list[str], report: Report) -> Iterator[Violation]:
     wanted = set(namespaces)
-    namespace_labels = {i.name: i.labels for i in items if i.kind == "Namespace" and i.group == "" and i.name in wanted}
+    namespace_labels = {i.name: i.labels for i in items if is_core(i, "Namespace") and i.name in wanted}
     checked = 0
     for item in items:
         if item.namespace not in wanted or item.is_local_config or not has_pod_template(item):
@@ -318,20 +299,20 @@ def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violat
 def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
     """Addresses of the auth service's Services and principals of its ServiceAccount that
     name another namespace than `wanted`."""
-    services = sorted({i.name for i in own if i.kind == "Service" and i.group == ""}, key=len, reverse=True)
-    accounts = sorted({i.name for i in own if i.kind == "ServiceAccount" and i.group == ""}, key=len, reverse=True)
+    services = sorted({i.name for i in own if is_core(i, "Service")}, key=len, reverse=True)
+    accounts = sorted({i.name for i in own if is_core(i, "ServiceAccount")}, key=len, reverse=True)
     patterns = []
     if services:
-        patterns.append(re.compile(rf"(?<![\w.-])(?:{'|'.join(map(re.escape, services))})\.(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(?=\.svc\b|(?![\w.-]))"))
+        patterns.append(re.compile(rf"(?<![\w.-])(?:{'|'.join(map(re.escape, services))})\.(?P<ns>{DNS_LABEL_PATTERN})(?=\.svc\b|(?![\w.-]))"))
     if accounts:
-        patterns.append(re.compile(rf"(?<![\w.-])ns/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/sa/(?:{'|'.join(map(re.escape, accounts))})(?![\w.-])"))
+        patterns.append(re.compile(rf"(?<![\w.-])ns/(?P<ns>{DNS_LABEL_PATTERN})/sa/(?:{'|'.join(map(re.escape, accounts))})(?![\w.-])"))
     markers = services + accounts
     for item in rl.items:
         if item.is_local_config or (item.raw is not None and not any(m in item.raw for m in markers)):
             continue
         if item.raw is not None and not any(p.search(item.raw) for p in patterns):
             continue
-        for parts, text in _strings(item.obj, ()):
+        for parts, _, _, text in walk_strings(item.obj):
             if parts[:1] == ("metadata",):
                 continue
             for pattern in patterns:
@@ -339,15 +320,6 @@ def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
                     if m["ns"] != wanted:
                         yield Violation(AUTH, item, field_path(parts),
                                         f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}")
-
-
-def _strings(node, parts: tuple) -> Iterator[tuple[tuple, str]]:
-    entries = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in entries:
-        if isinstance(value, str):
-            yield parts + (key,), value
-        elif isinstance(value, (dict, list)):
-            yield from _strings(value, parts + (key,))
 
 
 def check_istio_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
@@ -441,17 +413,16 @@ def add_results(rl, config: Config, report: Report) -> None:
     per exemption that exempts nothing, an info per Istio kind the version table lacks."""
     for v in report.violations:
         if v.exemption is None:
-            rl.result(f"[{v.rule}] {v.message}", "error", v.item, v.field)
+            error(rl, f"[{v.rule}] {v.message}", v.item, v.field)
         else:
             reason = config.exemptions[v.exemption].reason
-            rl.result(f"[{v.rule}] exempt (exemptions[{v.exemption}]: {reason}): {v.message}", "info", v.item, v.field)
+            info(rl, f"[{v.rule}] exempt (exemptions[{v.exemption}]: {reason}): {v.message}", v.item, v.field)
     for i in report.unused_exemptions:
-        rl.result(f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
-                  "warning", field=f"exemptions[{i}]")
+        warn(rl, f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it", field=f"exemptions[{i}]")
     if config.istioVersion:
         for item in unknown_istio_kinds(rl.items):
-            rl.result(f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
-                      f"Istio {config.istioVersion}", "info", item, "apiVersion")
+            info(rl, f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                      f"Istio {config.istioVersion}", item, "apiVersion")
 
 
 def transform(rl, config: Config, baseline=None) -> str:

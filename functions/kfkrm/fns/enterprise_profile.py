@@ -62,20 +62,6 @@ from . import (
     virtualservice_gateway,
 )
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: EnterpriseProfile
-metadata:
-  name: corp
-mesh: {gateway: istio-system/corp-gateway, hosts: [kubeflow.corp.example.com], namespaces: [kubeflow], removeBundledIstio: true}
-podTemplates: {labels: {corp.example.com/team: ml-platform}, annotations: {sidecar.istio.io/inject: "true"}, include: [{namespace: kubeflow}]}
-registry: {rules: [{from: "*", to: registry.corp.example.com/proxy}]}
-auth: {namespace: kubeflow, excludeOutboundPorts: ["443"]}
-argo: {external: true, artifactRepository: {s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, useSDKCreds: true}}}
-envoyBaseId: 1
-validate: true        # finish with an EnterprisePolicy derived from the settings above
-"""
-
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
 
 

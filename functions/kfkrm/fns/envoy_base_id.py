@@ -25,15 +25,8 @@ from pydantic import Field, field_validator
 from ..domain.images import parse_reference
 from ..runtime.config import FunctionConfig
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
+from ..runtime.results import ERROR, WARNING, error, info, warn
 from ..runtime.selectors import Selecting, select
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: EnvoyBaseId
-metadata:
-  name: metadata-envoy-next-to-sidecar
-baseId: 1
-"""
 
 FLAG = "--base-id"
 DYNAMIC_FLAG = "--use-dynamic-base-id"
@@ -158,29 +151,27 @@ def transform(rl, config: Config) -> str:
             continue
         opt_out = opts_out_of_injection(tpl)
         if opt_out:
-            rl.result(
+            warn(rl,
                 f"the pod opts out of sidecar injection ({SIDECAR_INJECT}: \"false\" {opt_out}); "
-                f"{FLAG} only matters next to a sidecar, so enable injection too",
-                "warning", item, tpl.field("metadata", opt_out + "s", SIDECAR_INJECT),
+                f"{FLAG} only matters next to a sidecar, so enable injection too", item, tpl.field("metadata", opt_out + "s", SIDECAR_INJECT),
             )
         for path, container in targets:
             found += 1
             name = container.get("name")
             if DYNAMIC_FLAG in list(container.get("command") or []) + list(container.get("args") or []):
-                rl.result(f"container {name!r} already uses {DYNAMIC_FLAG}; left alone", "info", item, path)
+                info(rl, f"container {name!r} already uses {DYNAMIC_FLAG}; left alone", item, path)
                 continue
             outcome = set_base_id(container, config.baseId, config.default_args())
             if outcome is None:
-                rl.result(
+                error(rl,
                     f"container {name!r} sets neither command nor args and its image's CMD is unknown; "
-                    "set imageCmd to that CMD so the image's own command is kept",
-                    "error", item, path + ".args",
+                    "set imageCmd to that CMD so the image's own command is kept", item, path + ".args",
                 )
             elif outcome:
                 changed += 1
-                rl.result(f"container {name!r} now runs with {FLAG} {config.baseId}", "info", item, path + ".args")
+                info(rl, f"container {name!r} now runs with {FLAG} {config.baseId}", item, path + ".args")
     if not found:
         what = "include selects no container that runs" if config.include else "no container in the input runs"
         rl.result(f"{what} an image matching {', '.join(config.images)}; nothing to change",
-                  "error" if config.include else "warning")
+                  ERROR if config.include else WARNING)
     return f"set {FLAG} {config.baseId} on {changed} of {found} Envoy containers ({found - changed} already set or skipped)"

@@ -32,24 +32,8 @@ from ..domain.images import (
     parse_reference,
     under,
 )
-from ..runtime.config import FunctionConfig, Model
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: ImageProxy
-metadata:
-  name: internal-registry
-rules:                                   # first match wins
-- from: docker.io                        # also short names: nginx, kubeflow/x
-  to: registry.corp.example.com/dockerhub
-- from: gcr.io/ml-pipeline               # a registry host, optionally with a path prefix
-  to: registry.corp.example.com/gcr/ml-pipeline
-- from: "*"                              # catch-all: <to>/<original registry host>/<path>
-  to: registry.corp.example.com/proxy
-embedded: true                           # also ConfigMaps, args, env and custom resources
-allowedRegistries:                       # optional: any image left outside is an error
-- registry.corp.example.com
-"""
+from ..runtime.config import FunctionConfig, Model, non_empty_when_set
+from ..runtime.results import error, info, warn
 
 CATCH_ALL = "*"
 
@@ -101,8 +85,7 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_allowed(cls, allowed):
         if allowed is not None:
-            if not allowed:
-                raise ValueError("must name at least one registry when set")
+            non_empty_when_set(allowed, "must name at least one registry when set")
             for entry in allowed:
                 if not is_registry_path(entry):
                     raise ValueError(f"{entry!r} is not a registry host with an optional path")
@@ -161,7 +144,7 @@ def transform(rl, config: Config) -> str:
         if f.prefix:
             new, problem = proxy.prefix_target(f)
             if problem:
-                rl.result(problem, "warning", f.item, f.field)
+                warn(rl, problem, f.item, f.field)
         else:
             new = proxy.target(f.ref)
         if new is None:
@@ -169,14 +152,14 @@ def transform(rl, config: Config) -> str:
         try:
             f.write(new)
         except EmbeddedRewriteError as e:
-            rl.result(f"{f.ref.text} left as it is: {e}", "warning", f.item, f.field)
+            warn(rl, f"{f.ref.text} left as it is: {e}", f.item, f.field)
             continue
         final[id(f)] = new
         rewritten[f.where] = rewritten.get(f.where, 0) + 1
         touched.add(id(f.item))
         if f.where != CONTAINER:
             at = f" ({f.inner})" if f.inner else ""
-            rl.result(f"image {f.ref.text} -> {new}{at}", "info", f.item, f.field)
+            info(rl, f"image {f.ref.text} -> {new}{at}", f.item, f.field)
     if config.allowedRegistries:
         _check_allowed(rl, found, final, config.allowedRegistries)
     embedded = sum(n for where, n in rewritten.items() if where != CONTAINER)
@@ -192,5 +175,4 @@ def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> N
         ref = parse_reference(text)
         if ref is not None and not any(under(ref.repository, a) for a in allowed):
             at = f" ({f.inner})" if f.inner else ""
-            rl.result(f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers {ref.domain}",
-                      "error", f.item, f.field)
+            error(rl, f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers {ref.domain}", f.item, f.field)

@@ -27,26 +27,9 @@ from ..domain.istio_refs import (
 )
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.k8svalidation import check_annotations
+from ..runtime.kinds import is_core
 from ..runtime.paths import field_path
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: IngressGateway
-metadata:
-  name: public-ingress
-service: istio-system/istio-ingressgateway
-type: LoadBalancer
-annotations:                  # e.g. AWS TLS termination at the load balancer
-  service.beta.kubernetes.io/aws-load-balancer-ssl-cert: arn:aws:acm:us-west-2:123456789012:certificate/abc
-  service.beta.kubernetes.io/aws-load-balancer-backend-protocol: http
-  service.beta.kubernetes.io/aws-load-balancer-ssl-ports: https
-loadBalancerSourceRanges: [10.0.0.0/8]
-# tls:                        # instead: TLS on the Gateway (an HTTPS server)
-#   gateway: kubeflow/kubeflow-gateway
-#   credentialName: kubeflow-tls
-#   hosts: [kubeflow.corp.example.com]
-#   httpsRedirect: true
-"""
+from ..runtime.results import error, info, warn
 
 AWS_SSL_CERT = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
 AWS_SSL_PORTS = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
@@ -129,15 +112,15 @@ class Config(FunctionConfig):
 
 def transform(rl, config: Config) -> str:
     namespace, name = config.service.split("/")
-    service = _find(rl, lambda i: i.kind == "Service" and i.group == "" and (i.namespace, i.name) == (namespace, name))
+    service = _find(rl, lambda i: is_core(i, "Service") and (i.namespace, i.name) == (namespace, name))
     gateway = None
     if service is None:
-        rl.result(f"Service {config.service} is not in the input", "error", field="service")
+        error(rl, f"Service {config.service} is not in the input", field="service")
     if config.tls is not None:
         ref = parse_config_ref(config.tls.gateway)
         gateway = _find(rl, lambda i: is_gateway(i) and (i.namespace, i.name) == (ref.namespace, ref.name))
         if gateway is None:
-            rl.result(f"Gateway {ref} is not in the input (did a function that removes it run first?)", "error", field="tls.gateway")
+            error(rl, f"Gateway {ref} is not in the input (did a function that removes it run first?)", field="tls.gateway")
     if rl.has_errors:
         return ""
 
@@ -158,7 +141,7 @@ def _configure_service(rl, config: Config, item) -> list[str]:
     spec = obj.setdefault("spec", {})
     done = []
     if spec.get("type", "ClusterIP") != config.type:
-        rl.result(f"type {spec.get('type', 'ClusterIP')} -> {config.type}", "info", item, "spec.type")
+        info(rl, f"type {spec.get('type', 'ClusterIP')} -> {config.type}", item, "spec.type")
         done.append(f"type {config.type}")
     spec["type"] = config.type
     done.extend(_drop_fields_the_type_refuses(rl, item, spec, config.type))
@@ -172,11 +155,11 @@ def _configure_service(rl, config: Config, item) -> list[str]:
         for key in changed:
             current[key] = config.annotations[key]
         if changed:
-            rl.result(f"set annotations {', '.join(changed)}", "info", item, "metadata.annotations")
+            info(rl, f"set annotations {', '.join(changed)}", item, "metadata.annotations")
             done.append(f"{len(changed)} annotations")
     if config.loadBalancerSourceRanges and spec.get("loadBalancerSourceRanges") != config.loadBalancerSourceRanges:
         spec["loadBalancerSourceRanges"] = list(config.loadBalancerSourceRanges)
-        rl.result(f"loadBalancerSourceRanges {config.loadBalancerSourceRanges}", "info", item, "spec.loadBalancerSourceRanges")
+        info(rl, f"loadBalancerSourceRanges {config.loadBalancerSourceRanges}", item, "spec.loadBalancerSourceRanges")
         done.append(f"{len(config.loadBalancerSourceRanges)} source ranges")
     return done
 
@@ -195,7 +178,7 @@ def _drop_fields_the_type_refuses(rl, item, spec: dict, service_type: str) -> li
             if spec.pop(field, None) is not None:
                 dropped.append(f"spec.{field}")
     for field in dropped:
-        rl.result(f"removed: not allowed on a {service_type} Service", "info", item, field)
+        info(rl, f"removed: not allowed on a {service_type} Service", item, field)
     return [f"removed {f}" for f in dropped]
 
 
@@ -209,8 +192,7 @@ def _configure_tls(rl, tls: TLS, item) -> list[str]:
     if index is None:
         servers.append({"port": {"number": tls.port, "name": "https", "protocol": "HTTPS"}, "hosts": list(tls.hosts), "tls": server_tls})
         index = len(servers) - 1
-        rl.result(f"added an HTTPS server on port {tls.port} for {', '.join(tls.hosts)} with credential {tls.credentialName}",
-                  "info", item, field_path(("spec", "servers", index)))
+        info(rl, f"added an HTTPS server on port {tls.port} for {', '.join(tls.hosts)} with credential {tls.credentialName}", item, field_path(("spec", "servers", index)))
         done.append(f"HTTPS server on {tls.port}")
     else:
         server = servers[index]
@@ -224,8 +206,7 @@ def _configure_tls(rl, tls: TLS, item) -> list[str]:
         current_tls.update(server_tls)
         server["tls"] = current_tls
         if repr(server) != before:
-            rl.result(f"updated the server on port {tls.port}: HTTPS for {', '.join(tls.hosts)} with credential {tls.credentialName}",
-                      "info", item, field_path(("spec", "servers", index)))
+            info(rl, f"updated the server on port {tls.port}: HTTPS for {', '.join(tls.hosts)} with credential {tls.credentialName}", item, field_path(("spec", "servers", index)))
             done.append(f"HTTPS server on {tls.port} updated")
     if tls.httpsRedirect:
         for i, server in enumerate(servers):
@@ -234,7 +215,7 @@ def _configure_tls(rl, tls: TLS, item) -> list[str]:
             server_tls_now = server.get("tls") if isinstance(server.get("tls"), dict) else {}
             if server_tls_now.get("httpsRedirect") is not True:
                 server["tls"] = {**server_tls_now, "httpsRedirect": True}
-                rl.result("redirects to HTTPS", "info", item, field_path(("spec", "servers", i, "tls", "httpsRedirect")))
+                info(rl, "redirects to HTTPS", item, field_path(("spec", "servers", i, "tls", "httpsRedirect")))
                 done.append(f"HTTP on {_port(server).get('number')} redirects to HTTPS")
     return done
 
@@ -249,23 +230,20 @@ def _check_tls_fits_service(rl, config: Config, service, gateway) -> None:
     ports = [p for p in service.obj.get("spec", {}).get("ports") or [] if isinstance(p, dict)]
     service_port = next((p for p in ports if p.get("port") == tls.port), None)
     if service_port is None:
-        rl.result(f"the Service {config.service} has no port {tls.port}: the Gateway's HTTPS server is not reachable through it",
-                  "warning", gateway, "spec.servers")
+        warn(rl, f"the Service {config.service} has no port {tls.port}: the Gateway's HTTPS server is not reachable through it", gateway, "spec.servers")
         return
     annotations = service.obj.get("metadata", {}).get("annotations") or {}
     if AWS_SSL_CERT in annotations and str(annotations.get(AWS_BACKEND_PROTOCOL, "")).lower() == "http":
         ssl_ports = [p.strip() for p in str(annotations.get(AWS_SSL_PORTS, "*")).split(",")]
         if "*" in ssl_ports or str(tls.port) in ssl_ports or service_port.get("name") in ssl_ports:
-            rl.result(
+            warn(rl,
                 f"the load balancer terminates TLS on port {tls.port} and forwards plain HTTP ({AWS_BACKEND_PROTOCOL}: http), "
                 f"but the Gateway's server on {tls.port} now expects TLS: terminate TLS in one place (drop tls, or the "
-                "load balancer's certificate annotations)",
-                "warning", gateway, "spec.servers",
+                "load balancer's certificate annotations)", gateway, "spec.servers",
             )
     selector = service.obj.get("spec", {}).get("selector") or {}
     gateway_selector = gateway.obj.get("spec", {}).get("selector") or {}
     conflicts = [k for k in gateway_selector if k in selector and str(selector[k]) != str(gateway_selector[k])]
     if conflicts:
-        rl.result(f"the Gateway's selector ({gateway_selector}) and the Service's ({selector}) disagree on "
-                  f"{', '.join(conflicts)}: the HTTPS server would run on other pods than the Service's",
-                  "warning", gateway, "spec.selector")
+        warn(rl, f"the Gateway's selector ({gateway_selector}) and the Service's ({selector}) disagree on "
+                  f"{', '.join(conflicts)}: the HTTPS server would run on other pods than the Service's", gateway, "spec.selector")

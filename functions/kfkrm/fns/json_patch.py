@@ -19,19 +19,9 @@ from pydantic import Field, field_validator, model_validator
 
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.paths import field_path
+from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: JsonPatch
-metadata:
-  name: corp-patches
-patches:
-- target: {group: networking.istio.io, kind: VirtualService}
-  ops:
-  - {op: add, path: /spec/exportTo, value: ["."]}
-  skipMissing: false
-"""
 
 class Op(Model):
     """One RFC 6902 operation."""
@@ -103,7 +93,7 @@ def transform(rl, config: Config) -> str:
     for p, patch in enumerate(config.patches):
         targets = list(select(rl.items, [patch.target]))
         if not targets:
-            rl.result(f"patches[{p}].target selects nothing in the input", "error", field=f"patches[{p}].target")
+            error(rl, f"patches[{p}].target selects nothing in the input", field=f"patches[{p}].target")
             continue
         for item in targets:
             targeted.add(id(item))
@@ -124,18 +114,18 @@ def apply_patch(rl, p: int, patch: Patch, item) -> bool:
             patched = jsonpatch.JsonPatch([rfc6902_op(op, patched)]).apply(patched, in_place=True)
         except _MISSING as e:
             if patch.skipMissing:
-                rl.result(f"skipped (skipMissing): {where}: {problem(e)}", "info", item, pointer_field(op.path))
+                info(rl, f"skipped (skipMissing): {where}: {problem(e)}", item, pointer_field(op.path))
                 return False
-            rl.result(f"{where} failed: {problem(e)}", "error", item, pointer_field(op.path))
+            error(rl, f"{where} failed: {problem(e)}", item, pointer_field(op.path))
             return False
         except jsonpatch.JsonPatchTestFailed:
-            rl.result(f"{where} failed: the value there is not {op.value!r}", "error", item, pointer_field(op.path))
+            error(rl, f"{where} failed: the value there is not {op.value!r}", item, pointer_field(op.path))
             return False
         except jsonpatch.JsonPatchException as e:
-            rl.result(f"{where} failed: {problem(e)}", "error", item, pointer_field(op.path))
+            error(rl, f"{where} failed: {problem(e)}", item, pointer_field(op.path))
             return False
     if not isinstance(patched, dict):
-        rl.result(f"patches[{p}] would turn the resource into something that is not a mapping", "error", item)
+        error(rl, f"patches[{p}] would turn the resource into something that is not a mapping", item)
         return False
     if patched == document:
         return False

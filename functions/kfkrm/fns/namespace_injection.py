@@ -13,18 +13,11 @@ from typing import Optional
 from pydantic import Field, field_validator
 
 from ..runtime.config import FunctionConfig
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: NamespaceInjection
-metadata:
-  name: mesh-namespaces
-namespaces: [kubeflow]
-# revision: 1-6-8   # canary/revision-based injection: istio.io/rev instead of istio-injection
-"""
+from ..runtime.k8svalidation import is_dns_label
+from ..runtime.kinds import is_core
+from ..runtime.results import error, info, warn
 
 INJECTION, REVISION = "istio-injection", "istio.io/rev"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class Config(FunctionConfig):
@@ -40,7 +33,7 @@ class Config(FunctionConfig):
         if not namespaces:
             raise ValueError('must name at least one namespace, or "*"')
         for ns in namespaces:
-            if ns != "*" and not _DNS_LABEL.match(ns):
+            if ns != "*" and not is_dns_label(ns):
                 raise ValueError(f"{ns!r} is not a namespace name (a DNS label)")
         return namespaces
 
@@ -57,11 +50,11 @@ def transform(rl, config: Config) -> str:
     named = [n for n in config.namespaces if n != "*"]
     found = {}
     for item in rl.mutable_items():
-        if item.kind == "Namespace" and item.group == "":
+        if is_core(item, "Namespace"):
             found.setdefault(item.name, item)
     missing = [n for n in named if n not in found]
     for n in missing:
-        rl.result(f"Namespace {n!r} is not in the input; cannot label it for injection", "error", field="namespaces")
+        error(rl, f"Namespace {n!r} is not in the input; cannot label it for injection", field="namespaces")
     if missing:
         return ""
     targets = dict.fromkeys(named)
@@ -70,7 +63,7 @@ def transform(rl, config: Config) -> str:
             if name in targets:
                 continue
             if str(item.labels.get(INJECTION)) == "disabled":
-                rl.result("opts out of injection (istio-injection: disabled); left alone by \"*\"", "info", item)
+                info(rl, "opts out of injection (istio-injection: disabled); left alone by \"*\"", item)
                 continue
             targets[name] = None
     changed = 0
@@ -80,7 +73,7 @@ def transform(rl, config: Config) -> str:
         if not isinstance(labels, dict):
             labels = item.obj["metadata"]["labels"] = {}
         if str(labels.get(INJECTION)) == "disabled":
-            rl.result("was labelled istio-injection: disabled; enabling injection as configured", "warning", item, "metadata.labels")
+            warn(rl, "was labelled istio-injection: disabled; enabling injection as configured", item, "metadata.labels")
         before = dict(labels)
         if config.revision:
             labels.pop(INJECTION, None)
@@ -91,7 +84,7 @@ def transform(rl, config: Config) -> str:
         if labels != before:
             changed += 1
             what = f"{REVISION}: {config.revision}" if config.revision else f"{INJECTION}: enabled"
-            rl.result(f"set {what}", "info", item, "metadata.labels")
+            info(rl, f"set {what}", item, "metadata.labels")
     if not targets:
-        rl.result("no Namespace in the input to label", "warning")
+        warn(rl, "no Namespace in the input to label")
     return f"labelled {changed} of {len(targets)} namespaces for injection"

@@ -12,16 +12,6 @@ from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import check_annotations
 from ..runtime.selectors import Selecting
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: PodTemplateAnnotations
-metadata:
-  name: sidecar-injection
-annotations:
-  sidecar.istio.io/inject: "true"
-  corp.example.com/cost-center: "ml-1234"
-"""
-
 
 class Config(Selecting, FunctionConfig):
     KIND = "PodTemplateAnnotations"

@@ -12,18 +12,6 @@ from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import check_labels
 from ..runtime.selectors import Selecting
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: PodTemplateLabels
-metadata:
-  name: mesh-labels
-labels:
-  corp.example.com/team: ml-platform
-  istio-injected: "true"
-exclude:
-- {kind: Deployment, name: katib-mysql}
-"""
-
 
 class Config(Selecting, FunctionConfig):
     KIND = "PodTemplateLabels"

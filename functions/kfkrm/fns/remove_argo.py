@@ -20,17 +20,12 @@ from typing import Optional
 
 from pydantic import Field
 
+from ..domain.labelselector import match_labels
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig
+from ..runtime.kinds import is_core
 from ..runtime.podtemplates import has_pod_template, pod_template
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: RemoveArgo
-metadata:
-  name: external-argo
-keepCRDs: false   # true when the Argo CRDs must stay in this render
-"""
+from ..runtime.results import error, info, warn
 
 ARGO_GROUP = "argoproj.io"
 CONTROLLER_LABEL = ("app", "workflow-controller")
@@ -97,8 +92,7 @@ def _flag(args: list[str], name: str) -> Optional[str]:
 def _is_controller(item) -> bool:
     if item.kind != "Deployment" or item.group not in ("apps", "extensions") or "workflow-controller" not in item.raw:
         return False
-    selector = (item.obj.get("spec") or {}).get("selector") or {}
-    match = selector.get("matchLabels") or {}
+    match = match_labels(item.obj)
     return str(match.get(CONTROLLER_LABEL[0])) == CONTROLLER_LABEL[1]
 
 
@@ -158,23 +152,22 @@ def transform(rl, config: Config) -> str:
         if group != ARGO_GROUP:
             continue
         if plural not in ARGO_WORKFLOWS_PLURALS:
-            rl.result(f"an {ARGO_GROUP} CRD that is not one of Argo Workflows' kinds; kept", "warning", item)
+            warn(rl, f"an {ARGO_GROUP} CRD that is not one of Argo Workflows' kinds; kept", item)
             continue
         if config.keepCRDs:
-            rl.result("Argo Workflows CRD kept (keepCRDs: true)", "info", item)
+            info(rl, "Argo Workflows CRD kept (keepCRDs: true)", item)
         else:
             mark(item, f"Argo Workflows CRD ({ARGO_GROUP})")
 
     if not controllers and not remove:
-        rl.result(
+        error(rl,
             "no bundled Argo Workflows found (no Deployment selecting app: workflow-controller, "
             f"no {ARGO_GROUP} workflow CRDs to remove): is RemoveArgo applied to the right input?",
-            "error",
         )
         return ""
     if not controllers:
-        rl.result("no Argo workflow controller (Deployment selecting app: workflow-controller) in the input; "
-                  "only its CRDs were found", "warning")
+        warn(rl, "no Argo workflow controller (Deployment selecting app: workflow-controller) in the input; "
+                  "only its CRDs were found")
 
     by_key = {(i.kind, i.namespace, i.name): i for i in items}
     workloads = [i for i in items if has_pod_template(i)]
@@ -186,7 +179,7 @@ def transform(rl, config: Config) -> str:
         if ctl.service_account != "default" and sa is not None:
             sharers = [w.ref() for w in others if _uses(w, "serviceAccountName", ctl.service_account)]
             if sharers:
-                rl.result(f"the Argo controller's ServiceAccount is also used by {', '.join(sharers)}; kept", "warning", sa)
+                warn(rl, f"the Argo controller's ServiceAccount is also used by {', '.join(sharers)}; kept", sa)
             else:
                 controller_sas.add(("ServiceAccount", ctl.namespace, ctl.service_account))
                 mark(sa, "the Argo workflow controller's ServiceAccount")
@@ -197,11 +190,11 @@ def transform(rl, config: Config) -> str:
             pc = by_key.get(("PriorityClass", "", ctl.priority_class))
             sharers = [w.ref() for w in workloads if w is not ctl.item and _uses(w, "priorityClassName", ctl.priority_class)]
             if pc is not None and sharers:
-                rl.result(f"the Argo controller's PriorityClass is also used by {', '.join(sharers)}; kept", "warning", pc)
+                warn(rl, f"the Argo controller's PriorityClass is also used by {', '.join(sharers)}; kept", pc)
             elif pc is not None:
                 mark(pc, "the Argo workflow controller's PriorityClass")
         for svc in items:
-            if svc.kind != "Service" or svc.group != "" or svc.namespace != ctl.namespace or "workflow-controller" not in svc.raw:
+            if not is_core(svc, "Service") or svc.namespace != ctl.namespace or "workflow-controller" not in svc.raw:
                 continue
             selector = (svc.obj.get("spec") or {}).get("selector") or {}
             if selector and all(str(ctl.template_labels.get(k)) == str(v) for k, v in selector.items()):
@@ -218,14 +211,14 @@ def transform(rl, config: Config) -> str:
             roles_of_removed.setdefault(_role_key(binding), binding)
         else:
             if argo_subjects:
-                rl.result("binds the Argo controller's ServiceAccount together with other subjects; kept", "warning", binding)
+                warn(rl, "binds the Argo controller's ServiceAccount together with other subjects; kept", binding)
             roles_of_kept.add(_role_key(binding))
     for role_key, binding in roles_of_removed.items():
         role = by_key.get(role_key)
         if role is None or role.group != RBAC_GROUP:
             continue
         if role_key in roles_of_kept:
-            rl.result("bound to the Argo controller's ServiceAccount and also to other subjects; kept", "warning", role)
+            warn(rl, "bound to the Argo controller's ServiceAccount and also to other subjects; kept", role)
         else:
             mark(role, f"the role only the Argo controller is bound to ({binding.ref()})")
 
@@ -242,8 +235,8 @@ def transform(rl, config: Config) -> str:
 
     for item in items:
         if id(item) not in remove and (item.kind, item.name) in ARGO_INSTALL_NAMES:
-            rl.result("named like an object of Argo's install, but nothing ties it to the bundled workflow "
-                      "controller; kept", "warning", item)
+            warn(rl, "named like an object of Argo's install, but nothing ties it to the bundled workflow "
+                      "controller; kept", item)
 
     removed = list(remove.values())
     for item, why in removed:
@@ -255,11 +248,10 @@ def transform(rl, config: Config) -> str:
 
 def _external_argo_warnings(rl, items, controllers, removed) -> None:
     """What KFP still needs from the external Argo the user must provide."""
-    rl.result(
+    warn(rl,
         "the external Argo workflow controller must watch every namespace KFP runs workflows in "
         "(kubeflow and each profile namespace, so cluster-wide, not --namespaced) and run with no "
         "instanceID: KFP never sets the workflows.argoproj.io/controller-instanceid label",
-        "warning",
     )
     kfp_version = None
     for item in items:
@@ -276,30 +268,27 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
             if runtime_executor:
                 executor = f", containerRuntimeExecutor {runtime_executor}"
             repo = _artifact_repository(data.get("artifactRepository"))
-        rl.result(
+        warn(rl,
             f"KFP {kfp_version or '(version unknown)'} was shipped with Argo {ctl.image} "
             f"(executor {ctl.executor_image or 'default'}{executor}): the external Argo's version and "
-            "executor must be ones this KFP version supports",
-            "warning", ctl.item,
+            "executor must be ones this KFP version supports", ctl.item,
         )
         s3 = (repo or {}).get("s3") if isinstance(repo, dict) else None
         if isinstance(s3, dict):
-            rl.result(
+            warn(rl,
                 f"the bundled Argo stored artifacts in s3 bucket {s3.get('bucket')!r} at {s3.get('endpoint')!r}: "
-                "the external Argo needs an artifact repository KFP can read (see argo-artifact-repository)",
-                "warning", cm,
+                "the external Argo needs an artifact repository KFP can read (see argo-artifact-repository)", cm,
             )
             secrets = sorted({(s3.get(k) or {}).get("name") for k in ("accessKeySecret", "secretKeySecret")
                               if isinstance(s3.get(k), dict)} - {None})
             if secrets:
-                rl.result(
+                warn(rl,
                     f"workflows read the artifact credentials Secret {', '.join(secrets)} in their own namespace: "
-                    "it must exist in every namespace KFP runs workflows in",
-                    "warning", cm,
+                    "it must exist in every namespace KFP runs workflows in", cm,
                 )
         else:
-            rl.result("the external Argo needs an artifact repository KFP can read, and its credentials Secret "
-                      "in every workflow namespace (see argo-artifact-repository)", "warning", ctl.item)
+            warn(rl, "the external Argo needs an artifact repository KFP can read, and its credentials Secret "
+                      "in every workflow namespace (see argo-artifact-repository)", ctl.item)
 
 
 def _artifact_repository(text) -> Optional[dict]:

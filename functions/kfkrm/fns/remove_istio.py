@@ -28,17 +28,8 @@ from pydantic import Field, field_validator
 from ..domain import istio_apis
 from ..runtime.config import FunctionConfig
 from ..runtime.resourcelist import Item
+from ..runtime.results import error, info, warn
 from ..runtime.selectors import SelectorTerm
-
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: RemoveIstio
-metadata:
-  name: use-corp-mesh
-istioVersion: "1.6"
-keep:
-- {namespace: istio-system, name: "*authservice*"}   # Kubeflow v1.3's auth service lives there
-"""
 
 ISTIO_NAMESPACE = "istio-system"
 CRD_GROUP = "apiextensions.k8s.io"
@@ -181,12 +172,12 @@ def transform(rl, config: Config) -> str:
         keep_hits.update(keep)
         remove_hits.update(remove)
         if keep and remove:
-            rl.result(f"matches both keep[{keep[0]}] and remove[{remove[0]}]; decide one", "error", item)
+            error(rl, f"matches both keep[{keep[0]}] and remove[{remove[0]}]; decide one", item)
             continue
         decision = classify(item)
         if keep:
             if decision is not None and decision.remove:
-                rl.result(f"kept (keep[{keep[0]}]); by default it would be removed: {decision.why}", "info", item)
+                info(rl, f"kept (keep[{keep[0]}]); by default it would be removed: {decision.why}", item)
             decision = Decision(False, "", "config")
         elif remove:
             decision = Decision(True, f"listed under remove[{remove[0]}]", "config")
@@ -196,18 +187,18 @@ def transform(rl, config: Config) -> str:
         if decision.remove:
             to_remove.setdefault(decision.why, []).append(item)
         elif decision.category == "unclassified":
-            rl.result(decision.why, "warning", item)
+            warn(rl, decision.why, item)
         elif decision.category == "kubeflow-folder":
-            rl.result(decision.why, "info", item)
+            info(rl, decision.why, item)
     for field, terms, hits in (("keep", config.keep, keep_hits), ("remove", config.remove, remove_hits)):
         for i in range(len(terms)):
             if not hits[i]:
-                rl.result(f"{field}[{i}] matches nothing in the input", "warning", field=f"{field}[{i}]")
+                warn(rl, f"{field}[{i}] matches nothing in the input", field=f"{field}[{i}]")
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
     if not counts[("istio", True)]:
-        rl.result("no object of an Istio installation found in the input; nothing of Istio's removed", "warning")
+        warn(rl, "no object of an Istio installation found in the input; nothing of Istio's removed")
     checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
     return (
         f"removed {removed} objects: {counts[('istio', True)]} of the Istio installation, "
@@ -226,19 +217,18 @@ def check_istio_version(rl, version: str) -> str:
             continue
         entry = istio_apis.kind_entry(item.group, item.version, item.kind)
         if entry is None:
-            rl.result(f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
-                      f"Istio {version}", "info", item, "apiVersion")
+            info(rl, f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                      f"Istio {version}", item, "apiVersion")
             continue
         if not entry.served_by(minor):
             problems += 1
             span = f"served from {istio_apis.format_minor(entry.since)}"
             if entry.removed:
                 span += f" until {istio_apis.format_minor(entry.removed)}"
-            rl.result(f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})",
-                      "warning", item, "apiVersion")
+            warn(rl, f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})", item, "apiVersion")
         for where, field in istio_apis.newer_fields(minor, item.group, item.kind, item.obj):
             problems += 1
             what = f"{where}: {field.value}" if field.value else where
-            rl.result(f"Istio {version} does not know {what} (since {istio_apis.format_minor(field.since)}; "
-                      f"{field.source})", "warning", item, where)
+            warn(rl, f"Istio {version} does not know {what} (since {istio_apis.format_minor(field.since)}; "
+                      f"{field.source})", item, where)
     return f"; {problems} Istio {version} compatibility warnings"

@@ -39,22 +39,12 @@ from ..domain.istio_refs import (
     resolve,
     spelled_like,
 )
-from ..runtime.config import FunctionConfig
-from ..runtime.paths import field_path
+from ..runtime.config import FunctionConfig, non_empty_when_set
+from ..runtime.k8svalidation import is_dns_label
+from ..runtime.kinds import is_core
+from ..runtime.paths import field_path, walk_strings
+from ..runtime.results import error, info, warn
 
-EXAMPLE = """
-apiVersion: kfkrm.dev/v1alpha1
-kind: VirtualServiceGateway
-metadata:
-  name: central-gateway
-gateway: istio-system/corp-gateway           # the organisation's gateway, namespace/name
-replaceGateways: [kubeflow/kubeflow-gateway] # default: Kubeflow's own gateway
-hosts: [kubeflow.corp.example.com]           # replaces the wildcard host
-exportTo: ["*"]
-removeUnusedGateways: true                   # drop replaced Gateways that nothing references afterwards
-"""
-
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class Config(FunctionConfig):
@@ -105,10 +95,9 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_export(cls, values):
         if values is not None:
-            if not values:
-                raise ValueError('must not be empty: use "." (own namespace), "*" (everywhere) or namespace names')
+            non_empty_when_set(values, 'must not be empty: use "." (own namespace), "*" (everywhere) or namespace names')
             for value in values:
-                if value not in (".", "*") and not _NAMESPACE.match(value):
+                if value not in (".", "*") and not is_dns_label(value):
                     raise ValueError(f'{value!r} is not ".", "*" or a namespace name')
         return values
 
@@ -144,18 +133,17 @@ def transform(rl, config: Config) -> str:
     if not routed:
         if on_target:
             return f"nothing to do: no VirtualService references {', '.join(map(str, sorted(replaced, key=str)))}; {on_target} already use {target}"
-        rl.result(
+        error(rl,
             f"no VirtualService references any of replaceGateways ({', '.join(config.replaceGateways)}): "
-            "check replaceGateways (namespace/name of the Gateway the VirtualServices name today)",
-            "error", field="replaceGateways",
+            "check replaceGateways (namespace/name of the Gateway the VirtualServices name today)", field="replaceGateways",
         )
         return ""
-    rewritten = _rewrite_kubeflow_config(rl, config, [i for i in mentions if i.kind == "ConfigMap" and i.group == ""])
+    rewritten = _rewrite_kubeflow_config(rl, config, [i for i in mentions if is_core(i, "ConfigMap")])
     still_named = _report_leftovers(rl, replaced, mentions)
     removed = _remove_unused_gateways(rl, config, still_named) if config.removeUnusedGateways else []
 
     if not any(is_gateway(i) and (i.namespace, i.name) == (target.namespace, target.name) for i in rl.items):
-        rl.result(f"Gateway {target} is not in the input; it is expected to exist in the organisation's mesh", "warning", field="gateway")
+        warn(rl, f"Gateway {target} is not in the input; it is expected to exist in the organisation's mesh", field="gateway")
     _warn_if_hidden_from_gateway(rl, config, routed)
 
     summary = f"routed {len(routed)} VirtualServices through {target}"
@@ -195,11 +183,11 @@ def _route_virtualservices(rl, config: Config, virtualservices, mentions) -> tup
                 spec["hosts"] = _unique(h for host in hosts for h in (config.hosts if host == WILDCARD_HOST else [host]))
                 changes.append(f"hosts {hosts} -> {spec['hosts']}")
             else:
-                rl.result(f"keeps the wildcard host * on {target} (no hosts configured)", "warning", item, "spec.hosts")
+                warn(rl, f"keeps the wildcard host * on {target} (no hosts configured)", item, "spec.hosts")
         if config.exportTo is not None and spec.get("exportTo") != config.exportTo:
             changes.append(f"exportTo {spec.get('exportTo')} -> {config.exportTo}")
             spec["exportTo"] = list(config.exportTo)
-        rl.result("; ".join(changes), "info", item, "spec")
+        info(rl, "; ".join(changes), item, "spec")
         routed.append(item)
     return routed, on_target
 
@@ -234,10 +222,9 @@ def _warn_unresolved(rl, item, replaced: set) -> None:
     for path, refs in gateway_lists(item.obj):
         for k, ref in enumerate(refs):
             if isinstance(ref, str) and is_relative(ref) and ref.rpartition("/")[2] in {r.name for r in replaced}:
-                rl.result(
+                warn(rl,
                     f"gateway {ref!r} is relative to the VirtualService's namespace, which is not set: left unchanged "
-                    "(set metadata.namespace before this function runs)",
-                    "warning", item, field_path(path + (k,)),
+                    "(set metadata.namespace before this function runs)", item, field_path(path + (k,)),
                 )
 
 
@@ -248,12 +235,11 @@ def _warn_if_hidden_from_gateway(rl, config: Config, routed: list) -> None:
         return
     hidden = sorted({i.namespace for i in routed if not ("." in export and i.namespace == config.target.namespace)})
     if hidden:
-        rl.result(
+        warn(rl,
             f"exportTo {export} does not export the VirtualServices of namespaces {', '.join(hidden)} to "
             f"{config.target.namespace}: Istio applies a VirtualService at a gateway only when it is exported to the "
             f"namespace the gateway's pods run in; add \"*\" (or \"{config.target.namespace}\" where the mesh accepts "
-            "namespace names in exportTo) unless the gateway's pods run in those namespaces",
-            "warning", field="exportTo",
+            "namespace names in exportTo) unless the gateway's pods run in those namespaces", field="exportTo",
         )
 
 
@@ -283,7 +269,7 @@ def _rewrite_kubeflow_config(rl, config: Config, configmaps: list) -> int:
                 if new != value:
                     data[key] = new
                     total += 1
-                    rl.result(f"{key}: {value} -> {new}", "info", item, field_path(("data", key)))
+                    info(rl, f"{key}: {value} -> {new}", item, field_path(("data", key)))
                     if key == "ISTIO_GATEWAY":
                         _rewrite_controller_host(rl, config, item, data)
             elif key == "ingress" and item.name == KSERVE_CONFIG:
@@ -304,14 +290,13 @@ def _rewrite_controller_host(rl, config: Config, item, data: dict) -> None:
         return
     field = field_path(("data", "ISTIO_HOST"))
     if not config.hosts:
-        rl.result(f"the VirtualServices this controller creates keep the wildcard host * on {config.target} "
-                  "(no hosts configured)", "warning", item, field)
+        warn(rl, f"the VirtualServices this controller creates keep the wildcard host * on {config.target} "
+                  "(no hosts configured)", item, field)
         return
     data["ISTIO_HOST"] = config.hosts[0]
-    rl.result(f"ISTIO_HOST: * -> {config.hosts[0]}", "info", item, field)
+    info(rl, f"ISTIO_HOST: * -> {config.hosts[0]}", item, field)
     if len(config.hosts) > 1:
-        rl.result(f"ISTIO_HOST takes one host: the controller's VirtualServices get {config.hosts[0]} only",
-                  "warning", item, field)
+        warn(rl, f"ISTIO_HOST takes one host: the controller's VirtualServices get {config.hosts[0]} only", item, field)
 
 
 def _rewrite_knative_keys(rl, config: Config, item, data: dict) -> int:
@@ -333,7 +318,7 @@ def _rewrite_knative_keys(rl, config: Config, item, data: dict) -> int:
     data.update(rebuilt)
     for key, (new_key, new_value) in renamed.items():
         kept = "" if config.gatewayService else " (value kept: set gatewayService if the gateway runs behind another Service)"
-        rl.result(f"{key} -> {new_key}: {new_value}{kept}", "info", item, field_path(("data", new_key)))
+        info(rl, f"{key} -> {new_key}: {new_value}{kept}", item, field_path(("data", new_key)))
     return len(renamed)
 
 
@@ -357,10 +342,10 @@ def _rewrite_kserve_ingress(rl, config: Config, item, data: dict, key: str) -> i
     try:
         json.loads(new_value)
     except ValueError:
-        rl.result(f"{key} is not valid JSON after the gateway rewrite; left unchanged", "warning", item, field_path(("data", key)))
+        warn(rl, f"{key} is not valid JSON after the gateway rewrite; left unchanged", item, field_path(("data", key)))
         return 0
     data[key] = new_value
-    rl.result("; ".join(swapped), "info", item, field_path(("data", key)))
+    info(rl, "; ".join(swapped), item, field_path(("data", key)))
     return len(swapped)
 
 
@@ -375,12 +360,11 @@ def _report_leftovers(rl, replaced: set, mentions: list) -> set:
     for item in mentions:
         if not any(s in _text(item) for s in spellings):
             continue
-        for path, text in _strings(item.obj, ()):
+        for path, _, _, text in walk_strings(item.obj, keys=True):
             for spelling, ref in spellings.items():
                 if _mentions(text, spelling):
                     still_named.add(ref)
-                    rl.result(f"names the replaced gateway {ref} ({spelling!r}); left unchanged: rewrite it yourself",
-                              "warning", item, field_path(path))
+                    warn(rl, f"names the replaced gateway {ref} ({spelling!r}); left unchanged: rewrite it yourself", item, field_path(path))
                     break
     return still_named
 
@@ -388,20 +372,6 @@ def _report_leftovers(rl, replaced: set, mentions: list) -> set:
 def _mentions(text: str, spelling: str) -> bool:
     """`spelling` occurs in `text` as a whole reference, not inside a longer name."""
     return re.search(r"(?<![A-Za-z0-9-])" + re.escape(spelling) + r"(?![A-Za-z0-9-])", text) is not None
-
-
-def _strings(node, path):
-    """(path, string) for every string key and value under `node`."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(key, str):
-                yield path + (key,), key
-            yield from _strings(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _strings(value, path + (i,))
-    elif isinstance(node, str):
-        yield path, node
 
 
 def _remove_unused_gateways(rl, config: Config, still_named: set) -> list[str]:
@@ -415,7 +385,7 @@ def _remove_unused_gateways(rl, config: Config, still_named: set) -> list[str]:
             continue
         users = [vs.ref() for vs in rl.items if is_virtualservice(vs) and vs.loaded and _references(vs, {ref})]
         if users or ref in still_named:
-            rl.result(f"still referenced ({', '.join(users) or 'see the warnings above'}); kept", "warning", item)
+            warn(rl, f"still referenced ({', '.join(users) or 'see the warnings above'}); kept", item)
             continue
         removable.append(item)
     rl.remove(removable, why=f"replaced by {config.target} and no longer referenced")

@@ -55,7 +55,7 @@ def _is_list(annotation) -> bool:
     return text.startswith("list[") or "List[" in text or text.startswith("typing.Optional[list[") or "Optional[list[" in text
 
 
-def parse_config(config_cls: type, raw: Any, function_name: str) -> FunctionConfig:
+def parse_config(config_cls: type[FunctionConfig], raw: Any, function_name: str) -> FunctionConfig:
     """Validate a functionConfig (typed kind or ConfigMap) into `config_cls`."""
     if raw is None:
         raise ConfigError(
@@ -109,3 +109,11 @@ def _loc(loc) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(config)"
+
+
+def non_empty_when_set(value: Any, message: str) -> Any:
+    """A validator body for optional lists and maps: unset (None) is fine, set but empty is
+    an error with `message` (an empty list would otherwise silently mean "nothing allowed")."""
+    if value is not None and not value:
+        raise ValueError(message)
+    return value

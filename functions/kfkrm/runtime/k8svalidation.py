@@ -6,15 +6,18 @@ from typing import Annotated, Union
 
 from pydantic import AfterValidator
 
+# One DNS label (RFC 1123), unanchored, for patterns that embed it (`authservice.<label>.svc`).
+DNS_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_LABEL = re.compile(rf"^{DNS_LABEL_PATTERN}$")  # namespace names, most object names
+DNS_SUBDOMAIN = re.compile(rf"^{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*$")
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def qualified_name_problem(key: str) -> str | None:
     """Why `key` is not a valid label/annotation key, or None."""
     prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if slash and (not prefix or len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
         return f"key {key!r}: the prefix must be a DNS subdomain (lowercase, at most 253 characters)"
     if not name or len(name) > 63 or not _NAME.match(name):
         return f"key {key!r}: the name part must be at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
@@ -45,7 +48,14 @@ def check_labels(labels: dict) -> dict:
     return labels
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+def is_dns_label(text: str) -> bool:
+    """A DNS label: lower-case letters, digits and '-', starting and ending alphanumeric (no length check)."""
+    return DNS_LABEL.match(text) is not None
+
+
+def is_dns_subdomain(name: str) -> bool:
+    """A DNS subdomain (RFC 1123): dot-separated DNS labels, at most 253 characters."""
+    return len(name) <= 253 and DNS_SUBDOMAIN.match(name) is not None
 
 
 def _port_number(port) -> str:
@@ -56,7 +66,7 @@ def _port_number(port) -> str:
 
 
 def _namespace_name(namespace: str) -> str:
-    if not _DNS_LABEL.match(namespace):
+    if not is_dns_label(namespace):
         raise ValueError("must be a namespace name (a DNS label: lower-case letters, digits, '-')")
     return namespace
 

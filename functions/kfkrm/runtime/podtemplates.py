@@ -5,10 +5,11 @@ containers, so that no function carries its own list of paths.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 from .paths import field_path
 from .resourcelist import Item
+from .results import warn
 
 # (group, kind) -> path from the object to its pod template ( () = the object is the pod)
 POD_TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -86,7 +87,7 @@ def pod_template(item: Item) -> Optional[PodTemplate]:
     path = POD_TEMPLATE_PATHS.get((item.group, item.kind))
     if path is None:
         return None
-    node = item.obj
+    node: Any = item.obj
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     if not isinstance(node, dict):
@@ -107,7 +108,7 @@ def set_template_metadata(rl, tpl: PodTemplate, key: str, values: dict) -> list[
     current = tpl.metadata_map(key, create=False) or {}
     changed = [k for k, v in values.items() if current.get(k) != v]
     if changed:
-        target = tpl.metadata_map(key, create=True)
+        target = cast(dict, tpl.metadata_map(key, create=True))  # create=True: never None
         for k in changed:
             target[k] = values[k]
     if SIDECAR_INJECT in values:
@@ -117,10 +118,9 @@ def set_template_metadata(rl, tpl: PodTemplate, key: str, values: dict) -> list[
         if SIDECAR_INJECT in other_map and str(other_map[SIDECAR_INJECT]) != wanted:
             old = other_map[SIDECAR_INJECT]
             other_map[SIDECAR_INJECT] = wanted
-            rl.result(
+            warn(rl,
                 f"pod-template {other[:-1]} {SIDECAR_INJECT} was {old!r}, which conflicts with the "
-                f"{key[:-1]} being set; set it to {wanted!r} too",
-                "warning", tpl.item, tpl.field("metadata", other, SIDECAR_INJECT),
+                f"{key[:-1]} being set; set it to {wanted!r} too", tpl.item, tpl.field("metadata", other, SIDECAR_INJECT),
             )
             changed.append(f"{other}:{SIDECAR_INJECT}")
     return changed

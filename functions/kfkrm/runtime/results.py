@@ -6,12 +6,16 @@ kpt shows them to the user and stores them in its results file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Final, Literal, Optional
 
 if TYPE_CHECKING:
-    from .resourcelist import Item
+    from .resourcelist import Item, ResourceList
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+# A result's severity, as the KRM functions specification spells it (kpt shows it as is).
+Severity = Literal["error", "warning", "info"]
+ERROR: Final = "error"
+WARNING: Final = "warning"
+INFO: Final = "info"
 
 _PATH_ANNOTATIONS = ("config.kubernetes.io/path", "internal.config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("config.kubernetes.io/index", "internal.config.kubernetes.io/index")
@@ -20,7 +24,7 @@ _INDEX_ANNOTATIONS = ("config.kubernetes.io/index", "internal.config.kubernetes.
 @dataclass
 class Result:
     message: str
-    severity: str = INFO
+    severity: str = INFO  # a Severity; typed str because ResourceList.result takes a str
     item: Optional["Item"] = None
     field: Optional[str] = None
 
@@ -34,7 +38,7 @@ class Result:
             annotations = self.item.annotations
             path = next((annotations[a] for a in _PATH_ANNOTATIONS if a in annotations), None)
             if path:
-                file = {"path": str(path)}
+                file: dict = {"path": str(path)}
                 index = next((annotations[a] for a in _INDEX_ANNOTATIONS if a in annotations), None)
                 if index is not None:
                     try:
@@ -51,3 +55,22 @@ class Result:
         if self.item is not None:
             where = self.item.ref() + (f" {self.field}" if self.field else "") + ": "
         return f"{self.severity}: {where}{self.message}"
+
+
+# One helper per severity, so a call says what it reports: `warn(rl, "...", item, field)`.
+# (Module functions rather than ResourceList methods: resourcelist.py stays as it is while
+# other work edits it; a ResourceList method can delegate to these later.)
+
+def info(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
+    """Record what a function did (kpt shows it; kustomize discards it)."""
+    return rl.result(message, INFO, item, field)
+
+
+def warn(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
+    """Record what the operator should look at; the run still succeeds."""
+    return rl.result(message, WARNING, item, field)
+
+
+def error(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
+    """Record why the run fails: the runner then emits the input unchanged and exits 1."""
+    return rl.result(message, ERROR, item, field)

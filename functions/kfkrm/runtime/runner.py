@@ -10,9 +10,10 @@ import importlib
 import os
 import traceback
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, cast
 
 from .config import ConfigError, parse_config
+from .contract import FunctionModule
 from .resourcelist import InputError, ResourceList
 from .results import ERROR, WARNING, Result
 
@@ -21,11 +22,11 @@ from .results import ERROR, WARNING, Result
 class FunctionSpec:
     name: str  # the CLI name, e.g. pod-template-labels
     kind: str  # the config kind, e.g. PodTemplateLabels
-    module: str  # the module with Config, EXAMPLE and transform()
+    module: str  # the module with Config and transform() (fns.FunctionModule)
     summary: str
 
-    def load(self):
-        return importlib.import_module(self.module)
+    def load(self) -> FunctionModule:
+        return cast(FunctionModule, importlib.import_module(self.module))
 
 
 @dataclass
@@ -71,7 +72,7 @@ def failure(label: str, text: str, results: list) -> Outcome:
         rl = ResourceList([], None, None, 0)
     rl.results = [r for r in results]
     errors = [r for r in results if r.severity == ERROR]
-    first = errors[0].one_line() if errors else "error"
+    first = errors[0].one_line() if errors else ERROR
     if first.startswith("error: "):
         first = first[len("error: "):]
     more = f" (and {len(errors) - 1} more errors, see results)" if len(errors) > 1 else ""

@@ -8,7 +8,7 @@ Local-config resources (a Kptfile, a config passed as an item) are never selecte
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 from pydantic import Field, model_validator
 
@@ -58,7 +58,7 @@ class Selecting(Model):
     exclude: list[SelectorTerm] = Field(default_factory=list, description="never select items matching any of these terms")
 
 
-def select(items: Iterable[Item], include: list[SelectorTerm] = (), exclude: list[SelectorTerm] = ()) -> Iterator[Item]:
+def select(items: Iterable[Item], include: Sequence[SelectorTerm] = (), exclude: Sequence[SelectorTerm] = ()) -> Iterator[Item]:
     for item in items:
         if item.is_local_config:
             continue
