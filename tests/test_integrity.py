@@ -499,6 +499,6 @@ def test_deleting_one_target_reports_exactly_its_referrers(target):
     baseline = enterprise_policy.integrity_baseline(small_items(), config)
     found = integrity_violations(small_items(target), config, baseline)
     assert {(v.item.kind, v.field) for v in found} == EXPECTED_REFERRERS[target]
-    kind, name = target[0], target[1].lstrip("/")
+    name = target[1].lstrip("/")
     for v in found:
         assert name.split("/")[-1] in v.message

@@ -23,7 +23,6 @@ import pytest
 import yaml
 
 from helpers import load_output, rendered_items_text, resource_list, run_function
-from kfkrm.runtime import yamlio
 
 RELEASES = ("v1.3.0", "v1.7.0", "v1.10")
 BUCKET = "ml-artifacts"

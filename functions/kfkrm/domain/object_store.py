@@ -18,7 +18,6 @@ A minio server no `minio-service` selects is not KFP's: kept, with a warning."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..runtime.podtemplates import has_pod_template, pod_template
 

@@ -107,6 +107,8 @@ class Declared:
 
     gateways: set = field(default_factory=set)  # {(namespace, name)} of its Gateways
     workloads: list = field(default_factory=list)  # [Workload]
+    # {(kind, namespace, name)} of other objects it provides (a credentials Secret); namespace "*": every one
+    objects: set = field(default_factory=set)
 
 
 def problem(ref: Reference) -> str:
@@ -115,7 +117,7 @@ def problem(ref: Reference) -> str:
     if ref.target.kind == PODS:
         return f"{ref.relation}{written} {ref.target.labels_text()} matches no pod template in {ref.target.where()}"
     declared = {"Gateway": " nor a declared Gateway (allowedGateways)",
-                "ServiceAccount": " nor the declared gatewayWorkload's"}.get(ref.target.kind, "")
+                "ServiceAccount": " nor the declared gatewayWorkload's"}.get(ref.target.kind, " nor a declared platformObject")
     return f"{ref.relation}{written} names {ref.target}, which is not in the render{declared}"
 
 
@@ -432,6 +434,8 @@ class Inventory:
         if (group, target.kind, target.namespace, target.name) in self.objects:
             return True
         d = self.declared
+        if {(target.kind, target.namespace, target.name), (target.kind, "*", target.name)} & d.objects:
+            return True
         if target.kind == "Gateway":
             return (target.namespace, target.name) in d.gateways
         if target.kind == "ServiceAccount":

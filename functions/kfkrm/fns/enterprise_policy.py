@@ -77,6 +77,15 @@ class DeclaredWorkload(Model):
         None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local")
 
 
+class PlatformObject(Model):
+    """An object the organisation provides outside the render (a credentials Secret it manages):
+    the integrity rule counts references to it as present."""
+
+    kind: str = Field(..., description="its kind, e.g. Secret")
+    name: str = Field(..., description="its name")
+    namespace: Optional[str] = Field(None, description="its namespace (absent: present in every namespace)")
+
+
 class Exemption(SelectorTerm):
     """Objects (selector term) that one rule does not apply to, and why."""
 
@@ -114,6 +123,9 @@ class Config(FunctionConfig):
     localGateway: Optional[DeclaredWorkload] = Field(
         None, description="the organisation's cluster-local gateway pods: the same, for KServe's and "
                           "Knative's local gateway")
+    platformObjects: list[PlatformObject] = Field(
+        default_factory=list, description="objects the organisation provides outside the render (e.g. a credentials "
+                                          "Secret): the integrity rule counts references to them as present")
     exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
 
     @field_validator("allowedRegistries")
@@ -350,7 +362,8 @@ def declared(config: Config) -> references.Declared:
     gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
     workloads = [references.Workload(w.namespace, w.serviceAccount, tuple(sorted((w.labels or {}).items())), w.service)
                  for w in (config.gatewayWorkload, config.localGateway) if w is not None]
-    return references.Declared(gateways, workloads)
+    objects = {(o.kind, o.namespace or "*", o.name) for o in config.platformObjects}
+    return references.Declared(gateways, workloads, objects)
 
 
 def integrity_baseline(items: list[Item], config: Config):

@@ -337,6 +337,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
                        the profile's own input is its baseline (see transform).
+    platformObjects:   the S3 credentials Secret (argo.artifactRepository.s3), which the organisation
+                       provides in every workflow namespace.
     exemptions:        validate.exemptions.
     """
     fields: dict[str, tuple[tuple, Any]] = {}
@@ -373,6 +375,12 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
+    repository = profile.argo.artifactRepository if profile.argo is not None else None
+    if repository is not None:
+        secrets = {ref.name for ref in (repository.s3.accessKeySecret, repository.s3.secretKeySecret) if ref}
+        if secrets:
+            fields["platformObjects"] = (("argo", "artifactRepository", "s3"),
+                                         [{"kind": "Secret", "name": name} for name in sorted(secrets)])
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields
