@@ -388,6 +388,8 @@ def add_results(rl, config: Config, report: Report) -> None:
     for i in report.unused_exemptions:
         rl.result(f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
                   "warning", field=f"exemptions[{i}]")
+    if config.istioVersion and istio_apis.newer_than_table(config.istioVersion):
+        rl.result(istio_apis.newer_than_table(config.istioVersion), "warning", field="istioVersion")
     if config.istioVersion:
         for item in unknown_istio_kinds(rl.items):
             rl.result(f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "

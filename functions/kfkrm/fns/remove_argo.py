@@ -94,6 +94,16 @@ def _flag(args: list[str], name: str) -> Optional[str]:
     return None
 
 
+# Objects every Kubeflow Pipelines release ships (API server, its install settings): with
+# one of them and no Argo, the input is already adapted rather than the wrong input.
+KFP_EVIDENCE = frozenset({("Deployment", "ml-pipeline"), ("ConfigMap", "pipeline-install-config")})
+
+
+def _kfp_evidence(items):
+    """The first Kubeflow Pipelines object in `items`, or None."""
+    return next((i for i in items if (i.kind, i.name) in KFP_EVIDENCE), None)
+
+
 def _is_controller(item) -> bool:
     if item.kind != "Deployment" or item.group not in ("apps", "extensions") or "workflow-controller" not in item.raw:
         return False
@@ -166,9 +176,16 @@ def transform(rl, config: Config) -> str:
             mark(item, f"Argo Workflows CRD ({ARGO_GROUP})")
 
     if not controllers and not remove:
+        pipelines = _kfp_evidence(items)
+        if pipelines is not None:
+            # Already adapted (a second run, or a render that never bundled Argo): exit 0, unchanged.
+            rl.result(f"nothing to remove: Kubeflow Pipelines is here ({pipelines.ref()}) but no bundled Argo "
+                      "Workflows (no Deployment selecting app: workflow-controller, no "
+                      f"{ARGO_GROUP} workflow CRDs); already removed", "info")
+            return "nothing to remove: no bundled Argo Workflows left (already removed)"
         rl.result(
             "no bundled Argo Workflows found (no Deployment selecting app: workflow-controller, "
-            f"no {ARGO_GROUP} workflow CRDs to remove): is RemoveArgo applied to the right input?",
+            f"no {ARGO_GROUP} workflow CRDs to remove) and no Kubeflow Pipelines: is RemoveArgo applied to the right input?",
             "error",
         )
         return ""

@@ -206,7 +206,11 @@ def transform(rl, config: Config) -> str:
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
-    if not counts[("istio", True)]:
+    if not counts[("istio", True)] and counts[("kubeflow-istio-config", False)]:
+        # Kubeflow's Istio config without Istio's install: already adapted (a second run). Exit 0, unchanged.
+        rl.result("nothing to remove: no object of an Istio installation in the input, only Kubeflow's Istio "
+                  "configuration; already removed", "info")
+    elif not counts[("istio", True)]:
         rl.result("no object of an Istio installation found in the input; nothing of Istio's removed", "warning")
     checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
     return (
@@ -220,6 +224,9 @@ def transform(rl, config: Config) -> str:
 def check_istio_version(rl, version: str) -> str:
     """Warn about each Istio API version or field left in the output that `version` does not serve."""
     minor = istio_apis.parse_minor(version)
+    newer = istio_apis.newer_than_table(version)
+    if newer:
+        rl.result(newer, "warning", field="istioVersion")
     problems = 0
     for item in rl.mutable_items():
         if not istio_apis.is_istio_group(item.group):
