@@ -49,6 +49,15 @@ def test_the_profile_on_its_own_output_changes_nothing(version):
     assert {r["severity"] for r in nothing} == {"info"} and len(nothing) == 2, nothing  # remove-istio, remove-argo
     assert "remove-argo: nothing to remove" in second.stderr
     assert not [r for r in _results(second.stdout) if r["severity"] == "error"]
+    # nothing new to worry about: every warning of the second run was a warning of the first
+    first_warnings = {_warning(r) for r in _results(first.stdout) if r["severity"] == "warning"}
+    assert [r["message"] for r in _results(second.stdout)
+            if r["severity"] == "warning" and _warning(r) not in first_warnings] == []
+
+
+def _warning(result: dict) -> tuple:
+    ref = result.get("resourceRef") or {}
+    return result["message"], ref.get("kind"), ref.get("name")
 
 
 @pytest.mark.parametrize("version", RENDERS)

@@ -199,15 +199,17 @@ def transform(rl, config: Config) -> str:
             rl.result(decision.why, "warning", item)
         elif decision.category == "kubeflow-folder":
             rl.result(decision.why, "info", item)
+    # Kubeflow's Istio config without Istio's install: already adapted (a second run).
+    adapted = not counts[("istio", True)] and counts[("kubeflow-istio-config", False)]
     for field, terms, hits in (("keep", config.keep, keep_hits), ("remove", config.remove, remove_hits)):
         for i in range(len(terms)):
             if not hits[i]:
-                rl.result(f"{field}[{i}] matches nothing in the input", "warning", field=f"{field}[{i}]")
+                rl.result(f"{field}[{i}] matches nothing in the input" + ("; the Istio installation is already "
+                          "removed" if adapted else ""), "info" if adapted else "warning", field=f"{field}[{i}]")
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
-    if not counts[("istio", True)] and counts[("kubeflow-istio-config", False)]:
-        # Kubeflow's Istio config without Istio's install: already adapted (a second run). Exit 0, unchanged.
+    if adapted:
         rl.result("nothing to remove: no object of an Istio installation in the input, only Kubeflow's Istio "
                   "configuration; already removed", "info")
     elif not counts[("istio", True)]:
