@@ -40,8 +40,10 @@ def _crds(minor: str) -> str:
 # Sources cited by the entries below.
 NOTES_1_6 = "Istio 1.6 change notes (the alpha security APIs removed: rbac.istio.io, authentication.istio.io)"
 NOTES_1_8 = "Istio 1.8 upgrade notes (Mixer removed: the config.istio.io kinds)"
-NOTES_1_24 = "Istio 1.24 upgrade notes (the in-cluster operator removed; its CRD is absent from the Istio 1.26 of kubeflow v1.10)"
-OPERATOR = "istioctl's operator API, in Istio's own chart (not istio/api): bundled with Istio 1.9 (kubeflow v1.3.0) and 1.16 (v1.7.0)"
+NOTES_1_24 = ("Istio 1.24 upgrade notes (the in-cluster operator removed; its CRD is absent from the Istio 1.26 "
+              "of kubeflow v1.10)")
+OPERATOR = ("istioctl's operator API, in Istio's own chart (not istio/api): bundled with Istio 1.9 (kubeflow v1.3.0) "
+            "and 1.16 (v1.7.0)")
 EVERY = "served by every Istio this table covers; " + _crds("1.5")
 
 
