@@ -334,7 +334,7 @@ def test_an_exemption_that_exempts_nothing_is_a_warning():
     ({"allowedGateways": ["corp-gateway"]}, "allowedGateways: 'corp-gateway' is not a gateway reference: expected namespace/name"),
     ({"meshNamespaces": ["Kubeflow"]}, "meshNamespaces[0]: must be a namespace name"),
     ({"istioVersion": 1.6}, 'istioVersion: must be a quoted string like "1.6"'),
-    ({"istioVersion": "2.0"}, "istioVersion: expected an Istio minor version from 1.5 to 1.26"),
+    ({"istioVersion": "0.9"}, "istioVersion: expected an Istio minor version from 1.5 on"),
     ({"forbid": [{"knd": "Deployment"}]}, "forbid[0].knd: unknown field"),
     ({"authService": {}}, "authService.namespace: required field is missing"),
     ({"meshNamespace": ["kubeflow"]}, "meshNamespace: unknown field"),

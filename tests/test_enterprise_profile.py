@@ -274,9 +274,8 @@ def _key(item) -> tuple:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_second_run_changes_nothing(version):
-    """The rewriting and enrolling sections are idempotent. (The removals are not re-runnable:
-    remove-argo and virtualservice-gateway report an error when there is nothing left to do,
-    and so does the profile.)"""
+    """The rewriting and enrolling sections are idempotent. (The removals too, with an info
+    "nothing to remove": tests/test_idempotence.py runs the whole field-report profile twice.)"""
     profile = """
 apiVersion: kfkrm.dev/v1alpha1
 kind: EnterpriseProfile

@@ -143,11 +143,13 @@ def test_warns_what_the_external_argo_must_provide(real_run):
     assert "4 warnings" in outcome.stderr
 
 
-def test_second_run_finds_nothing_and_changes_nothing(real_run):
+def test_second_run_finds_nothing_to_remove_and_changes_nothing(real_run):
     version, outcome = real_run
     again = run_function("remove-argo", outcome.stdout)
-    assert again.exit_code == 1
-    assert "no bundled Argo Workflows found" in again.stderr
+    assert again.exit_code == 0, again.stderr
+    assert "nothing to remove" in again.stderr
+    infos = [r for r in load_output(again.stdout)["results"] if r["message"].startswith("nothing to remove")]
+    assert [r["severity"] for r in infos] == ["info"]
     assert output_item_texts(again.stdout) == output_item_texts(outcome.stdout)
 
 

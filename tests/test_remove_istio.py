@@ -339,7 +339,7 @@ ISTIOD = items_block(
 
 @pytest.mark.parametrize("extra, expected", [
     ("istioVersion: 1.6\n", 'istioVersion: must be a quoted string like "1.6"'),
-    ('istioVersion: "2.0"\n', "istioVersion: expected an Istio minor version from 1.5 to 1.26"),
+    ('istioVersion: "0.9"\n', "istioVersion: expected an Istio minor version from 1.5 on"),
     ('istioVersion: "1.4"\n', "istioVersion: expected an Istio minor version"),
     ("keep: [{}]\n", "keep[0]: a selector term must set at least one of"),
     ("keep: {name: x}\n", "keep: "),
@@ -411,6 +411,8 @@ def test_field_table_agrees_with_the_bundled_crd_schemas(minor):
 
     schemas = {c["spec"]["names"]["kind"]: crd_schema(c) for c in bundled_crds(minor)}
     for entry in istio_apis.FIELDS:
+        if entry.kind not in schemas:
+            continue  # a kind this Istio does not have (tests/test_istio_apis.py checks the kinds)
         node = schema_node(schemas[entry.kind], entry.path)
         served = entry.since <= minor
         if entry.value is None:

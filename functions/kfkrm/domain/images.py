@@ -14,8 +14,11 @@ Where the finder looks:
   `queue-sidecar-image`, `TENSORBOARD_IMAGE`), and image fields inside JSON or YAML values
   (KServe's inferenceservice-config, Katib's katib-config and trial templates, the
   Jupyter spawner's image lists), Istio's `hub` (a registry prefix Istio completes with
-  an image name and tag), and image strings in Python source (the KFP profile
-  controller's sync.py);
+  an image name and tag), image strings in Python source (the KFP profile
+  controller's sync.py), and literal `image:` lines in Go template text, which is not
+  YAML until rendered (Istio's injection templates: `templates.grpc-simple` of
+  istio-sidecar-injector's data.config holds `image: busybox:1.28`); a template line
+  whose value is a template expression (`{{ .ProxyImage }}`) is never taken;
 * custom resources (with `embedded`): fields whose key says image (KServe
   ClusterServingRuntime containers, ClusterStorageContainer, Knative's caching Image).
 
@@ -340,6 +343,13 @@ class EmbeddedValue:
 
     @classmethod
     def parse(cls, data: dict, key: str, text: str) -> Optional["EmbeddedValue"]:
+        value = cls._parse(data, key, text)
+        if value is None and _is_template(str(text)):
+            return cls(data, key, str(text), "template", None)
+        return value
+
+    @classmethod
+    def _parse(cls, data: dict, key: str, text: str) -> Optional["EmbeddedValue"]:
         text = str(text)  # a yamlio.Str remembers its style; the parsers want a plain str
         recognised = _recognise(key, text)
         return None if recognised is None else cls(data, key, text, *recognised)
@@ -349,6 +359,9 @@ class EmbeddedValue:
         if self.format == "python":
             yield from self._find_in_python(item, where)
             return
+        if self.format == "template":
+            yield from self._find_in_template(item, where, None, (), self.text)
+            return
         for d, doc in enumerate(self.docs):
             yield from self._find_in_doc(item, where, d, doc)
 
@@ -357,6 +370,9 @@ class EmbeddedValue:
         hubs = [(parts, container, value) for parts, container, key, value in strings if key == "hub" and value]
         for parts, container, key, value in strings:
             inner = field_path(parts)
+            if _is_template(value):
+                yield from self._find_in_template(item, where, d, parts, value)
+                continue
             if key == "hub" and value:
                 ref = parse_reference(value, prefix=True)
                 if ref and "/" in value:
@@ -381,16 +397,31 @@ class EmbeddedValue:
             yield Found(item, where, ref, CONFIGMAP, inner=f"line {line}", prefix=concatenated,
                         _write=self._editor(None, (line, column), text))
 
+    def _find_in_template(self, item, where, d, parts, text: str) -> Iterator[Found]:
+        """Literal image references on `key: value` lines of Go template text (at `parts` of
+        doc `d`; the whole value when d is None). Templates are not YAML, so lines are read."""
+        for i, line in enumerate(text.split("\n")):
+            m = _TEMPLATE_LINE.match(line)
+            if not m or not names_an_image(m["key"]):
+                continue
+            ref = parse_reference(m["value"])
+            if ref is None:
+                continue
+            inner = (field_path(parts) + " " if parts else "") + f"line {i + 1}"
+            yield Found(item, where, ref, CONFIGMAP, inner=inner, _write=self._editor(d, parts, m["value"], line=i))
+
     # -- rewriting ---------------------------------------------------------------------
-    def _editor(self, d, parts, old: str) -> Callable[[str], None]:
-        self.images[(d, parts)] = old
+    def _editor(self, d, parts, old: str, line: Optional[int] = None) -> Callable[[str], None]:
+        """`line`: the image sits on that line of template text at `parts` (a 3-part key)."""
+        at = (d, parts) if line is None else (d, parts, line)
+        self.images[at] = old
 
         def write(new: str) -> None:
-            self.edits[(d, parts)] = (old, new)
+            self.edits[at] = (old, new)
             try:
                 self._commit()
             except EmbeddedRewriteError:
-                del self.edits[(d, parts)]
+                del self.edits[at]
                 raise
         return write
 
@@ -404,8 +435,14 @@ class EmbeddedValue:
         if self.format == "python":
             ast.parse(text)
             return
+        lines = _template_line_edits(self.images, replacements)
+        if self.format == "template":
+            if text != _edit_lines(self.text, lines.get((None, ()), []), replacements):
+                raise EmbeddedRewriteError(
+                    f"the same text also appears outside image lines in data.{self.key}; not rewritten")
+            return
         got = [json.loads(text)] if self.format == "json" else yamlio.load_all(text)
-        if json.loads(json.dumps(got)) != _expected_documents(self.docs, self.images, replacements):
+        if json.loads(json.dumps(got)) != _expected_documents(self.docs, self.images, replacements, lines):
             raise EmbeddedRewriteError(
                 f"the same text also appears outside image fields in data.{self.key}; not rewritten")
 
@@ -467,22 +504,55 @@ def _replace_bounded(text: str, replacements: dict) -> str:
     return text
 
 
-def _expected_documents(docs: list, images: dict, replacements: dict) -> list:
+def _template_line_edits(images: dict, replacements: dict) -> dict:
+    """(d, parts) of template text -> [(line, old image)] for the rewritten images on its lines."""
+    lines: dict[tuple, list] = {}
+    for at, old in images.items():
+        if old in replacements and len(at) == 3:
+            lines.setdefault(at[:2], []).append((at[2], old))
+    return lines
+
+
+def _expected_documents(docs: list, images: dict, replacements: dict, lines: dict) -> list:
     """The documents as they must parse after the rewrite: every image field holding a
-    rewritten string changes with it (one image, one target), nothing else changes."""
+    rewritten string changes with it (one image, one target), a template text changes on its
+    image lines only, nothing else changes."""
     expected = json.loads(json.dumps(docs))
-    for (d, parts), old in images.items():
+    for at, old in images.items():
         if old not in replacements:
             continue
+        d, parts = at[:2]
         node = expected[d]
         for p in parts[:-1]:
             node = node[p]
-        node[parts[-1]] = replacements[old]
+        if len(at) == 3:
+            node[parts[-1]] = _edit_lines(node[parts[-1]], lines[(d, parts)], replacements)
+        else:
+            node[parts[-1]] = replacements[old]
     return expected
 
 
 class EmbeddedRewriteError(Exception):
     """A text rewrite of an embedded value would change more than the image fields."""
+
+
+# `key: value` on one line of template text, optionally as a list entry; the value plain or
+# quoted, holding no template action ({{ }}), no space, no comment.
+_TEMPLATE_LINE = re.compile(
+    r"""^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w-]*)\s*:\s+(?P<q>["']?)(?P<value>[^\s"'{}#]+)(?P=q)\s*(?:\s#.*)?$""")
+
+
+def _is_template(text: str) -> bool:
+    """Go template text spanning lines, with something that may name an image."""
+    return "{{" in text and "\n" in text and ("image" in text or "Image" in text or "IMAGE" in text)
+
+
+def _edit_lines(text: str, edits: list, replacements: dict) -> str:
+    """`text` with each (line index, old) replaced on its own line only."""
+    lines = text.split("\n")
+    for i, old in edits:
+        lines[i] = _bounded(old).sub(lambda m, new=replacements[old]: new, lines[i])
+    return "\n".join(lines)
 
 
 def _bounded(old: str):

@@ -6,12 +6,15 @@ silently ignores, configuration its version does not know, so each object of an 
 group is checked against this table: is its apiVersion served, and does it use a field
 (or a field value) added after that version?
 
-Each entry says where its version comes from. Two versions are checked against real CRDs
-in the tests: 1.9 (the CRDs Kubeflow v1.3.0 bundles) and 1.26 (those of Kubeflow v1.10).
-The other versions come from Istio's release notes and blog posts, cited per entry; where
-only a later version is known to serve something, `since` is that version (a warning too
-many rather than one too few). Used by RemoveIstio's `istioVersion`, and meant for the
-EnterprisePolicy validator's istioVersion rule.
+Every `since` is the first Istio minor whose CRDs serve the kind, or define the field (or
+the enum value) in a served version's openAPIV3Schema: read off istio/api's
+kubernetes/customresourcedefinitions.gen.yaml at each release tag 1.5.0 ... 1.30.0 (the
+file Istio's base chart copies as crd-all.gen.yaml), and for 1.31 off its release
+announcement. The tests check every entry against the CRDs bundled in the Kubeflow
+renders (Istio 1.9 in v1.3.0, 1.16 in v1.7.0, 1.26 in v1.10): nothing those CRDs define
+is flagged for that Istio. A few dates come from release notes where the CRDs say less
+than Istio does (removals; the in-cluster operator). Used by RemoveIstio's and
+EnterprisePolicy's `istioVersion`.
 """
 from __future__ import annotations
 
@@ -22,17 +25,26 @@ from typing import Iterator, Optional
 Minor = tuple[int, int]  # (1, 6) for Istio 1.6
 
 OLDEST: Minor = (1, 5)  # the first release with the beta security APIs Kubeflow uses
-NEWEST: Minor = (1, 26)  # the Istio bundled with Kubeflow v1.10, the newest evidence here
+# The newest Istio release the table covers: 1.31 (1.31.0 announced 2026-08; 1.31.1 on
+# 2026-09-21). Kubeflow 1.11 bundles 1.28. A newer istioVersion is checked as this one,
+# with a warning (`newer_than_table`), so that a new Istio release never breaks a build.
+NEWEST: Minor = (1, 31)
 
-_MINOR = re.compile(r"^1\.(\d{1,2})$")
+_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})$")
+
+
+def _crds(minor: str) -> str:
+    return f"CRDs of Istio {minor} (istio/api {minor}.0 kubernetes/customresourcedefinitions.gen.yaml)"
+
 
 # Sources cited by the entries below.
-CRDS_1_9 = "CRDs of Istio 1.9 (kubeflow v1.3.0 common/istio-1-9-0/istio-crds)"
-CRDS_1_26 = "CRDs of Istio 1.26 (kubeflow v1.10 common/istio/istio-crds)"
-NOTES_1_5 = "Istio 1.5 change notes / release wiki (v1beta1 networking, beta security APIs, DENY)"
-NOTES_1_6 = "Istio 1.6 change notes (WorkloadEntry, VirtualService delegation, alpha security APIs removed)"
-BLOG_V1 = "istio.io blog 'Introducing Istio v1 APIs' (v1 in 1.22)"
-BLOG_CUSTOM = "istio.io blog 'Better External Authorization' (CUSTOM action in 1.9)"
+NOTES_1_6 = "Istio 1.6 change notes (the alpha security APIs removed: rbac.istio.io, authentication.istio.io)"
+NOTES_1_8 = "Istio 1.8 upgrade notes (Mixer removed: the config.istio.io kinds)"
+NOTES_1_24 = ("Istio 1.24 upgrade notes (the in-cluster operator removed; its CRD is absent from the Istio 1.26 "
+              "of kubeflow v1.10)")
+OPERATOR = ("istioctl's operator API, in Istio's own chart (not istio/api): bundled with Istio 1.9 (kubeflow v1.3.0) "
+            "and 1.16 (v1.7.0)")
+EVERY = "served by every Istio this table covers; " + _crds("1.5")
 
 
 @dataclass(frozen=True)
@@ -71,57 +83,86 @@ def _kinds(group: str, version: str, kinds: str, since: Minor, source: str, remo
 
 
 NET, SEC = "networking.istio.io", "security.istio.io"
+TEL, EXT = "telemetry.istio.io", "extensions.istio.io"
 
 KINDS: list[ApiKind] = [
-    *_kinds(NET, "v1alpha3", "VirtualService DestinationRule Gateway ServiceEntry EnvoyFilter Sidecar", (1, 1),
-            "served by every Istio this table covers; " + CRDS_1_9),
-    *_kinds(NET, "v1alpha3", "WorkloadEntry", (1, 6), NOTES_1_6),
-    *_kinds(NET, "v1alpha3", "WorkloadGroup", (1, 9), "earliest known: " + CRDS_1_9),
-    *_kinds(NET, "v1beta1", "VirtualService DestinationRule Gateway ServiceEntry Sidecar", (1, 5), NOTES_1_5),
-    *_kinds(NET, "v1beta1", "WorkloadEntry", (1, 9), "earliest known: " + CRDS_1_9),
-    *_kinds(NET, "v1beta1", "WorkloadGroup", (1, 22), "earliest known: served next to v1 (" + BLOG_V1 + "); " + CRDS_1_26),
-    *_kinds(NET, "v1beta1", "ProxyConfig", (1, 26), "earliest known: " + CRDS_1_26),
+    *_kinds(NET, "v1alpha3", "VirtualService DestinationRule Gateway ServiceEntry EnvoyFilter Sidecar", (1, 1), EVERY),
+    *_kinds(NET, "v1alpha3", "WorkloadEntry", (1, 6), _crds("1.6")),
+    *_kinds(NET, "v1alpha3", "WorkloadGroup", (1, 8), _crds("1.8")),
+    *_kinds(NET, "v1beta1", "VirtualService DestinationRule Gateway ServiceEntry Sidecar", (1, 5), _crds("1.5")),
+    *_kinds(NET, "v1beta1", "WorkloadEntry", (1, 6), _crds("1.6")),
+    *_kinds(NET, "v1beta1", "WorkloadGroup ProxyConfig", (1, 13), _crds("1.13")),
     *_kinds(NET, "v1", "VirtualService DestinationRule Gateway ServiceEntry Sidecar WorkloadEntry WorkloadGroup",
-            (1, 22), BLOG_V1),
-    *_kinds(SEC, "v1beta1", "AuthorizationPolicy PeerAuthentication RequestAuthentication", (1, 5), NOTES_1_5),
-    *_kinds(SEC, "v1", "AuthorizationPolicy PeerAuthentication RequestAuthentication", (1, 22), BLOG_V1),
-    *_kinds("telemetry.istio.io", "v1alpha1", "Telemetry", (1, 22), "earliest known: served next to v1 (" + BLOG_V1 + ")"),
-    *_kinds("telemetry.istio.io", "v1", "Telemetry", (1, 22), BLOG_V1),
-    *_kinds("extensions.istio.io", "v1alpha1", "WasmPlugin", (1, 26), "earliest known: " + CRDS_1_26),
-    *_kinds("install.istio.io", "v1alpha1", "IstioOperator", (1, 5), "istioctl's operator API; " + CRDS_1_9 + "; the in-cluster operator went in 1.24, absent from " + CRDS_1_26,
-            removed=(1, 24)),
-    # The alpha security APIs, gone since 1.6 (NOTES_1_6). Kubeflow v1.3.0 still ships a
+            (1, 22), _crds("1.22")),
+    *_kinds(SEC, "v1beta1", "AuthorizationPolicy PeerAuthentication RequestAuthentication", (1, 5), _crds("1.5")),
+    *_kinds(SEC, "v1", "AuthorizationPolicy RequestAuthentication", (1, 17), _crds("1.17")),
+    *_kinds(SEC, "v1", "PeerAuthentication", (1, 22), _crds("1.22")),
+    *_kinds(TEL, "v1alpha1", "Telemetry", (1, 10), _crds("1.10")),
+    *_kinds(TEL, "v1", "Telemetry", (1, 22), _crds("1.22")),
+    *_kinds(EXT, "v1alpha1", "WasmPlugin", (1, 12), _crds("1.12")),
+    *_kinds(EXT, "v1alpha1", "TrafficExtension", (1, 30), _crds("1.30")),
+    *_kinds("install.istio.io", "v1alpha1", "IstioOperator", (1, 5), OPERATOR + "; " + NOTES_1_24, removed=(1, 24)),
+    # The alpha security APIs, gone since 1.6 (NOTES_1_6; istio/api 1.6.0 still generates
+    # the rbac CRDs, which Istio 1.6 no longer reads). Kubeflow v1.3.0 still ships a
     # ServiceRole and ServiceRoleBinding in cluster-local-gateway/base/istio-rbac.yaml,
     # though its kustomization does not list that file.
     *_kinds("rbac.istio.io", "v1alpha1", "ServiceRole ServiceRoleBinding RbacConfig ClusterRbacConfig", (1, 1),
             NOTES_1_6, removed=(1, 6)),
     *_kinds("authentication.istio.io", "v1alpha1", "Policy MeshPolicy", (1, 1), NOTES_1_6, removed=(1, 6)),
+    # Mixer's configuration kinds: in the CRDs of 1.5 to 1.7, gone with Mixer in 1.8.
+    *_kinds("config.istio.io", "v1alpha2",
+            "attributemanifest handler instance rule HTTPAPISpec HTTPAPISpecBinding QuotaSpec QuotaSpecBinding",
+            (1, 1), _crds("1.7") + "; " + NOTES_1_8, removed=(1, 8)),
 ]
 
 FIELDS: list[ApiField] = [
-    ApiField(SEC, "AuthorizationPolicy", "spec.action", (1, 5), NOTES_1_5, value="DENY"),
-    ApiField(SEC, "AuthorizationPolicy", "spec.action", (1, 9), BLOG_CUSTOM, value="CUSTOM"),
-    ApiField(SEC, "AuthorizationPolicy", "spec.provider", (1, 9), BLOG_CUSTOM),
-    ApiField(NET, "VirtualService", "spec.http[].delegate", (1, 6), NOTES_1_6),
-    ApiField(SEC, "RequestAuthentication", "spec.jwtRules[].outputClaimToHeaders", (1, 17),
-             "earliest known: the Istio 1.17 task 'Copy JWT Claims to HTTP Headers'; absent from " + CRDS_1_9),
-    ApiField(NET, "EnvoyFilter", "spec.priority", (1, 26), "earliest known: " + CRDS_1_26 + "; absent from " + CRDS_1_9),
-    ApiField(NET, "DestinationRule", "spec.workloadSelector", (1, 26), "earliest known: " + CRDS_1_26 + "; absent from " + CRDS_1_9),
+    ApiField(SEC, "AuthorizationPolicy", "spec.action", (1, 5), _crds("1.5"), value="DENY"),
+    # CUSTOM and AUDIT: in the enum (and the proto, CUSTOM "experimental") from 1.8; GA-documented in 1.9.
+    ApiField(SEC, "AuthorizationPolicy", "spec.action", (1, 8), _crds("1.8"), value="CUSTOM"),
+    ApiField(SEC, "AuthorizationPolicy", "spec.action", (1, 8), _crds("1.8"), value="AUDIT"),
+    ApiField(SEC, "AuthorizationPolicy", "spec.provider", (1, 8), _crds("1.8")),
+    ApiField(SEC, "AuthorizationPolicy", "spec.targetRef", (1, 20), _crds("1.20")),
+    ApiField(SEC, "AuthorizationPolicy", "spec.targetRefs", (1, 22), _crds("1.22")),
+    ApiField(SEC, "RequestAuthentication", "spec.jwtRules[].outputClaimToHeaders", (1, 17), _crds("1.17")),
+    ApiField(SEC, "RequestAuthentication", "spec.jwtRules[].fromCookies", (1, 21), _crds("1.21")),
+    ApiField(SEC, "RequestAuthentication", "spec.jwtRules[].timeout", (1, 22), _crds("1.22")),
+    ApiField(SEC, "RequestAuthentication", "spec.targetRef", (1, 20), _crds("1.20")),
+    ApiField(SEC, "RequestAuthentication", "spec.targetRefs", (1, 22), _crds("1.22")),
+    ApiField(NET, "VirtualService", "spec.http[].delegate", (1, 6), _crds("1.6")),
+    ApiField(NET, "VirtualService", "spec.http[].mirrors", (1, 19), _crds("1.19")),
+    ApiField(NET, "EnvoyFilter", "spec.priority", (1, 11), _crds("1.11")),
+    ApiField(NET, "EnvoyFilter", "spec.targetRefs", (1, 22), _crds("1.22")),
+    ApiField(NET, "DestinationRule", "spec.workloadSelector", (1, 14), _crds("1.14")),
+    ApiField(NET, "Sidecar", "spec.inboundConnectionPool", (1, 20), _crds("1.20")),
+    ApiField(NET, "Gateway", "spec.servers[].tls.mode", (1, 19), _crds("1.19"), value="OPTIONAL_MUTUAL"),
+    ApiField(TEL, "Telemetry", "spec.targetRef", (1, 20), _crds("1.20")),
+    ApiField(TEL, "Telemetry", "spec.targetRefs", (1, 22), _crds("1.22")),
+    ApiField(EXT, "WasmPlugin", "spec.targetRefs", (1, 22), _crds("1.22")),
 ]
 
 _KIND_INDEX = {(k.group, k.version, k.kind): k for k in KINDS}
 
 
 def parse_minor(text: str) -> Minor:
-    """"1.6" -> (1, 6); ValueError with the supported range otherwise."""
-    m = _MINOR.match(text.strip())
-    minor = (1, int(m.group(1))) if m else None
-    if minor is None or not OLDEST <= minor <= NEWEST:
+    """"1.6" -> (1, 6); a version newer than the table is read as NEWEST (see newer_than_table);
+    ValueError for anything else, or a version older than the table."""
+    m = _VERSION.match(text.strip())
+    minor = (int(m.group(1)), int(m.group(2))) if m else None
+    if minor is None or minor < OLDEST or minor[0] == 0:
         raise ValueError(
-            f"expected an Istio minor version from {format_minor(OLDEST)} to {format_minor(NEWEST)}, "
-            'written as a quoted string like "1.6"'
+            f"expected an Istio minor version from {format_minor(OLDEST)} on (the table knows up to "
+            f"{format_minor(NEWEST)}), written as a quoted string like \"1.6\""
         )
-    return minor
+    return min(minor, NEWEST)
+
+
+def newer_than_table(text: str) -> Optional[str]:
+    """A warning's text when `text` (a valid istioVersion) is newer than the table, else None."""
+    m = _VERSION.match(text.strip())
+    if not m or (int(m.group(1)), int(m.group(2))) <= NEWEST:
+        return None
+    return (f"Istio {text.strip()} is newer than kfkrm's Istio API table (through {format_minor(NEWEST)}): "
+            f"checked as Istio {format_minor(NEWEST)}; APIs added since are not checked")
 
 
 def check_version_field(value):

@@ -49,7 +49,7 @@ from ..runtime.kinds import is_core
 from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
 from ..runtime.resourcelist import Item
-from ..runtime.results import error, info, warn
+from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
@@ -431,7 +431,10 @@ def add_results(rl, config: Config, report: Report) -> None:
             reason = config.exemptions[v.exemption].reason
             info(rl, f"[{v.rule}] exempt (exemptions[{v.exemption}]: {reason}): {v.message}", v.item, v.field)
     for i in report.unused_exemptions:
-        warn(rl, f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it", field=f"exemptions[{i}]")
+        rl.result(f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
+                  "warning", field=f"exemptions[{i}]")
+    if config.istioVersion and istio_apis.newer_than_table(config.istioVersion):
+        rl.result(istio_apis.newer_than_table(config.istioVersion), "warning", field="istioVersion")
     if config.istioVersion:
         for item in unknown_istio_kinds(rl.items):
             info(rl, f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "

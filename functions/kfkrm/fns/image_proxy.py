@@ -5,8 +5,9 @@ images. kustomize's ImageTagTransformer needs one entry per image and only sees 
 fields; kpt's set-image misses initContainers, Jobs and CronJobs. Kubeflow keeps about
 half of its images elsewhere: KServe's and Katib's JSON/YAML ConfigMaps, the Jupyter
 spawner's image lists, Knative's queue-sidecar image and caching Image, KServe's
-ClusterServingRuntimes, `--executor-image` args, `*_IMAGE` env vars, Istio's `hub`, and
-string literals in the KFP profile controller's sync.py. One forgotten image is a pod that
+ClusterServingRuntimes, `--executor-image` args, `*_IMAGE` env vars, Istio's `hub`,
+string literals in the KFP profile controller's sync.py, and literal `image:` lines in
+Istio's injection templates (Go template text, not YAML). One forgotten image is a pod that
 cannot start behind the firewall.
 
 Rules are tried in order, first match wins, on whole path components of the normalised

@@ -25,7 +25,7 @@ from ..runtime import yamlio
 from ..runtime.config import FunctionConfig
 from ..runtime.kinds import is_core
 from ..runtime.podtemplates import has_pod_template, pod_template
-from ..runtime.results import error, info, warn
+from ..runtime.results import info, warn
 
 ARGO_GROUP = "argoproj.io"
 CONTROLLER_LABEL = ("app", "workflow-controller")
@@ -87,6 +87,16 @@ def _flag(args: list[str], name: str) -> Optional[str]:
         if arg.startswith(name + "="):
             return arg[len(name) + 1:]
     return None
+
+
+# Objects every Kubeflow Pipelines release ships (API server, its install settings): with
+# one of them and no Argo, the input is already adapted rather than the wrong input.
+KFP_EVIDENCE = frozenset({("Deployment", "ml-pipeline"), ("ConfigMap", "pipeline-install-config")})
+
+
+def _kfp_evidence(items):
+    """The first Kubeflow Pipelines object in `items`, or None."""
+    return next((i for i in items if (i.kind, i.name) in KFP_EVIDENCE), None)
 
 
 def _is_controller(item) -> bool:
@@ -160,9 +170,17 @@ def transform(rl, config: Config) -> str:
             mark(item, f"Argo Workflows CRD ({ARGO_GROUP})")
 
     if not controllers and not remove:
-        error(rl,
+        pipelines = _kfp_evidence(items)
+        if pipelines is not None:
+            # Already adapted (a second run, or a render that never bundled Argo): exit 0, unchanged.
+            rl.result(f"nothing to remove: Kubeflow Pipelines is here ({pipelines.ref()}) but no bundled Argo "
+                      "Workflows (no Deployment selecting app: workflow-controller, no "
+                      f"{ARGO_GROUP} workflow CRDs); already removed", "info")
+            return "nothing to remove: no bundled Argo Workflows left (already removed)"
+        rl.result(
             "no bundled Argo Workflows found (no Deployment selecting app: workflow-controller, "
-            f"no {ARGO_GROUP} workflow CRDs to remove): is RemoveArgo applied to the right input?",
+            f"no {ARGO_GROUP} workflow CRDs to remove) and no Kubeflow Pipelines: is RemoveArgo applied to the right input?",
+            "error",
         )
         return ""
     if not controllers:

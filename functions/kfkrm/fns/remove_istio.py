@@ -189,16 +189,22 @@ def transform(rl, config: Config) -> str:
         elif decision.category == "unclassified":
             warn(rl, decision.why, item)
         elif decision.category == "kubeflow-folder":
-            info(rl, decision.why, item)
+            rl.result(decision.why, "info", item)
+    # Kubeflow's Istio config without Istio's install: already adapted (a second run).
+    adapted = not counts[("istio", True)] and counts[("kubeflow-istio-config", False)]
     for field, terms, hits in (("keep", config.keep, keep_hits), ("remove", config.remove, remove_hits)):
         for i in range(len(terms)):
             if not hits[i]:
-                warn(rl, f"{field}[{i}] matches nothing in the input", field=f"{field}[{i}]")
+                rl.result(f"{field}[{i}] matches nothing in the input" + ("; the Istio installation is already "
+                          "removed" if adapted else ""), "info" if adapted else "warning", field=f"{field}[{i}]")
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
-    if not counts[("istio", True)]:
-        warn(rl, "no object of an Istio installation found in the input; nothing of Istio's removed")
+    if adapted:
+        rl.result("nothing to remove: no object of an Istio installation in the input, only Kubeflow's Istio "
+                  "configuration; already removed", "info")
+    elif not counts[("istio", True)]:
+        rl.result("no object of an Istio installation found in the input; nothing of Istio's removed", "warning")
     checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
     return (
         f"removed {removed} objects: {counts[('istio', True)]} of the Istio installation, "
@@ -211,6 +217,9 @@ def transform(rl, config: Config) -> str:
 def check_istio_version(rl, version: str) -> str:
     """Warn about each Istio API version or field left in the output that `version` does not serve."""
     minor = istio_apis.parse_minor(version)
+    newer = istio_apis.newer_than_table(version)
+    if newer:
+        rl.result(newer, "warning", field="istioVersion")
     problems = 0
     for item in rl.mutable_items():
         if not istio_apis.is_istio_group(item.group):
