@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import EXAMPLES, container_engine, need_shared, run_cli, stand_in_dir, stand_in_render
+from helpers import EXAMPLES, container_engine, run_cli, stand_in_dir, stand_in_render
 
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
 IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
 
 
 def _kustomize(env_dir: str, path_first: Path, extra_env=None):
-    need_shared()
     env = dict(os.environ, PATH=f"{path_first}:{os.environ['PATH']}", **(extra_env or {}))
     return subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
                           capture_output=True, text=True, env=env)
@@ -84,7 +83,6 @@ def test_leaving_an_adaptation_out_fails_the_policy(tmp_path):
     text = text.replace("- ../../base", f"- {os.path.relpath(EXAMPLES / 'v1.3/base', variant)}")
     text = text.replace("- transformers/", f"- {os.path.relpath(env / 'transformers', variant)}/")
     (variant / "kustomization.yaml").write_text(text)
-    need_shared()
     env_vars = dict(os.environ, PATH=f"{stand_in_dir()}:{os.environ['PATH']}")
     proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", "--load-restrictor", "LoadRestrictionsNone",
                            str(variant)], capture_output=True, text=True, env=env_vars)
