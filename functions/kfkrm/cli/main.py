@@ -58,6 +58,9 @@ def main(argv=None) -> int:
         from ..runtime.results import ERROR, Result
         from ..runtime.runner import failure
         outcome = failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
+    from .results_table import record
+
+    record(outcome.function or "kfkrm", outcome.results)  # only when KFKRM_RESULTS_FILE names a file (kfkrm build)
     sys.stdout.write(outcome.stdout)
     sys.stdout.flush()
     sys.stderr.write(outcome.stderr)
