@@ -140,7 +140,8 @@ _STAND_IN_RENDERS: dict = {}
 
 
 def stand_in_dir() -> Path:
-    """A PATH folder whose `docker` is kfkrm-docker running this checkout (made once per run)."""
+    """A PATH folder whose `docker` is kfkrm-docker and whose `kfkrm` is kfkrm, both running this
+    checkout (made once per run)."""
     import tempfile
 
     if "dir" not in _STAND_IN_RENDERS:
@@ -148,6 +149,9 @@ def stand_in_dir() -> Path:
         docker = bin_dir / "docker"
         docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
         docker.chmod(0o755)
+        kfkrm = bin_dir / "kfkrm"  # `kfkrm build` in argocd/generate.sh
+        kfkrm.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
+        kfkrm.chmod(0o755)
         _STAND_IN_RENDERS["dir"] = bin_dir
     return _STAND_IN_RENDERS["dir"]
 
@@ -157,8 +161,12 @@ def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
     the README's main job and the reference every other runtime is compared with. Rendered
     once per test run (a v1.10 environment takes a minute or more)."""
     if env_dir not in _STAND_IN_RENDERS:
-        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}")
-        _STAND_IN_RENDERS[env_dir] = subprocess.run(
-            ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
-            capture_output=True, text=True, env=env)
+        import tempfile
+
+        results = Path(tempfile.mkdtemp(prefix="kfkrm-results-")) / "results.jsonl"
+        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results))
+        proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+                              capture_output=True, text=True, env=env)
+        proc.results_file = results  # each function call's results, as the stand-in recorded them
+        _STAND_IN_RENDERS[env_dir] = proc
     return _STAND_IN_RENDERS[env_dir]

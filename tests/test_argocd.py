@@ -287,7 +287,7 @@ def test_generate_prefers_a_kustomize_binary(tmp_path):
     fake.chmod(0o755)
     proc = _generate(checkout, app, [stand_in, fake.parent])
     assert proc.returncode == 0, proc.stderr
-    assert calls.read_text() == "build --enable-alpha-plugins .\n"
+    assert calls.read_text().startswith("build --enable-alpha-plugins "), calls.read_text()
     assert proc.stdout == _reference_render(app, stand_in).stdout
 
 

@@ -242,9 +242,10 @@ def write_copy(p: Plan, into: Path) -> Path:
         source = p.directory / entry
         if source.is_dir():
             return os.path.relpath(source.resolve(), into.resolve())
-        target = into / entry
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        if source.is_file():  # a missing file stays missing: kustomize's own error names it
+            target = into / entry
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         return entry
 
     for list_field in _PATH_LIST_FIELDS + ("bases",):
