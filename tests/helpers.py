@@ -170,3 +170,12 @@ def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
         proc.results_file = results  # each function call's results, as the stand-in recorded them
         _STAND_IN_RENDERS[env_dir] = proc
     return _STAND_IN_RENDERS[env_dir]
+
+
+@lru_cache(maxsize=None)
+def example_render(env_dir: str) -> subprocess.CompletedProcess:
+    """`kfkrm build` of an example (the README's first command), made once per test run. Its
+    fast path gives the bytes of stand_in_render (tests/test_build.py proves it on the
+    examples), at a fraction of the cost: tests that only read a render use this one."""
+    return subprocess.run([sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import EXAMPLES, REPO, UPSTREAM, VERSIONS, kpt_binary, rendered_text, stand_in_dir, stand_in_render
+from helpers import (EXAMPLES, REPO, UPSTREAM, VERSIONS, example_render, kpt_binary, rendered_text, stand_in_dir,
+                     stand_in_render)
 
 from kfkrm.cli import kustomize_yaml, results_table
 from kfkrm.cli.kustomize_plan import plan, sort_order
@@ -28,9 +28,8 @@ def _build(directory: Path, *args: str, env=None) -> subprocess.CompletedProcess
                           capture_output=True, text=True, env=full_env)
 
 
-@lru_cache(maxsize=None)
 def _fast(env_dir: str) -> subprocess.CompletedProcess:
-    return _build(EXAMPLES / env_dir)
+    return example_render(env_dir)
 
 
 def _warnings(calls: list[dict]) -> list[tuple]:
