@@ -132,9 +132,11 @@ def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
     path = (directory / entry)
     if not path.is_file():
         return None
-    try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    from ..runtime import yamlio
+
+    try:  # read as a function reads its config (YAML 1.2: `on` stays a string)
+        docs = [d for d in yamlio.load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError):
         return None
     from ..fns.registry import BY_KIND
     from ..runtime.config import API_VERSION

@@ -24,6 +24,7 @@ from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
+from ..runtime.resourcelist import TOOL_ANNOTATION_PREFIXES
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
@@ -330,6 +331,8 @@ def _warn_minio_left(rl, config: Config) -> None:
 def _minio_paths(node, path: tuple, own_secrets: set):
     if isinstance(node, dict):
         for key, value in node.items():
+            if path == ("metadata", "annotations") and str(key).startswith(TOOL_ANNOTATION_PREFIXES):
+                continue  # kustomize's file path `.../deployment_minio.yaml` is not a reference
             if "minio" in str(key).lower():
                 yield field_path(path + (str(key),))
             else:
