@@ -277,3 +277,28 @@ def test_bad_directory_is_one_line(tmp_path):
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     proc = _build(tmp_path)
     assert proc.returncode == 1 and "no kustomization.yaml" in proc.stderr
+
+
+def test_progress_one_line_per_phase_on_a_terminal_only(tmp_path):
+    import pty
+
+    app = _app(tmp_path, [LABELS])
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "kfkrm", "build", str(app)], stdout=subprocess.PIPE, stderr=slave,
+                          env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    terminal = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    phases = [line for line in terminal.splitlines() if line.startswith("kfkrm build: [")]
+    assert len(phases) == 3 and "kustomize" in phases[0] and "in-process" in phases[1] and "done" in phases[2], terminal
+    assert "kfkrm build: [" not in _build(app).stderr  # not on a pipe or a file
