@@ -19,9 +19,8 @@ Targets (issue 8): (b) adds at most 25% to plain, (a) at most 100%.
 The temporary kustomizations adapt fnconfigs/ so every function succeeds on the input:
   * json-patch (a generic tool, not an adaptation) and ingress-gateway (it exposes the
     bundled istio-ingressgateway Service, which remove-istio removes) are left out;
-  * v1.3: no auth service relocation. Kubeflow v1.3 addresses the auth service through
-    kustomize vars, resolved only after every transformer, so authservice-relocation
-    refuses to run inside kustomize; the policy's authService rule goes with it;
+  * (v1.3 relocates the auth service too: the examples' base is upstream's rendered
+    stream, in which v1.3's kustomize vars are already resolved);
   * v1.10: Istio "1.22" instead of the field report's "1.6": Kubeflow v1.10 uses Istio
     APIs that Istio 1.6 does not serve (the policy would fail the render).
 
@@ -79,13 +78,9 @@ def separate_configs(version: str) -> list[tuple[str, dict]]:
     """fnconfigs/ adapted to the version (see the module docstring)."""
     configs = []
     for name in SEPARATE_ORDER:
-        if version == "v1.3" and name == "authservice-relocation":
-            continue
         config = load_config(name)
         if "istioVersion" in config:
             config["istioVersion"] = ISTIO_VERSION[version]
-        if name == "enterprise-policy" and version == "v1.3":
-            config.pop("authService", None)
         configs.append((name, config))
     return configs
 
@@ -93,8 +88,6 @@ def separate_configs(version: str) -> list[tuple[str, dict]]:
 def profile_config(version: str) -> dict:
     config = load_config("enterprise-profile")
     config["mesh"]["istioVersion"] = ISTIO_VERSION[version]
-    if version == "v1.3":
-        config.pop("auth", None)
     return config
 
 
