@@ -3,8 +3,8 @@
 #
 # ArgoCD runs it in the Application's source directory. It renders that kustomization
 # exactly as a laptop with a container engine would, `kustomize build --enable-alpha-plugins`,
-# with kfkrm's container functions run in-process by the `docker` on PATH (kfkrm-docker in
-# the sidecar image). ArgoCD caches what the command returns, so it fails loudly rather
+# through `kfkrm build` (the command users run), which runs kfkrm's container functions
+# in-process. ArgoCD caches what the command returns, so it fails loudly rather
 # than hand ArgoCD a partial or silently unmutated render:
 #   - a function that fails, or a container function that is not a kfkrm image (kfkrm-docker
 #     refuses it), fails kustomize: this exits 1 with kustomize's message and a last line
@@ -63,12 +63,15 @@ exec_functions=$(find . -type f \( -name '*.yaml' -o -name '*.yml' \) -exec awk 
 
 rendered=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd.XXXXXX")
 trap 'rm -f "$rendered"' EXIT
-# shellcheck disable=SC2086 # kustomize_build is a command with its arguments
-if $kustomize_build --enable-alpha-plugins . >"$rendered"; then
+command -v kfkrm >/dev/null 2>&1 ||
+  fail "no kfkrm on PATH: the kfkrm argocd-cmp image has it in /opt/kfkrm/bin"
+# The same code path as a user's `kfkrm build`: kustomize with kfkrm's functions in-process,
+# every function's warnings and errors as a table on stderr.
+if kfkrm build --kustomize "$kustomize_build" . >"$rendered"; then
   :
 else
   status=$?
-  fail "$kustomize_build --enable-alpha-plugins failed (exit $status); the lines above name the function or file"
+  fail "kfkrm build ($kustomize_build --enable-alpha-plugins) failed (exit $status); the lines above name the function or file"
 fi
 [ -s "$rendered" ] || fail "$kustomize_build rendered no resources"
 cat "$rendered"

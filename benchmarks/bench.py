@@ -30,12 +30,12 @@ from kfkrm.fns.registry import FUNCTIONS  # noqa: E402
 from kfkrm.runtime.resourcelist import items_from_stream  # noqa: E402
 from kfkrm.runtime.runner import run  # noqa: E402
 
-SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared"))
+UPSTREAM = REPO / "upstream" / "kubeflow"  # upstream's renders, embedded (see their PROVENANCE)
 TARGET_WALL, TARGET_RATIO = 0.5, 10.0
 
 
 def resource_list(version: str, config_text: str) -> str:
-    stream = (SHARED / "kubeflow" / "rendered" / f"{version}.yaml").read_text()
+    stream = (UPSTREAM / version / "all.yaml").read_text()
     items = "".join(i.raw for i in items_from_stream(stream))
     config = "".join("  " + line + "\n" if line.strip() else "\n" for line in config_text.splitlines())
     return "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + items + "functionConfig:\n" + config
@@ -71,8 +71,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
-    if not (SHARED / "kubeflow" / "rendered").exists():
-        print(f"bench: {SHARED}/kubeflow/rendered is absent; nothing to measure", file=sys.stderr)
+    if not UPSTREAM.exists():
+        print(f"bench: {UPSTREAM} is absent; nothing to measure", file=sys.stderr)
         return 2
     missed = []
     print(f"{'version':8} {'function':26} {'in-proc s':>9} {'process s':>9} {'naive s':>8} {'ratio':>6}  result")

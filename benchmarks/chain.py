@@ -19,13 +19,21 @@ Targets (issue 8): (b) adds at most 25% to plain, (a) at most 100%.
 The temporary kustomizations adapt fnconfigs/ so every function succeeds on the input:
   * json-patch (a generic tool, not an adaptation) and ingress-gateway (it exposes the
     bundled istio-ingressgateway Service, which remove-istio removes) are left out;
-  * v1.3: no auth service relocation. Kubeflow v1.3 addresses the auth service through
-    kustomize vars, resolved only after every transformer, so authservice-relocation
-    refuses to run inside kustomize; the policy's authService rule goes with it;
+  * (v1.3 relocates the auth service too: the examples' base is upstream's rendered
+    stream, in which v1.3's kustomize vars are already resolved);
   * v1.10: Istio "1.22" instead of the field report's "1.6": Kubeflow v1.10 uses Istio
     APIs that Istio 1.6 does not serve (the policy would fail the render).
 
-  python3 benchmarks/chain.py [--versions v1.3 v1.10] [--repeat N] [--keep] [--check]
+kfkrm build (issue 12), measured side by side in the same run:
+  upstream:  plain `kubectl kustomize` of upstream's example (the source tree in
+             ../shared/kubeflow when present, which a user's clone does not have);
+  embedded:  plain `kubectl kustomize` of the embedded upstream render (upstream/kubeflow);
+  build:     `kfkrm build` of the prod example (its fast path: kustomize without the
+             kfkrm transformers, then every function in one process).
+Target: build within 1.25x of upstream (of embedded where the source tree is absent).
+`--build-only` measures just these three.
+
+  python3 benchmarks/chain.py [--versions v1.3 v1.10] [--repeat N] [--keep] [--check] [--build-only]
 """
 from __future__ import annotations
 
@@ -45,6 +53,9 @@ EXAMPLES = REPO / "kustomization-examples"
 SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared"))
 IMAGE = "localhost/kfkrm:0.1.0"
 TARGET_PROFILE, TARGET_SEPARATE = 0.25, 1.00
+TARGET_BUILD = 1.25
+UPSTREAM = REPO / "upstream" / "kubeflow"
+UPSTREAM_DIR = {"v1.3": "v1.3.0", "v1.10": "v1.10"}
 
 # The profile's order (docs/functions/enterprise-profile.md): removals, relocations and
 # rewrites, enrolment, validation.
@@ -67,13 +78,9 @@ def separate_configs(version: str) -> list[tuple[str, dict]]:
     """fnconfigs/ adapted to the version (see the module docstring)."""
     configs = []
     for name in SEPARATE_ORDER:
-        if version == "v1.3" and name == "authservice-relocation":
-            continue
         config = load_config(name)
         if "istioVersion" in config:
             config["istioVersion"] = ISTIO_VERSION[version]
-        if name == "enterprise-policy" and version == "v1.3":
-            config.pop("authService", None)
         configs.append((name, config))
     return configs
 
@@ -81,8 +88,6 @@ def separate_configs(version: str) -> list[tuple[str, dict]]:
 def profile_config(version: str) -> dict:
     config = load_config("enterprise-profile")
     config["mesh"]["istioVersion"] = ISTIO_VERSION[version]
-    if version == "v1.3":
-        config.pop("auth", None)
     return config
 
 
@@ -127,6 +132,46 @@ def render(folder: Path, path_env: str, plugins: bool) -> tuple[float, subproces
     return time.perf_counter() - start, proc
 
 
+def timed(args: list[str], env=None) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    return time.perf_counter() - start, proc
+
+
+def build_cases(version: str, repeat: int) -> list[str]:
+    """kfkrm build of envs/prod against plain kustomize of upstream, best of `repeat`, interleaved
+    so that a busy machine slows every case alike. Returns the targets missed."""
+    cases = []
+    source = SHARED / "kubeflow" / UPSTREAM_DIR[version] / "example"
+    if source.is_dir():
+        cases.append(("plain kustomize (upstream example)", ["kubectl", "kustomize", str(source)], None))
+    cases.append(("plain kustomize (embedded upstream)", ["kubectl", "kustomize", str(UPSTREAM / UPSTREAM_DIR[version])], None))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
+    cases.append(("kfkrm build envs/prod", [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / version / "envs" / "prod")], env))
+    best = {label: float("inf") for label, _, _ in cases}
+    for _ in range(repeat):
+        for label, args, case_env in cases:
+            seconds, proc = timed(args, case_env)
+            if proc.returncode != 0:
+                print(f"{version:8} {label:38} failed: {(proc.stderr.splitlines() or [''])[-1][:200]}")
+                return [f"{version} {label}: failed"]
+            best[label] = min(best[label], seconds)
+            if label.startswith("kfkrm build"):
+                route = proc.stderr.splitlines()[-1]
+    reference = cases[0][0]
+    missed = []
+    for label, _, _ in cases:
+        ratio = best[label] / best[reference]
+        verdict = ""
+        if label.startswith("kfkrm build"):
+            verdict = f"<= {TARGET_BUILD:.2f}x of {reference.split('(')[1][:-1]} " + ("ok" if ratio <= TARGET_BUILD else "MISSED")
+            if ratio > TARGET_BUILD:
+                missed.append(f"{version} {label}: {ratio:.2f}x (target {TARGET_BUILD}x)")
+        print(f"{version:8} {label:38} {'':9} {best[label]:7.2f} {ratio:6.2f}x  {verdict}")
+    print(f"{'':8}   {route[:200]}")
+    return missed
+
+
 def kfkrm_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("kfkrm")]
 
@@ -138,13 +183,17 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary kustomizations and print where")
     parser.add_argument("--verbose", action="store_true", help="print each function's summary line")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--build-only", action="store_true", help="only kfkrm build against plain kustomize")
     args = parser.parse_args()
-    if not (SHARED / "kubeflow").exists():
-        print(f"chain: {SHARED}/kubeflow is absent; nothing to measure", file=sys.stderr)
-        return 2
     if shutil.which("kubectl") is None:
         print("chain: kubectl is not on PATH", file=sys.stderr)
         return 2
+    print(f"{'version':8} {'case':38} {'':9} {'wall s':>7} {'ratio':>7}")
+    build_missed = [m for version in args.versions for m in build_cases(version, args.repeat)]
+    if args.build_only:
+        if build_missed:
+            print("targets missed:\n  " + "\n  ".join(build_missed))
+        return 1 if build_missed and args.check else 0
     root = Path(tempfile.mkdtemp(prefix="kfkrm-chain-"))
     path_env, no_op_env = stand_in_path(root), no_op_path(root)
     missed, failed = [], False
@@ -196,6 +245,7 @@ def main() -> int:
             print(f"temporary kustomizations kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    missed += build_missed
     if missed:
         print("targets missed:\n  " + "\n  ".join(missed))
     elif not failed:

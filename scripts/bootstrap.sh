@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Create .venv with kfkrm and its pinned dependencies (and pytest with --test).
-# Prints nothing but errors; safe to run again.
+# Prints nothing but errors, and one line per phase on a terminal; safe to run again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${KFKRM_VENV:-$ROOT/.venv}
+phase() { if [ -t 2 ]; then echo "bootstrap: $*" >&2; fi; }
 if [ ! -x "$VENV/bin/python" ]; then
+  phase "creating $VENV"
   python3 -m venv "$VENV"
 fi
 stamp="$VENV/.kfkrm-installed"
 want=$(cat "$ROOT/requirements.lock" "$ROOT/requirements-test.lock" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)$*
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  phase "installing the pinned dependencies (requirements.lock) into $VENV"
   "$VENV/bin/pip" install -q -r "$ROOT/requirements.lock"
-  [ "${1:-}" = "--test" ] && "$VENV/bin/pip" install -q -r "$ROOT/requirements-test.lock"
+  if [ "${1:-}" = "--test" ]; then
+    phase "installing the test dependencies (requirements-test.lock)"
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements-test.lock"
+  fi
+  phase "installing kfkrm itself (editable): $VENV/bin/kfkrm"
   "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
   echo "$want" > "$stamp"
 fi

@@ -14,16 +14,53 @@ CACHE=${KFKRM_CACHE:-$ROOT/.cache}
 BASE_IMAGE=${KFKRM_BASE_IMAGE:-localhost/kfkrm-python-base:bookworm}
 IMAGE=${KFKRM_IMAGE:-localhost/kfkrm:dev}
 SHIM=$CACHE/docker-shim
+LOG=${KFKRM_SETUP_LOG:-$CACHE/container-setup.log}
+# Units the podman package enables (and starts, under systemd) on installation; the tests
+# run podman directly, daemonless, and need none of them.
+PODMAN_UNITS="podman.socket podman.service podman-restart.service podman-auto-update.service podman-auto-update.timer"
 log() { echo "container-setup: $*" >&2; }
+mkdir -p "$CACHE"
+# Noisy tools write to $LOG; on failure their last lines are shown.
+logged() {
+  echo "+ $*" >>"$LOG"
+  if ! "$@" >>"$LOG" 2>&1; then
+    log "failed: $* (last lines of $LOG below)"
+    tail -n 25 "$LOG" >&2
+    exit 1
+  fi
+}
+enabled_units() {
+  command -v systemctl >/dev/null || return 0
+  for unit in $PODMAN_UNITS; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then echo "$unit"; fi
+  done
+}
 
 if docker info >/dev/null 2>&1; then
   log "using the running docker engine"
   ENGINE=docker
 else
   if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
-    log "installing podman, runc and debootstrap (Debian packages)"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >&2
+    log "about to install the Debian packages podman, runc and debootstrap with apt-get: the container"
+    log "  tests need a real engine (podman, running containers with runc) and a Python base image"
+    log "  bootstrapped from Debian packages (debootstrap), since no image registry is reachable."
+    log "  apt's output goes to $LOG; podman services the package enables are disabled again afterwards."
+    if [ "$(id -u)" != 0 ]; then
+      log "installing packages needs root; run scripts/test.sh as root, or install podman runc debootstrap yourself"
+      exit 1
+    fi
+    enabled_before=$(enabled_units)
+    logged apt-get update -q
+    logged env DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap
+    for unit in $(enabled_units); do
+      case " $enabled_before " in *" $unit "*) continue ;; esac
+      if [ -d /run/systemd/system ]; then
+        logged systemctl disable --now "$unit"
+      else
+        logged systemctl disable "$unit"
+      fi
+      log "disabled $unit (enabled by the podman package; the tests do not need it)"
+    done
   fi
   export CONTAINERS_CONF=$ROOT/containers/containers.conf
   mkdir -p "$SHIM"
@@ -35,9 +72,9 @@ else
     [ -n "$mirror" ] || { log "no Debian mirror configured for apt; cannot bootstrap a base image"; exit 1; }
     rootfs=$CACHE/base-rootfs
     rm -rf "$rootfs"
-    log "bootstrapping $BASE_IMAGE from Debian packages (about a minute)"
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bookworm "$rootfs" "$mirror" >&2
-    tar -C "$rootfs" -c . | podman import - "$BASE_IMAGE" >&2
+    log "bootstrapping $BASE_IMAGE from Debian packages (about a minute; output in $LOG)"
+    logged debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bookworm "$rootfs" "$mirror"
+    logged sh -c 'tar -C "$1" -c . | podman import - "$2"' import "$rootfs" "$BASE_IMAGE"
     rm -rf "$rootfs"
   fi
 fi
@@ -50,8 +87,8 @@ if [ "$ENGINE" = podman ]; then
   build_args+=(--network host)
   [ -f "$ca" ] && build_args+=(-v "$ca:/etc/ssl/host-ca.crt:ro" --build-arg PIP_CERT=/etc/ssl/host-ca.crt)
 fi
-log "building $IMAGE"
-$ENGINE build -q "${build_args[@]}" --target function -t "$IMAGE" "$ROOT" >&2
+log "building $IMAGE (output in $LOG)"
+logged "$ENGINE" build -q "${build_args[@]}" --target function -t "$IMAGE" "$ROOT"
 if [ "$ENGINE" = podman ]; then
   echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
   echo "export PATH=$SHIM:\$PATH"

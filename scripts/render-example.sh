@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# The main job on the bundled example, with no container engine and no network:
-# `kubectl kustomize --enable-alpha-plugins` over a kustomization-examples environment,
-# its container functions run in-process by kfkrm's `docker` stand-in (the same mechanism
-# as the ArgoCD plugin). The rendered manifests go to stdout, the functions' summaries
-# to stderr.
+# The README's first command: `kfkrm build` over a kustomization-examples environment, with
+# no container engine and no network (the examples' base is the upstream render embedded
+# in upstream/kubeflow). Creates .venv first if needed. The rendered manifests go to
+# stdout; kustomize's messages, each function's summary and the table of every warning and
+# error go to stderr; exit 1 on any error.
 #
-#   scripts/render-example.sh [kustomization-examples/v1.3/envs/dev]
+#   scripts/render-example.sh [DIR]        # default: kustomization-examples/v1.3/envs/dev
+#
+# DIR can be any kustomization: this is `.venv/bin/kfkrm build DIR`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${1:-$ROOT/kustomization-examples/v1.3/envs/dev}
 "$ROOT/scripts/bootstrap.sh"
-SHIM=$(mktemp -d)
-trap 'rm -rf "$SHIM"' EXIT
-ln -s "$ROOT/.venv/bin/kfkrm-docker" "$SHIM/docker"
-if ! kubectl kustomize "$TARGET/../../base" >/dev/null 2>&1 && [ ! -d "$ROOT/../shared/kubeflow" ]; then
-  echo "render-example: the example's base points at ../shared/kubeflow, which is not here;" \
-       "switch $TARGET/../../base/kustomization.yaml to the upstream URL it lists" >&2
-  exit 1
-fi
-PATH="$SHIM:$PATH" kubectl kustomize --enable-alpha-plugins "$TARGET"
+exec "$ROOT/.venv/bin/kfkrm" build "$TARGET"

@@ -13,8 +13,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared")).resolve()
-KUBEFLOW = SHARED / "kubeflow"
-VERSIONS = ("v1.3.0", "v1.10")
+KUBEFLOW = SHARED / "kubeflow"  # upstream source trees: only what the repository cannot ship
+UPSTREAM = REPO / "upstream" / "kubeflow"  # upstream's rendered streams, embedded (see their PROVENANCE)
+EMBEDDED_VERSIONS = tuple(sorted(p.name for p in UPSTREAM.iterdir() if (p / "all.yaml").is_file()))
+VERSIONS = ("v1.3.0", "v1.10")  # the releases with hand-checked expectations in the tests
 REQUIRE_SHARED = os.environ.get("KFKRM_REQUIRE_SHARED") == "1"
 CI = os.environ.get("CI") == "true"
 
@@ -33,7 +35,8 @@ def skip_or_fail(reason: str, required: bool):
 
 
 def need_shared(path: Path = KUBEFLOW) -> Path:
-    """Skip (or, under KFKRM_REQUIRE_SHARED=1 as in CI, fail) when ../shared is absent."""
+    """Skip (or, under KFKRM_REQUIRE_SHARED=1 as in CI, fail) when ../shared is absent.
+    Only for upstream's source trees; rendered upstream is embedded (rendered_path)."""
     if not path.exists():
         skip_or_fail(f"{path} is absent: the upstream Kubeflow manifests live in the developers' ../shared, "
                      "not in a user's clone", REQUIRE_SHARED)
@@ -70,9 +73,14 @@ def container_engine(*images: str) -> str:
     return docker
 
 
+def rendered_path(version: str) -> Path:
+    """Upstream Kubeflow `version` as `kubectl kustomize example` renders it, embedded in the repository."""
+    return UPSTREAM / version / "all.yaml"
+
+
 @lru_cache(maxsize=None)
 def rendered_text(version: str) -> str:
-    return need_shared(KUBEFLOW / "rendered" / f"{version}.yaml").read_text()
+    return rendered_path(version).read_text()
 
 
 @lru_cache(maxsize=None)
@@ -132,7 +140,8 @@ _STAND_IN_RENDERS: dict = {}
 
 
 def stand_in_dir() -> Path:
-    """A PATH folder whose `docker` is kfkrm-docker running this checkout (made once per run)."""
+    """A PATH folder whose `docker` is kfkrm-docker and whose `kfkrm` is kfkrm, both running this
+    checkout (made once per run)."""
     import tempfile
 
     if "dir" not in _STAND_IN_RENDERS:
@@ -140,6 +149,9 @@ def stand_in_dir() -> Path:
         docker = bin_dir / "docker"
         docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
         docker.chmod(0o755)
+        kfkrm = bin_dir / "kfkrm"  # `kfkrm build` in argocd/generate.sh
+        kfkrm.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
+        kfkrm.chmod(0o755)
         _STAND_IN_RENDERS["dir"] = bin_dir
     return _STAND_IN_RENDERS["dir"]
 
@@ -149,11 +161,14 @@ def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
     the README's main job and the reference every other runtime is compared with. Rendered
     once per test run (a v1.10 environment takes a minute or more)."""
     if env_dir not in _STAND_IN_RENDERS:
-        need_shared()
-        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}")
-        _STAND_IN_RENDERS[env_dir] = subprocess.run(
-            ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
-            capture_output=True, text=True, env=env)
+        import tempfile
+
+        results = Path(tempfile.mkdtemp(prefix="kfkrm-results-")) / "results.jsonl"
+        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results))
+        proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+                              capture_output=True, text=True, env=env)
+        proc.results_file = results  # each function call's results, as the stand-in recorded them
+        _STAND_IN_RENDERS[env_dir] = proc
     return _STAND_IN_RENDERS[env_dir]
 
 
@@ -209,3 +224,12 @@ def golden_input(case: Path) -> str:
 def run_golden(case: Path):
     """Run an example folder as `kfkrm FUNCTION` runs it; returns Outcome(stdout, stderr, exit_code)."""
     return run_function(function_of_case(case), golden_input(case))
+
+
+@lru_cache(maxsize=None)
+def example_render(env_dir: str) -> subprocess.CompletedProcess:
+    """`kfkrm build` of an example (the README's first command), made once per test run. Its
+    fast path gives the bytes of stand_in_render (tests/test_build.py proves it on the
+    examples), at a fraction of the cost: tests that only read a render use this one."""
+    return subprocess.run([sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))

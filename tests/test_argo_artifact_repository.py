@@ -251,3 +251,24 @@ def test_bad_config(config, problem):
     assert outcome.exit_code == 1
     assert outcome.stderr.count("\n") == 1 and problem in outcome.stderr, outcome.stderr
     assert output_item_texts(outcome.stdout) == [i.raw for i in ResourceList.parse(text).items]
+
+
+def test_tool_annotations_are_not_minio_references():
+    """kustomize's own annotations name the source file (`.../deployment_minio.yaml`): not a
+    reference to minio, so no warning (found through `kfkrm build`'s per-call route)."""
+    items = items_block("""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: kubeflow
+  annotations:
+    config.kubernetes.io/path: kubeflow/configmap_minio-settings.yaml
+    internal.config.kubernetes.io/path: kubeflow/configmap_minio-settings.yaml
+    note: talks to minio
+data:
+  a: b
+""")
+    outcome = run_function("argo-artifact-repository", resource_list(items, NAMESPACE_CONFIG))
+    warnings = [r for r in load_output(outcome.stdout).get("results") or [] if r["severity"] == "warning"]
+    assert [w["field"]["path"] for w in warnings if w.get("resourceRef", {}).get("name") == "settings"] \
+        == ['metadata.annotations.note']

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import KUBEFLOW, items_block, need_shared, resource_list, run_cli
+from helpers import items_block, rendered_path, resource_list, run_cli
 
 CORP = "registry.corp.example.com"
 CONFIG = f"""apiVersion: kfkrm.dev/v1alpha1
@@ -26,7 +26,7 @@ spec:
 
 
 def rendered(version):
-    return str(need_shared(KUBEFLOW / "rendered" / f"{version}.yaml"))
+    return str(rendered_path(version))
 
 
 def test_lists_images_with_their_places_v1_10():

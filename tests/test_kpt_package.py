@@ -85,7 +85,6 @@ def test_variants_share_their_function_configs():
         assert (KPT_EXAMPLES / "exec" / m["configPath"]).is_file()
 
 
-@pytest.mark.shared
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
 def test_exec_package_renders(version, tmp_path, kfkrm_exec):
     pkg = _package("exec", tmp_path, version)
@@ -126,7 +125,6 @@ def _container_runtime() -> dict:
     return {"KPT_FN_RUNTIME": "docker"}
 
 
-@pytest.mark.shared
 @pytest.mark.container
 def test_image_package_renders(tmp_path):
     env = dict(os.environ, **_container_runtime())

@@ -284,7 +284,6 @@ def test_api_versions_the_mesh_does_not_serve_are_warned():
 # -- keep and remove ------------------------------------------------------------------------
 
 def test_keep_overrides_a_default_removal_and_silences_the_unclassified_warning():
-    need_shared()
     config = CONFIG + """keep:
 - {kind: AuthorizationPolicy, namespace: istio-system, name: global-deny-all}
 - {namespace: istio-system, name: "*authservice*"}

@@ -10,7 +10,7 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import KUBEFLOW, REPO, items_block, need_shared, rendered_text, resource_list, run_cli
+from helpers import REPO, items_block, rendered_path, rendered_text, resource_list, run_cli
 
 POLICY = REPO / "fnconfigs" / "enterprise-policy.yaml"
 CORP = "registry.corp.example.com/"
@@ -104,7 +104,7 @@ def count_table(stdout: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
 def test_raw_upstream_output_lists_what_an_organisation_expects_with_counts(version):
-    path = str(need_shared(KUBEFLOW / "rendered" / f"{version}.yaml"))
+    path = str(rendered_path(version))
     text = validate(path, "--config", str(POLICY))
     assert text.returncode == 1, text.stderr
     counts = count_table(text.stdout)

@@ -4,6 +4,9 @@
   kfkrm FUNCTION             run one function by name (exec functions, kpt, ConfigMap configs)
   kfkrm FUNCTION --help      the function's config, with an example
   kfkrm schema [KIND]        JSON Schema of every config kind (or of one)
+  kfkrm build DIR            render a kustomization with kfkrm's functions (no container engine)
+  kfkrm validate FILE --config POLICY|PROFILE   check rendered manifests against the platform's rules
+  kfkrm images FILE --config IMAGEPROXY         the image mirror list
 """
 from __future__ import annotations
 
@@ -18,6 +21,18 @@ from ..runtime.runner import run
 
 
 def main(argv=None) -> int:
+    """`kfkrm`; a reader that stops early (`kfkrm schema | head`) ends it quietly, no traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)  # Python would flush stdout again at exit and fail
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -36,7 +51,8 @@ def main(argv=None) -> int:
     if argv:
         spec = BY_NAME.get(argv[0])
         if spec is None:
-            sys.stderr.write(f"kfkrm: error: unknown function or command {argv[0]!r}; `kfkrm --help` lists them\n")
+            hint = _did_you_mean(argv[0], list(BY_NAME) + list(COMMANDS) + ["schema"])
+            sys.stderr.write(f"kfkrm: error: unknown function or command {argv[0]!r}{hint}; `kfkrm --help` lists them\n")
             return 2
         rest = argv[1:]
         if rest and rest[0] in ("-h", "--help"):
@@ -59,6 +75,9 @@ def main(argv=None) -> int:
         from ..runtime.results import ERROR, Result
         from ..runtime.runner import failure
         outcome = failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
+    from .results_table import record
+
+    record(outcome.function or "kfkrm", outcome.results)  # only when KFKRM_RESULTS_FILE names a file (kfkrm build)
     sys.stdout.write(outcome.stdout)
     sys.stdout.flush()
     sys.stderr.write(outcome.stderr)
@@ -73,7 +92,8 @@ def _spec_for_config(function_config):
         raise ConfigError("a ConfigMap functionConfig does not say which function to run: call `kfkrm FUNCTION`")
     if api_version != API_VERSION or kind not in BY_KIND:
         known = ", ".join(sorted(BY_KIND))
-        raise ConfigError(f"unknown functionConfig {api_version} {kind}; kfkrm knows {API_VERSION} {known}")
+        hint = _did_you_mean(str(kind), list(BY_KIND)) if api_version == API_VERSION else ""
+        raise ConfigError(f"unknown functionConfig {api_version} {kind}{hint}; kfkrm knows {API_VERSION} {known}")
     return BY_KIND[kind]
 
 
@@ -82,9 +102,30 @@ def _usage() -> str:
     lines = [__doc__.strip(), "", "Functions:"]
     lines += [f"  {f.name.ljust(width)}  {f.kind}: {f.summary}" for f in FUNCTIONS]
     if COMMANDS:
-        lines += ["", "Commands:"] + [f"  {name}" for name in sorted(COMMANDS)]
+        names = sorted(COMMANDS) + ["schema"]
+        cwidth = max(len(n) for n in names)
+        lines += ["", "Commands:"] + [f"  {name.ljust(cwidth)}  {_command_summary(name)}" for name in names]
     lines += ["", "Every config is apiVersion " + API_VERSION + "; examples in fnconfigs/."]
     return "\n".join(lines)
+
+
+def _did_you_mean(word: str, known: list) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _command_summary(name: str) -> str:
+    """The first sentence of the command module's docstring, after its usage line."""
+    if name == "schema":
+        return "the JSON Schema of every config kind, or of one (for editors)"
+    import importlib
+
+    module = importlib.import_module(COMMANDS[name].partition(":")[0])
+    first = (module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    summary = first.split("`: ", 1)[-1].strip()
+    return summary[0].upper() + summary[1:] if summary else ""
 
 
 def function_help(spec) -> str:

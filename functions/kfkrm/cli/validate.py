@@ -30,7 +30,8 @@ _MESSAGE_WIDTH = 120
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="kfkrm validate", description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
-    parser.add_argument("--config", required=True, help="an EnterprisePolicy config (kfkrm.dev/v1alpha1)")
+    parser.add_argument("--config", required=True,
+                        help="an EnterprisePolicy config, or an EnterpriseProfile (its derived policy) (kfkrm.dev/v1alpha1)")
     parser.add_argument("--baseline", metavar="FILE",
                         help="the unadapted render: the integrity rule (turned on) reports only references "
                              "the adaptation broke")
@@ -80,7 +81,21 @@ def _policy(path: str) -> Config:
         raise ConfigError(f"--config {path} is not valid YAML: {_one_line(e)}") from None
     except OSError as e:
         raise ConfigError(f"--config {path}: {e.strerror or e}") from None
+    if isinstance(raw, dict) and raw.get("kind") == "EnterpriseProfile":
+        return _profile_policy(raw)
     return parse_config(Config, raw, "enterprise-policy")
+
+
+def _profile_policy(raw: dict) -> Config:
+    """The EnterprisePolicy an EnterpriseProfile derives (its validate: step), so the policy is
+    written once; a profile without `validate:` gets the default derived policy."""
+    from ..fns import enterprise_profile
+
+    if raw.get("validate") in (None, False):
+        raw = dict(raw, validate=True)
+    profile = parse_config(enterprise_profile.Config, raw, "enterprise-profile")
+    step = next(s for s in profile.steps if s.name == "enterprise-policy")
+    return step.config
 
 
 def _one_line(e: Exception) -> str:

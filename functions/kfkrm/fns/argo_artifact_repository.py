@@ -39,6 +39,7 @@ from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
 from ..domain import kfp_sync_script, object_store
 from ..runtime.results import error, info, warn
+from ..runtime.resourcelist import TOOL_ANNOTATION_PREFIXES
 
 REPOSITORIES_CONFIGMAP = "artifact-repositories"
 DEFAULT_KEY = "default-v1"
@@ -380,6 +381,8 @@ def _minio_paths(node, path: tuple, own_secrets: set):
     """(field path, text) of every key or string naming minio."""
     if isinstance(node, dict):
         for key, value in node.items():
+            if path == ("metadata", "annotations") and str(key).startswith(TOOL_ANNOTATION_PREFIXES):
+                continue  # kustomize's file path `.../deployment_minio.yaml` is not a reference
             if "minio" in str(key).lower():
                 yield field_path(path + (str(key),)), str(key) + "\n" + yamlio.dump(value)
             else:

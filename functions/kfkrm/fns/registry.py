@@ -37,6 +37,7 @@ FUNCTIONS = [
 
 # Commands that are not KRM functions: name -> "module:function(argv) -> exit code".
 COMMANDS = {
+    "build": "kfkrm.cli.build:main",
     "images": "kfkrm.cli.images:main",
     "validate": "kfkrm.cli.validate:main",
 }

@@ -79,16 +79,16 @@ def parse_config(config_cls: type[FunctionConfig], raw: Any, function_name: str)
     try:
         return config_cls.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(f"functionConfig {config_cls.KIND}: {format_validation_error(e)}") from None
+        raise ConfigError(f"functionConfig {config_cls.KIND}: {format_validation_error(e, config_cls)}") from None
 
 
-def format_validation_error(e: ValidationError) -> str:
+def format_validation_error(e: ValidationError, model: Optional[type] = None) -> str:
     problems = []
     for err in e.errors():
         path = _loc(err.get("loc", ()))
         kind = err.get("type")
         if kind == "extra_forbidden":
-            problems.append(f"{path}: unknown field")
+            problems.append(f"{path}: unknown field{did_you_mean(err.get('loc', ()), model)}")
         elif kind == "missing":
             problems.append(f"{path}: required field is missing")
         else:
@@ -117,3 +117,34 @@ def non_empty_when_set(value: Any, message: str) -> Any:
     if value is not None and not value:
         raise ValueError(message)
     return value
+
+
+def did_you_mean(loc, model: Optional[type]) -> str:
+    """' (did you mean X?)' for a misspelled field at `loc` of `model`, else ''."""
+    import difflib
+    import typing
+
+    from pydantic import BaseModel
+
+    def sub_model(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation
+        for arg in typing.get_args(annotation):
+            found = sub_model(arg)
+            if found is not None:
+                return found
+        return None
+
+    if model is None or not loc:
+        return ""
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(part) or next(
+            (i for i in model.model_fields.values() if i.alias == part), None)
+        model = sub_model(info.annotation) if info is not None else None
+    if model is None:
+        return ""
+    names = [info.alias or name for name, info in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

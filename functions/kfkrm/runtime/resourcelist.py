@@ -22,6 +22,10 @@ class InputError(Exception):
 
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
+# Annotations the orchestrators (kustomize, kpt) add to every item for their own bookkeeping
+# (ids, file paths, indexes): not the user's data, so never evidence of what an object refers to.
+TOOL_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/",
+                            "kustomize.config.k8s.io/")
 _LOCAL_CONFIG_TEXT = re.compile(r"config\.kubernetes\.io/local-config['\"]?:[ \t]*['\"]?true|^[ \t-]*kind:[ \t]*Kptfile[ \t]*$", re.M | re.I)
 
 # Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, cast
 
 from .config import ConfigError, parse_config
@@ -34,6 +34,8 @@ class Outcome:
     stdout: str
     stderr: str
     exit_code: int
+    results: list = field(default_factory=list)  # the Result objects, for callers that show them (kfkrm build)
+    function: str = ""  # the function's CLI name, when known
 
 
 def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
@@ -62,7 +64,7 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
     line = f"{label}: {summary}"
     if warnings:
         line += f"; {warnings} warning{'s' if warnings != 1 else ''} (see results)"
-    return Outcome(out, line + "\n", 0)
+    return Outcome(out, line + "\n", 0, list(rl.results), spec.name)
 
 
 def failure(label: str, text: str, results: list) -> Outcome:
@@ -80,4 +82,5 @@ def failure(label: str, text: str, results: list) -> Outcome:
         out = rl.emit()
     except Exception:
         out = ResourceList([], None, None, 0).emit()
-    return Outcome(out, f"{label}: error: {first}{more}\n", 1)
+    function = label[len("kfkrm "):] if label.startswith("kfkrm ") else ""
+    return Outcome(out, f"{label}: error: {first}{more}\n", 1, list(results), function)

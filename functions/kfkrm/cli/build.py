@@ -1,0 +1,199 @@
+"""`kfkrm build DIR`: render a kustomization with kfkrm's functions, no container engine needed.
+
+The rendered manifests go to stdout (pipe them into `kfkrm validate -` or `kubectl apply`);
+kustomize's own messages, one summary line per function, and then every function's
+warnings and errors as a table (function, severity, object, field, message) go to stderr.
+Exit 0 on success; 1 when kustomize or any function fails (nothing on stdout then); 2 on
+bad arguments.
+
+kustomize (`kustomize build`, or `kubectl kustomize`) renders with --enable-alpha-plugins
+and kfkrm's `docker` stand-in first on PATH, so every `container: image:` function of a
+kfkrm image runs in-process, and any other image fails the render loudly. Where the kfkrm
+functions come last in the kustomization, they run after kustomize in one process (the
+fast path, same bytes); otherwise each call goes through kustomize. `--per-call` forces
+that route. Which one ran, and why, is in the last line. See docs/build.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import results_table
+from .kustomize_plan import Plan, PlanError, exec_functions, plan, sort_order, write_copy
+
+OK, FAILED, USAGE = 0, 1, 2
+PROG = "kfkrm build"
+
+
+class _Progress:
+    """One line per phase on a terminal (stderr), nothing when stderr is a file or a pipe."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"{PROG}: [{time.monotonic() - self.start:5.1f}s] {message}\n")
+            sys.stderr.flush()
+
+
+def kustomize_command(explicit: str | None = None) -> list[str]:
+    """$KFKRM_KUSTOMIZE or --kustomize (a command, e.g. "kustomize build"), else `kustomize build`
+    from PATH, else `kubectl kustomize` (the same order as argocd/generate.sh)."""
+    chosen = explicit or os.environ.get("KFKRM_KUSTOMIZE")
+    if chosen:
+        return shlex.split(chosen)
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    raise PlanError("neither kustomize nor kubectl is on PATH")
+
+
+def stand_in(bin_dir: Path) -> Path:
+    """A `docker` running this kfkrm (interpreter and package) in-process: kfkrm-docker."""
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\n"
+                      f"PYTHONPATH={shlex.quote(package_parent)}${{PYTHONPATH:+:$PYTHONPATH}} "
+                      f"exec {shlex.quote(sys.executable)} -m kfkrm.cli.docker_shim \"$@\"\n")
+    docker.chmod(0o755)
+    return docker
+
+
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1].replace("\n", " "))
+    parser.add_argument("directory", help="the kustomization's folder")
+    parser.add_argument("--per-call", action="store_true",
+                        help="run every function through kustomize, one call each (the reference route)")
+    parser.add_argument("--kustomize", metavar="COMMAND",
+                        help='the kustomize command (default: $KFKRM_KUSTOMIZE, "kustomize build", "kubectl kustomize")')
+    args = parser.parse_args(argv)
+    progress = _Progress(sys.stderr.isatty())
+    directory = Path(args.directory)
+    try:
+        return _build(directory, args, progress)
+    except PlanError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return FAILED
+    except Exception as e:  # a bug: one line, never a traceback (KFKRM_DEBUG=1 shows it)
+        if os.environ.get("KFKRM_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"{PROG}: error: internal error: {type(e).__name__}: {e}\n")
+        return FAILED
+
+
+def _build(directory: Path, args, progress: _Progress) -> int:
+    if not directory.is_dir():
+        raise PlanError(f"{directory} is not a directory")
+    execs = exec_functions(directory)
+    if execs:
+        raise PlanError("exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
+                        "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs)))
+    the_plan = plan(directory)
+    if args.per_call and the_plan.fast:
+        the_plan = Plan(directory, the_plan.kustomization, fallback="--per-call")
+    kustomize = kustomize_command(args.kustomize)
+    with tempfile.TemporaryDirectory(prefix="kfkrm-build-") as tmp:
+        tmp_path = Path(tmp)
+        (tmp_path / "bin").mkdir()
+        stand_in(tmp_path / "bin")
+        results_file = tmp_path / "results.jsonl"
+        env = dict(os.environ, PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+        env[results_table.RESULTS_FILE_ENV] = str(results_file)
+        target = directory
+        if the_plan.fast:
+            target = write_copy(the_plan, tmp_path / "kustomization")
+            target = target.parent
+            progress(f"kustomize: {' '.join(kustomize)} of {directory} without its last "
+                     f"{len(the_plan.calls)} kfkrm functions")
+        else:
+            progress(f"kustomize: {' '.join(kustomize)} of {directory}, every function through kustomize "
+                     f"({the_plan.fallback})")
+        proc = subprocess.run(kustomize + ["--enable-alpha-plugins", str(target)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if the_plan.fast:  # kustomize names the temporary copy: show the user's folder instead
+            stderr = stderr.replace(str(target), str(directory))
+        sys.stderr.write(stderr)
+        if proc.returncode != 0:
+            return _finish(results_table.read(str(results_file)), the_plan, FAILED,
+                           f"{' '.join(kustomize)} failed (exit {proc.returncode}); kustomize's message is above")
+        output = proc.stdout.decode("utf-8")
+        if the_plan.fast:
+            progress(f"functions: {', '.join(call.config['kind'] for call in the_plan.calls)} in-process")
+            output, failed = _apply(output, the_plan, str(results_file))
+            if failed:
+                return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
+        progress("done")
+        sys.stdout.write(output)
+        sys.stdout.flush()
+        return _finish(results_table.read(str(results_file)), the_plan, OK, "")
+
+
+def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
+    """Run the plan's calls over kustomize's output in one process, in order, as kustomize
+    would have run them; order the result as kustomize does. Returns (output, failure)."""
+    from ..fns.registry import BY_KIND
+    from ..runtime.config import ConfigError, parse_config
+    from ..runtime.resourcelist import ResourceList, items_from_stream
+    from ..runtime.results import ERROR, WARNING, Result
+
+    rl = ResourceList(items_from_stream(stream), None, None, 0)
+    for call in the_plan.calls:
+        spec = BY_KIND[call.config["kind"]]
+        rl.function_config, rl.results = call.config, []
+        label = f"kfkrm {spec.name}"
+        summary = ""
+        try:
+            module = spec.load()
+            summary = module.transform(rl, parse_config(module.Config, call.config, spec.name))
+        except ConfigError as e:
+            rl.results.append(Result(str(e), ERROR))
+        except Exception as e:
+            if os.environ.get("KFKRM_DEBUG"):
+                traceback.print_exc()
+            rl.results.append(Result(f"internal error: {type(e).__name__}: {e}", ERROR))
+        results_table.record(spec.name, rl.results, results_file)
+        errors = [r for r in rl.results if r.severity == ERROR]
+        if errors:
+            first = errors[0].one_line()
+            first = first[len("error: "):] if first.startswith("error: ") else first
+            more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+            sys.stderr.write(f"{label}: error: {first}{more}\n")
+            return "", f"{spec.name} failed ({call.source}); nothing was rendered"
+        warnings = sum(1 for r in rl.results if r.severity == WARNING)
+        sys.stderr.write(f"{label}: {summary}" + (f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "") + "\n")
+    key = sort_order(the_plan.document)
+    items = [item for item in rl.items if not item.is_local_config]  # kustomize drops local config at the end
+    if key is not None:
+        items.sort(key=key)
+    from .kustomize_yaml import dump
+
+    return "---\n".join(item.body if not item.changed else dump(item.obj) for item in items), ""
+
+
+def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
+    table = results_table.table(calls)
+    if table:
+        sys.stderr.write(table)
+    errors, warnings = results_table.counts(calls)
+    route = "fast path" if the_plan.fast else f"per call: {the_plan.fallback}"
+    line = f"{PROG}: {len(calls)} function call{'s' if len(calls) != 1 else ''} ({route}), " \
+           f"{warnings} warning{'s' if warnings != 1 else ''}, {errors} error{'s' if errors != 1 else ''}"
+    if failure:
+        line += f"; error: {failure}"
+        status = FAILED
+    elif errors:
+        status = FAILED
+    sys.stderr.write(line + "\n")
+    return status
