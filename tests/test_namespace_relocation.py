@@ -90,7 +90,7 @@ def objects(stdout: str) -> list[dict]:
 
 @lru_cache(maxsize=None)
 def output_objects(version: str) -> list[dict]:
-    return output_objects(version)
+    return objects(relocated(version).stdout)
 
 
 @lru_cache(maxsize=None)
