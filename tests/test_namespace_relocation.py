@@ -471,3 +471,89 @@ def test_a_configmap_config_maps_namespaces():
     config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {kubeflow: ml-platform}\n"
     out = run_items(config=config)
     assert out.exit_code == 0 and "moved 3 objects" in out.stderr
+
+
+# -- through the profile ------------------------------------------------------------------
+
+ISTIO = {"v1.3.0": "1.6", "v1.7.0": "1.16", "v1.10": "1.22"}  # a mesh that serves each render's Istio APIs
+
+
+def platform_profile(version: str) -> str:
+    from helpers import REPO
+
+    profile = (REPO / "fnconfigs" / "enterprise-profile.yaml").read_text()
+    profile = profile.replace('istioVersion: "1.6"', f'istioVersion: "{ISTIO[version]}"')
+    return profile.replace("\nmesh:\n", "\nplatform:\n  namespace: ml-platform\nmesh:\n", 1)
+
+
+@lru_cache(maxsize=None)
+def profiled(version: str):
+    return run_function("enterprise-profile", resource_list(rendered_items_text(version), platform_profile(version)))
+
+
+@pytest.mark.parametrize("version", RENDERS)
+def test_the_profile_relocates_first_and_every_adaptation_follows(version):
+    """Every adaptation of fnconfigs/enterprise-profile.yaml, whose sections name `kubeflow`,
+    acts on ml-platform: the auth service moves there, the pod templates there get the
+    labels, the derived policy passes, and nothing names kubeflow afterwards."""
+    out = profiled(version)
+    assert out.exit_code == 0, out.stderr
+    assert out.stderr.split(" | ")[1].startswith("namespace-relocation: moved")
+    assert reference_lines(items_text(out.stdout)) == []
+    objs = objects(out.stdout)
+    assert census(objs, "kubeflow") == {"objects": 0, "principals": 0, "addresses": set(), "webhook services": 0,
+                                       "subjects": 0}
+    auth = [o for o in objs if o["kind"] in ("StatefulSet", "Deployment")
+            and o["metadata"]["name"] in ("authservice", "oauth2-proxy")]
+    assert [o["metadata"]["namespace"] for o in auth] == ["ml-platform"]
+    labelled = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")
+                and o["metadata"]["namespace"] == "ml-platform"
+                and (o["spec"]["template"]["metadata"].get("labels") or {}).get("corp.example.com/team") == "ml-platform"]
+    assert len(labelled) > 20
+    assert "kubeflow-gateway" not in {o["metadata"]["name"] for o in objs if o["kind"] == "Gateway"}
+
+
+@pytest.mark.parametrize("version", RENDERS)
+def test_the_profile_with_a_platform_runs_twice_to_the_same_bytes(version):
+    """The relocating and rewriting sections are idempotent (the removals are not re-runnable,
+    as in test_enterprise_profile)."""
+    profile = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: EnterpriseProfile
+platform: {namespace: ml-platform}
+mesh: {namespaces: [kubeflow]}
+podTemplates: {labels: {corp.example.com/team: ml}, include: [{namespace: kubeflow}]}
+registry: {rules: [{from: "*", to: registry.corp.example.com/proxy}]}
+auth: {namespace: kubeflow, excludeOutboundPorts: ["443"]}
+"""
+    first = run_function("enterprise-profile", resource_list(rendered_items_text(version), profile))
+    assert first.exit_code == 0, first.stderr
+    second = run_function("enterprise-profile", first.stdout.split("\nfunctionConfig:")[0] + "\n" + "functionConfig:\n"
+                          + "".join("  " + line + "\n" for line in profile.strip().splitlines()))
+    assert second.exit_code == 0, second.stderr
+    assert items_text(second.stdout) == items_text(first.stdout)
+
+
+def test_profile_settings_naming_kubeflow_follow_the_platform():
+    from kfkrm.fns.enterprise_profile import Config
+
+    profile = yamlio.load("""
+apiVersion: kfkrm.dev/v1alpha1
+kind: EnterpriseProfile
+platform: {namespace: ml-platform}
+mesh: {gateway: istio-system/corp-gateway, hosts: [kubeflow.corp.example.com], namespaces: [kubeflow, team-a]}
+podTemplates: {labels: {team: kubeflow}, include: [{namespace: kubeflow}]}
+auth: {namespace: kubeflow}
+validate: {exemptions: [{kind: StatefulSet, namespace: kubeflow, name: katib-mysql, rule: mesh, reason: db}]}
+""")
+    steps = {s.name: s.config for s in Config.model_validate(profile).steps}
+    assert list(steps)[0] == "namespace-relocation" and steps["namespace-relocation"].namespaces == {"kubeflow": "ml-platform"}
+    assert steps["authservice-relocation"].namespace == "ml-platform"
+    assert steps["namespace-injection"].namespaces == ["ml-platform", "team-a"]
+    assert steps["pod-template-labels"].labels == {"team": "kubeflow"}  # a label value is no namespace
+    assert steps["pod-template-labels"].include[0].namespace == "ml-platform"
+    assert steps["virtualservice-gateway"].replaceGateways == ["ml-platform/kubeflow-gateway"]  # its default, followed
+    assert steps["virtualservice-gateway"].hosts == ["kubeflow.corp.example.com"]
+    policy = steps["enterprise-policy"]
+    assert policy.meshNamespaces == ["ml-platform", "team-a"] and policy.authService.namespace == "ml-platform"
+    assert policy.exemptions[0].namespace == "ml-platform"

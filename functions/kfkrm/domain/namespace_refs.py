@@ -464,3 +464,30 @@ def dangling(items, namespace: str) -> list[Reference]:
         if not any((kind, ref.name) in present for kind in kinds):
             out.append(ref)
     return out
+
+
+# -- function configs that name a relocated namespace --------------------------------------
+
+# Config fields (at any depth) that hold a namespace, a list of namespaces, or namespace/name.
+_CONFIG_NAMESPACE_KEYS = ("namespace", "namespaces", "meshNamespaces")
+_CONFIG_REF_KEYS = ("gateway", "replaceGateways", "service", "allowedGateways")
+
+
+def follow_namespaces(value, mapping: dict, key: str = ""):
+    """`value` (plain config data under `key`) with every relocated namespace it names
+    replaced by its new name: `namespace: kubeflow`, `namespaces: [kubeflow]`,
+    `gateway: kubeflow/kubeflow-gateway`. Other strings (hosts, labels, images) are kept.
+
+    Lets the rest of an EnterpriseProfile be written with Kubeflow's names while a
+    NamespaceRelocation step moves them: a step configured with `kubeflow` acts on `ml-platform`."""
+    if isinstance(value, dict):
+        return {k: follow_namespaces(v, mapping, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [follow_namespaces(v, mapping, key) for v in value]
+    if isinstance(value, str):
+        if key in _CONFIG_NAMESPACE_KEYS and value in mapping:
+            return mapping[value]
+        ns, slash, name = value.partition("/")
+        if key in _CONFIG_REF_KEYS and slash and ns in mapping:
+            return f"{mapping[ns]}/{name}"
+    return value
