@@ -158,7 +158,8 @@ def _rewrite(rl, mapping: dict) -> tuple[int, int]:
             rewritten += len(changes)
             listed = ", ".join(f"{field_path(c.path)} ({c.what})" for c in changes[:_LISTED])
             more = f" and {len(changes) - _LISTED} more" if len(changes) > _LISTED else ""
-            rl.result(f"rewrote {len(changes)} namespace references: {listed}{more}", "info", item)
+            noun = "reference" if len(changes) == 1 else "references"
+            rl.result(f"rewrote {len(changes)} namespace {noun}: {listed}{more}", "info", item)
         for old, left in leftovers:
             rl.result(f"still names {old} in a shape namespace-relocation does not rewrite: {left.snippet!r}; "
                       f"check whether it refers to the namespace", "warning", item, field_path(left.path))
