@@ -19,6 +19,8 @@ one is present counts as moved already.
 """
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, field_validator
 
 from ..domain import kubeflow_namespace_defaults as defaults
@@ -71,7 +73,7 @@ def transform(rl, config: Config) -> str:
         elif new not in present:
             rl.result(f"namespace {old} is not in the input: no object in it and no Namespace {old}",
                       "error", field=f"namespaces.{old}")
-    if rl.has_errors or not _no_clashes(rl, moves):
+    if rl.has_errors or not _no_clashes(rl, moves) or _pending_kustomize_vars(rl, moves):
         return ""
     for old, new in moves.items():
         if old == defaults.KUBEFLOW:
@@ -93,6 +95,43 @@ def transform(rl, config: Config) -> str:
         parts.append(f"already relocated: {done}")
     parts.append(f"rewrote {rewritten} references in {touched} objects")
     return "; ".join(parts)
+
+
+_KUSTOMIZE_VAR = re.compile(r"\$\(([A-Z][A-Z0-9_]*)\)")
+_CONTAINER_EXPANSION = ("args", "command", "env")  # where $(VAR) is Kubernetes' own env expansion
+
+
+def _pending_kustomize_vars(rl, moves: dict) -> bool:
+    """Error on objects still holding kustomize vars (`$(CERTIFICATE_NAMESPACE)`): kustomize
+    resolves vars after every transformer, matching each var to the object it named by that
+    object's current id; an object a function moved to another namespace is no longer found
+    and the build fails with "var ... cannot be mapped". Kubeflow's upstream kustomizations
+    (cert-manager wiring of pvcviewer, notebook and tensorboard controllers) declare such vars."""
+    found = False
+    for item in rl.mutable_items():
+        if item.namespace not in moves or item.kind in ("CustomResourceDefinition", "ConfigMap", "Secret") \
+                or (item.raw is not None and not _KUSTOMIZE_VAR.search(item.raw)):
+            continue  # data and pod templates use $(VAR) for Kubernetes' own env expansion
+        names = sorted({m[1] for path, text in _strings(item.obj, ()) if not set(path) & set(_CONTAINER_EXPANSION)
+                        for m in _KUSTOMIZE_VAR.finditer(text)})
+        if names:
+            found = True
+            rl.result(f"holds kustomize vars not resolved yet ({', '.join(f'$({n})' for n in names)}): kustomize resolves "
+                      "vars after every transformer and loses the objects a function moves to another namespace; run "
+                      "namespace-relocation on rendered manifests (kpt, or a kustomization over the rendered output)",
+                      "error", item)
+    return found
+
+
+def _strings(node, path: tuple):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, path + (i,))
+    elif isinstance(node, str):
+        yield path, node
 
 
 def _is_namespace(item) -> bool:
