@@ -611,3 +611,25 @@ def test_kustomize_over_the_upstream_base_stops_with_a_clear_error():
     proc = stand_in_render(ENV)
     assert proc.returncode != 0
     assert "kfkrm namespace-relocation: error:" in proc.stderr and "kustomize vars not resolved yet" in proc.stderr
+
+
+def test_pending_kustomize_vars_in_a_moving_object_are_an_error():
+    out = run_items("""
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: serving-cert, namespace: kubeflow}
+spec:
+  dnsNames: [$(SERVICE_NAME).$(SERVICE_NAMESPACE).svc]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: kubeflow}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: x, args: [--ns=$(POD_NAMESPACE)]}]
+""")
+    assert out.exit_code == 1
+    assert "Certificate kubeflow/serving-cert: holds kustomize vars not resolved yet ($(SERVICE_NAME), " \
+           "$(SERVICE_NAMESPACE))" in out.stderr
+    assert "(and" not in out.stderr  # $(POD_NAMESPACE) in args is Kubernetes' own expansion
