@@ -12,7 +12,6 @@ import re
 from functools import lru_cache
 
 import pytest
-import yaml
 
 from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
 from kfkrm.runtime import yamlio
@@ -291,7 +290,8 @@ stringData:
 """)
     assert out.exit_code == 0, out.stderr
     secret = output_obj(out, "Secret", "creds")
-    assert base64.b64decode(secret["data"]["config"]) == b"endpoint: http://api.ml-platform.svc:8080\nnamespace: ml-platform\n"
+    assert base64.b64decode(secret["data"]["config"]) == \
+        b"endpoint: http://api.ml-platform.svc:8080\nnamespace: ml-platform\n"
     assert base64.b64decode(secret["data"]["blob"]) == bytes(range(256))
     assert secret["stringData"]["url"] == "grpc://api.ml-platform:9090"
 
@@ -386,7 +386,8 @@ data:
     container = app["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["--namespace=ml-platform", "--lock-namespace", "ml-platform",
                                  "--api=http://api.ml-platform.svc.cluster.local:8080"]
-    assert container["env"] == [{"name": "POD_NAMESPACE", "value": "ml-platform"}, {"name": "GROUP", "value": "kubeflow.org"}]
+    assert container["env"] == [{"name": "POD_NAMESPACE", "value": "ml-platform"},
+                                {"name": "GROUP", "value": "kubeflow.org"}]
     assert container["image"] == "kubeflow/tool:1.0"
     assert app["metadata"]["labels"] == {"app.kubernetes.io/part-of": "kubeflow"}
     assert app["spec"]["selector"] == {"matchLabels": {"app": "kubeflow"}}
@@ -396,7 +397,8 @@ data:
     assert "system:serviceaccount:ml-platform:runner" in hook["webhooks"][0]["matchConditions"][0]["expression"]
     assert hook["webhooks"][0]["name"] == "v.kubeflow.org"
     crb = output_obj(out, "ClusterRoleBinding", "runner-kubeflow")
-    assert [s.get("namespace", s["name"]) for s in crb["subjects"]] == ["ml-platform", "system:serviceaccounts:ml-platform"]
+    assert [s.get("namespace", s["name"]) for s in crb["subjects"]] == \
+        ["ml-platform", "system:serviceaccounts:ml-platform"]
     cm = output_obj(out, "ConfigMap", "config-istio")
     assert list(cm["data"]) == ["gateway.ml-platform.kubeflow-gateway", "ingress", "lock-namespace"]
     assert '"ingressGateway": "ml-platform/kubeflow-gateway"' in cm["data"]["ingress"]
@@ -443,8 +445,8 @@ spec:
 
 
 def test_a_clash_in_the_new_namespace_is_an_error_and_changes_nothing():
-    text = resource_list(items_block(BASE, "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: ml-platform}\n"),
-                         CONFIG)
+    clash = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: ml-platform}\n"
+    text = resource_list(items_block(BASE, clash), CONFIG)
     out = run_function(NAME, text)
     assert out.exit_code == 1 and "Service ml-platform/api" in out.stderr
     assert items_text(out.stdout) == items_text(text)
@@ -508,7 +510,8 @@ def test_the_profile_relocates_first_and_every_adaptation_follows(version):
     assert [o["metadata"]["namespace"] for o in auth] == ["ml-platform"]
     labelled = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")
                 and o["metadata"]["namespace"] == "ml-platform"
-                and (o["spec"]["template"]["metadata"].get("labels") or {}).get("corp.example.com/team") == "ml-platform"]
+                and (o["spec"]["template"]["metadata"].get("labels") or {}).get("corp.example.com/team")
+                == "ml-platform"]
     assert len(labelled) > 20
     assert "kubeflow-gateway" not in {o["metadata"]["name"] for o in objs if o["kind"] == "Gateway"}
 
@@ -547,7 +550,8 @@ auth: {namespace: kubeflow}
 validate: {exemptions: [{kind: StatefulSet, namespace: kubeflow, name: katib-mysql, rule: mesh, reason: db}]}
 """)
     steps = {s.name: s.config for s in Config.model_validate(profile).steps}
-    assert list(steps)[0] == "namespace-relocation" and steps["namespace-relocation"].namespaces == {"kubeflow": "ml-platform"}
+    assert list(steps)[0] == "namespace-relocation"
+    assert steps["namespace-relocation"].namespaces == {"kubeflow": "ml-platform"}
     assert steps["authservice-relocation"].namespace == "ml-platform"
     assert steps["namespace-injection"].namespaces == ["ml-platform", "team-a"]
     assert steps["pod-template-labels"].labels == {"team": "kubeflow"}  # a label value is no namespace
@@ -591,7 +595,8 @@ def test_the_prod_environment_chain_puts_kubeflow_in_ml_platform(tmp_path):
     assert reference_lines(text) == []
     docs = objects(stdout)
     assert not [d for d in docs if d["metadata"].get("namespace") == "kubeflow"]
-    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"].get("namespace") == "ml-platform"]
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                 and d["metadata"].get("namespace") == "ml-platform"]
     assert len(workloads) > 20
     for d in workloads:
         assert d["spec"]["template"]["metadata"]["labels"]["corp.example.com/environment"] == "prod"

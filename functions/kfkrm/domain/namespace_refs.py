@@ -33,7 +33,6 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..runtime import yamlio
 
@@ -262,7 +261,7 @@ class ObjectRewriter:
         return base64.b64encode(new_text.encode("utf-8")).decode("ascii")
 
     # -- any other field ---------------------------------------------------------------------
-    def _walk(self, node, path: tuple, changes: list, leftovers: list, parent: Optional[dict] = None):
+    def _walk(self, node, path: tuple, changes: list, leftovers: list):
         if isinstance(node, dict):
             return self._walk_dict(node, path, changes, leftovers)
         if isinstance(node, list):
@@ -291,7 +290,8 @@ class ObjectRewriter:
                     node[key] = self._exact(node, key, here, changes, leftovers)
                 else:
                     node[key] = self._text(value, here, changes, leftovers)
-            elif key in ("values", "notValues") and isinstance(value, list) and _NAMESPACE_KEY.search(str(node.get("key", ""))):
+            elif key in ("values", "notValues") and isinstance(value, list) \
+                    and _NAMESPACE_KEY.search(str(node.get("key", ""))):
                 node[key] = self._replace_in_list(value, here, changes, "a condition on a namespace")
             else:
                 node[key] = self._walk(value, here, changes, leftovers)

@@ -116,7 +116,8 @@ def _pending_kustomize_vars(rl, moves: dict) -> bool:
                         for m in _KUSTOMIZE_VAR.finditer(text)})
         if names:
             found = True
-            rl.result(f"holds kustomize vars not resolved yet ({', '.join(f'$({n})' for n in names)}): kustomize resolves "
+            listed = ", ".join(f"$({n})" for n in names)
+            rl.result(f"holds kustomize vars not resolved yet ({listed}): kustomize resolves "
                       "vars after every transformer and loses the objects a function moves to another namespace; run "
                       "namespace-relocation on rendered manifests (kpt, or a kustomization over the rendered output)",
                       "error", item)
