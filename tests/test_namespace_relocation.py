@@ -638,3 +638,10 @@ spec:
     assert "Certificate kubeflow/serving-cert: holds kustomize vars not resolved yet ($(SERVICE_NAME), " \
            "$(SERVICE_NAMESPACE))" in out.stderr
     assert "(and" not in out.stderr  # $(POD_NAMESPACE) in args is Kubernetes' own expansion
+
+
+def test_configmap_binary_data_is_decoded_too():
+    blob = base64.b64encode(b"http://api.kubeflow.svc:8080").decode()
+    out = run_items(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: team}}\nbinaryData: {{url: {blob}}}\n")
+    assert out.exit_code == 0
+    assert base64.b64decode(output_obj(out, "ConfigMap", "b")["binaryData"]["url"]) == b"http://api.ml-platform.svc:8080"

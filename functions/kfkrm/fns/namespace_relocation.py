@@ -185,8 +185,10 @@ def _rewrite(rl, mapping: dict) -> tuple[int, int]:
     shapes = [r.shapes for r in rewriters]
     rewritten = touched = 0
     for item in rl.mutable_items():
-        is_secret = item.kind == "Secret" and item.group == ""  # base64 data hides the name from a text scan
-        if item.raw is not None and not is_secret and not any(s.might_refer(item.raw) for s in shapes):
+        # base64 (Secret data, ConfigMap binaryData) hides the name from a text scan
+        encoded = item.group == "" and (item.kind == "Secret"
+                                        or (item.kind == "ConfigMap" and "binaryData" in (item.raw or "")))
+        if item.raw is not None and not encoded and not any(s.might_refer(item.raw) for s in shapes):
             continue
         changes, leftovers = [], []
         for rewriter in rewriters:
