@@ -642,6 +642,23 @@ spec:
 
 def test_configmap_binary_data_is_decoded_too():
     blob = base64.b64encode(b"http://api.kubeflow.svc:8080").decode()
-    out = run_items(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: team}}\nbinaryData: {{url: {blob}}}\n")
+    out = run_items(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: team}}\n"
+                    f"binaryData: {{url: {blob}}}\n")
     assert out.exit_code == 0
-    assert base64.b64decode(output_obj(out, "ConfigMap", "b")["binaryData"]["url"]) == b"http://api.ml-platform.svc:8080"
+    url = output_obj(out, "ConfigMap", "b")["binaryData"]["url"]
+    assert base64.b64decode(url) == b"http://api.ml-platform.svc:8080"
+
+
+@pytest.mark.parametrize("raw, found", [
+    ("- apiVersion: v1\n  kind: Service\n  metadata:\n    name: a\n    namespace: kubeflow\n  spec: {}\n",
+     "kubeflow"),
+    ("- kind: Service\n  metadata:\n    name: a\n    namespace: 'kubeflow'\n", "kubeflow"),
+    ("- kind: RoleBinding\n  metadata:\n    name: a\n  subjects:\n  - name: b\n    namespace: kubeflow\n", None),
+    ("- kind: Service\n  metadata: {name: a, namespace: kubeflow}\n", None),
+])
+def test_the_metadata_namespace_line_is_found_only_where_it_is(raw, found):
+    """The one-line edit a move makes without parsing: only metadata's own namespace line."""
+    from kfkrm.domain.namespace_refs import metadata_namespace_value
+
+    span = metadata_namespace_value(raw, "kubeflow")
+    assert (raw[span[0]:span[1]] if span else None) == found

@@ -33,6 +33,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ..runtime import yamlio
 
@@ -361,6 +362,25 @@ def _rename_key(mapping: dict, old_key: str, new_key: str) -> dict:
     return mapping
 
 
+def metadata_namespace_value(raw: str, namespace: str) -> Optional[tuple[int, int]]:
+    """Where, in a resource entry's text, its `metadata.namespace` value `namespace` is written
+    (start, end), or None unless found exactly once in the block layout kustomize and kpt write.
+    Lets a move edit one line instead of parsing and re-dumping the whole object."""
+    kind = re.search(r"^( *)(- )?kind:", raw, re.M)
+    if kind is None:
+        return None
+    column = len(kind[1]) + (2 if kind[2] else 0)
+    head = rf"(?: {{{column}}}|{' ' * (column - 2)}- )" if column >= 2 else ""
+    start = re.search(rf"^{head}metadata:[ \t]*$", raw, re.M)
+    if start is None:
+        return None
+    end = re.compile(rf"^ {{0,{column}}}(?=[^ \n])", re.M).search(raw, start.end() + 1)
+    stop = end.start() if end else len(raw)
+    line = re.compile(rf"^ {{{column + 2}}}namespace:[ \t]*(['\"]?)({re.escape(namespace)})\1[ \t]*$", re.M)
+    found = list(line.finditer(raw, start.end(), stop))
+    return found[0].span(2) if len(found) == 1 else None
+
+
 # -- what the references point at ----------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -390,8 +410,11 @@ def references_into(items, namespace: str) -> list[Reference]:
     sa_user = re.compile(rf"\bsystem:serviceaccount:{ns}:({_DNS_LABEL})")
     found: list[Reference] = []
     for item in items:
-        if item.raw is not None and not item.loaded and not shapes.might_refer(item.raw):
-            continue
+        if item.raw is not None and not item.loaded:
+            span = metadata_namespace_value(item.raw, namespace)  # its own namespace is no reference
+            text = item.raw if span is None else item.raw[:span[0]] + item.raw[span[1]:]
+            if not shapes.might_refer(text):
+                continue
         obj, source = item.obj, item.ref()
 
         def add(path, kind, name):

@@ -20,11 +20,12 @@ one is present counts as moved already.
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from pydantic import Field, field_validator
 
 from ..domain import kubeflow_namespace_defaults as defaults
-from ..domain.namespace_refs import NamespaceShapes, ObjectRewriter, dangling
+from ..domain.namespace_refs import NamespaceShapes, ObjectRewriter, dangling, metadata_namespace_value
 from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import NamespaceName
 from ..runtime.paths import field_path
@@ -161,9 +162,14 @@ def _move(rl, moves: dict) -> int:
     moved = 0
     existing = {i.name for i in rl.items if _is_namespace(i)}
     gone = []
+    shapes = [NamespaceShapes(old, new) for old, new in moves.items()]
     for item in list(rl.mutable_items()):
         if item.namespace in moves:
-            item.obj["metadata"]["namespace"] = moves[item.namespace]
+            edited = _namespace_line_moved(item, moves[item.namespace])
+            if edited is not None and not any(s.might_refer(edited) for s in shapes):
+                rl.replace_text(item, edited)  # nothing else to rewrite in it: no parse, no re-dump
+            else:
+                item.obj["metadata"]["namespace"] = moves[item.namespace]
             moved += 1
         elif _is_namespace(item) and item.name in moves:
             new = moves[item.name]
@@ -177,6 +183,15 @@ def _move(rl, moves: dict) -> int:
             moved += 1
     rl.remove(gone)
     return moved
+
+
+def _namespace_line_moved(item, new: str) -> Optional[str]:
+    """The item's text with its `metadata.namespace` line naming `new`, or None when that line
+    is not found exactly once in the plain block layout kustomize and kpt write."""
+    if item.raw is None or item.changed:
+        return None
+    span = metadata_namespace_value(item.raw, item.namespace)
+    return None if span is None else item.raw[:span[0]] + new + item.raw[span[1]:]
 
 
 def _rewrite(rl, mapping: dict) -> tuple[int, int]:
