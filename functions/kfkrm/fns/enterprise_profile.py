@@ -7,6 +7,7 @@ every section becomes the config of one kfkrm function (validated by that functi
 config model: a bad value is reported under the profile's field path) and the functions
 run in this process, one after the other, on the same ResourceList:
 
+  relocation    0 namespace-relocation      platform.namespace (kubeflowNamespace): settings naming `kubeflow` follow
   removals      1 remove-istio              mesh.removeBundledIstio (keepBundled, removeAlso, istioVersion)
                 2 remove-argo               argo.external (keepCRDs)
   relocations   3 authservice-relocation    auth
@@ -45,6 +46,7 @@ from pydantic import (
 from pydantic_core import ValidationError as CoreValidationError
 
 from ..domain import object_store
+from ..domain.namespace_refs import follow_namespaces
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR
 from ..runtime.selectors import SelectorTerm
@@ -55,6 +57,7 @@ from . import (
     image_proxy,
     ingress_gateway,
     namespace_injection,
+    namespace_relocation,
     pod_template_annotations,
     pod_template_labels,
     remove_argo,
@@ -134,6 +137,11 @@ class Ingress(Model):
     tls: Optional[ingress_gateway.TLS] = Field(None, description="an HTTPS server to add to a Gateway")
 
 
+class Platform(Model):
+    namespace: str = Field(..., description="the namespace Kubeflow runs in (namespace-relocation); the other sections may keep naming `kubeflow`")
+    kubeflowNamespace: str = Field("kubeflow", description="the namespace the manifests use, moved to `namespace`")
+
+
 class Validate(Model):
     exemptions: Optional[list[dict[str, Any]]] = Field(None, description="the policy's exemptions (each with a reason)")
     forbid: Optional[list[dict[str, Any]]] = Field(None, description="objects that must be gone, besides the ones derived from the profile")
@@ -159,11 +167,17 @@ class _Builder:
     def __init__(self):
         self.steps: list[Step] = []
         self.errors: list[dict] = []
+        self.relocated: dict[str, str] = {}  # platform.namespace: what every later step follows
 
     def add(self, name: str, section: str, module, fields: dict[str, tuple[tuple, Any]], base: tuple) -> None:
         """`fields`: the function's field -> (its profile path, its value); `base`: the section's path."""
         data = {"apiVersion": API_VERSION, "kind": module.Config.KIND}
         data.update({field: _plain(value) for field, (_, value) in fields.items()})
+        if self.relocated:  # settings and defaults naming `kubeflow` mean the relocated namespace
+            defaults = {f: i.default for f, i in module.Config.model_fields.items()
+                        if f not in data and isinstance(i.default, (str, list, dict)) and i.default}
+            followed = follow_namespaces({**defaults, **data}, self.relocated)
+            data.update({f: v for f, v in followed.items() if f not in defaults or v != defaults[f]})
         try:
             config = module.Config.model_validate(data)
         except ValidationError as e:
@@ -201,6 +215,7 @@ def _set_fields(section: Model, base: tuple, names: dict[str, str]) -> dict[str,
 class Config(FunctionConfig):
     KIND = "EnterpriseProfile"
 
+    platform: Optional[Platform] = Field(None, description="where Kubeflow runs: every object and reference moves there first")
     mesh: Optional[Mesh] = Field(None, description="the organisation's mesh: gateway and host, injected namespaces, the bundled Istio's removal")
     podTemplates: Optional[PodTemplates] = Field(None, description="labels and annotations on pod templates")
     registry: Optional[Registry] = Field(None, description="the internal image registry")
@@ -230,10 +245,15 @@ class Config(FunctionConfig):
 
     @model_validator(mode="after")
     def _build_steps(self):
-        sections = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress", "validate_")
+        sections = ("platform", "mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress", "validate_")
         if all(getattr(self, s) is None for s in sections):
-            raise ValueError("sets no section; set at least one of mesh, podTemplates, registry, auth, argo, envoyBaseId, ingress, validate")
+            raise ValueError("sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, envoyBaseId, ingress, validate")
         b = _Builder()
+        if self.platform is not None:  # first, so that every later step sees the final names
+            moves = {self.platform.kubeflowNamespace: self.platform.namespace}
+            b.add("namespace-relocation", "platform", namespace_relocation,
+                  {"namespaces": (("platform", "namespace"), moves)}, ("platform",))
+            b.relocated = moves
         mesh = self.mesh or Mesh()
         self._check_mesh_fields(b, mesh)
         if mesh.removeBundledIstio:

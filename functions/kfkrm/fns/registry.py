@@ -23,6 +23,8 @@ FUNCTIONS = [
                  "apply RFC 6902 JSON patches to selected resources"),
     FunctionSpec("authservice-relocation", "AuthServiceRelocation", "kfkrm.fns.authservice_relocation",
                  "move the auth service into the mesh namespace, with its references and 443 exclusion"),
+    FunctionSpec("namespace-relocation", "NamespaceRelocation", "kfkrm.fns.namespace_relocation",
+                 "move whole namespaces (kubeflow -> ml-platform) and rewrite every reference to them"),
     FunctionSpec("envoy-base-id", "EnvoyBaseId", "kfkrm.fns.envoy_base_id",
                  "give Envoy-based containers a --base-id so they run next to the Istio sidecar"),
     FunctionSpec("remove-argo", "RemoveArgo", "kfkrm.fns.remove_argo",

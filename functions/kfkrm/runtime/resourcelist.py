@@ -384,6 +384,14 @@ class ResourceList:
         self.items.append(item)
         return item
 
+    def replace_text(self, item: Item, raw: str) -> Item:
+        """Swap `item` for the entry read from `raw`: its text with an edit the calling function
+        knows to be exact (a one-line change on a 10 MB stream need not parse and re-dump the
+        object). The new entry goes out as that text."""
+        new = Item(raw=raw, layout=_entry_layout(raw, self.seq_indent))
+        self.items = [new if i is item else i for i in self.items]
+        return new
+
     def remove(self, items: Iterable[Item], why: Optional[str] = None) -> int:
         """Drop `items` from the output; with `why`, report each one as an info result."""
         gone = {id(i): i for i in items if not i.is_local_config}
