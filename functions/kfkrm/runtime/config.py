@@ -119,14 +119,12 @@ def non_empty_when_set(value: Any, message: str) -> Any:
     return value
 
 
-def did_you_mean(loc, model: Optional[type]) -> str:
+def did_you_mean(loc, model: Optional[type[BaseModel]]) -> str:
     """' (did you mean X?)' for a misspelled field at `loc` of `model`, else ''."""
     import difflib
     import typing
 
-    from pydantic import BaseModel
-
-    def sub_model(annotation):
+    def sub_model(annotation) -> Optional[type[BaseModel]]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation
         for arg in typing.get_args(annotation):
