@@ -236,3 +236,44 @@ def test_unparsable_image_is_an_image_proxy_error_under_allowed_registries():
     text = DEPLOYMENT.replace("image: docker.io/nginx:1.25", 'image: "docker.io/nginx extra"')
     proc = run_cli(["image-proxy"], _with_items_block(items_block(text), PROXY))
     _assert_one_line_error(proc, "Deployment kubeflow/web", "not a valid image reference")
+
+
+# -- 4. argocd/generate.sh finds exec functions whatever their spelling --------------------
+
+_EXEC_SPELLINGS = {
+    "quoted-key": ("fn.yaml", 'apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata:\n  name: fn\n  annotations:\n'
+                              '    "config.kubernetes.io/function": |\n      exec:\n        path: /usr/local/bin/kfkrm\n'
+                              'namespaces: [kubeflow]\n'),
+    "json": ("fn.json", '{"apiVersion": "kfkrm.dev/v1alpha1", "kind": "NamespaceInjection", "metadata": {"name": "fn", '
+                        '"annotations": {"config.kubernetes.io/function": "exec:\\n  path: /usr/local/bin/kfkrm\\n"}}, '
+                        '"namespaces": ["kubeflow"]}\n'),
+    "flow-value": ("fn.yaml", "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: fn, annotations: "
+                              "{'config.k8s.io/function': '{exec: {path: /usr/local/bin/kfkrm}}'}}\nnamespaces: [kubeflow]\n"),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(_EXEC_SPELLINGS))
+def test_generate_refuses_exec_functions_in_any_spelling(spelling, tmp_path):
+    from test_argocd import _assert_loud_failure, _generate, _small_app
+
+    name, text = _EXEC_SPELLINGS[spelling]
+    checkout, app = _small_app(tmp_path, "placeholder")
+    (app / "transformers" / "fn.yaml").unlink()
+    (app / "transformers" / name).write_text(text)
+    kustomization = app / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("transformers/fn.yaml", f"transformers/{name}"))
+    from helpers import stand_in_dir
+    proc = _generate(checkout, app, [stand_in_dir()])
+    _assert_loud_failure(proc, "exec functions are not run here", f"./transformers/{name}")
+
+
+def test_generate_failure_line_survives_backslash_c(tmp_path):
+    from test_argocd import _generate, _small_app
+    from helpers import stand_in_dir
+
+    checkout, app = _small_app(tmp_path, None)
+    (app / "kustomization.yaml").unlink()
+    proc = _generate(checkout, app, [stand_in_dir()], extra_env={"ARGOCD_APP_NAME": "kube\\cflow"})
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "app argocd/kube\\cflow" in last and last.endswith("nothing was generated"), last

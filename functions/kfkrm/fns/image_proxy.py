@@ -31,6 +31,7 @@ from ..domain.images import (
     normalise_prefix,
     parse_reference,
     under,
+    unparsable_images,
 )
 from ..runtime.config import FunctionConfig, Model
 
@@ -194,3 +195,6 @@ def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> N
             at = f" ({f.inner})" if f.inner else ""
             rl.result(f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers {ref.domain}",
                       "error", f.item, f.field)
+    for item, field, value in unparsable_images(rl.items):
+        rl.result(f"image {value!r} is not a valid image reference: it cannot be checked against allowedRegistries",
+                  "error", item, field)

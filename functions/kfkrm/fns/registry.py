@@ -39,6 +39,7 @@ FUNCTIONS = [
 COMMANDS = {
     "images": "kfkrm.cli.images:main",
     "validate": "kfkrm.cli.validate:main",
+    "exec-check": "kfkrm.cli.exec_check:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
