@@ -332,6 +332,11 @@ class ResourceList:
         tops = []
         for mt in _top_lines(text):
             line = mt.group(1).rstrip("\r")
+            if line == "..." and tops:  # the document's end: only comments may follow
+                if _CONTENT_LINE.search(text, mt.end(1)) or re.search(r"^[ \t]*[^#\s]", text[mt.end(1):], re.M):
+                    raise _Unusual
+                text = text[:mt.start(1)]
+                break
             if line in ("---", "..."):
                 if tops:  # a second document
                     raise _Unusual
@@ -359,7 +364,7 @@ class ResourceList:
         seq_indent = 0
         if "items" in segments:
             start, line_end, end, rest = segments["items"]
-            rest = rest.split(" #")[0].strip()
+            rest = ("" if rest.startswith("#") else rest.split(" #")[0]).strip()
             if rest in ("[]", "null", "~"):
                 pass
             elif rest:
