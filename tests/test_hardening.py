@@ -102,7 +102,8 @@ def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
     text = _with_items_block(item, config)
     assert len(item) < 1024
     start = time.monotonic()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
     try:
         proc = subprocess.run([sys.executable, "-m", "kfkrm", function], input=text, capture_output=True, text=True,
@@ -110,9 +111,12 @@ def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
     except subprocess.TimeoutExpired:
         pytest.fail("the alias bomb ran for more than 20 s")
     elapsed = time.monotonic() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
     _assert_one_line_error(proc, "Deployment kubeflow/bomb", "alias")
-    assert elapsed < 2.0, elapsed
-    assert max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) < 300 * 1024
+    # CPU time, start-up included: wall time on a shared 2-core CI machine measures the neighbours
+    assert cpu < 2.0, (cpu, elapsed)
+    assert max(before, usage.ru_maxrss) < 300 * 1024
 
 
 def test_alias_bomb_in_the_function_config():

@@ -17,9 +17,10 @@ it. The one structure a line scan cannot see is a quoted scalar whose continuati
 starts with `- ` at the sequence's column; such a split leaves an unterminated quote in the
 item before it, which fails to parse as soon as the item is touched, and the runner then
 parses the input whole (`parse_whole`) before concluding the input is broken. The header is
-read off the text only when apiVersion, kind and metadata are the item's first keys (what
-every tool writes): each of those segments is then either a one-line plain scalar or parsed
-as YAML, so a key-looking line inside some later value cannot pose as a header.
+read off the text: each header segment is either a one-line plain scalar or parsed as YAML;
+a header key twice, or a value before a header key whose quotes or brackets do not pair up
+(a quoted scalar whose continuation line could pose as `kind: ...`), sends the item to a
+full parse.
 """
 from __future__ import annotations
 
@@ -85,12 +86,12 @@ def _group_version(api_version: str) -> tuple[str, str]:
 class Item:
     """One resource of the list: its original text, its header, and its object on demand."""
 
-    __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced", "line")
+    __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced", "_src")
 
     def __init__(self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None,
-                 line: int = 1):
+                 line=1):
         self.raw = raw  # the item's text in the input, sequence dash and indentation included
-        self.line = line  # the input line raw starts on (for messages)
+        self._src = line  # the input line raw starts on, or (block, offset, block's first line) to count it from
         # (dash offset, first key offset, key column) within raw; key column -1: not a plain
         # block mapping (flow style, tag, anchor ...), so the header comes from a full parse
         self._layout = layout
@@ -108,6 +109,14 @@ class Item:
 
     # -- parsing -----------------------------------------------------------------------
     @property
+    def line(self) -> int:
+        """The input line the item's text starts on (counted only when a message needs it)."""
+        if isinstance(self._src, tuple):
+            block, offset, first = self._src
+            self._src = first + block.count("\n", 0, offset)
+        return self._src
+
+    @property
     def body(self) -> str:
         if self._body is None:
             _, content, m = self._layout
@@ -121,7 +130,6 @@ class Item:
         Parsed as the sequence entry it is in the input (dash, indentation and comments
         included), so the object is exactly what a parse of the whole list gives."""
         if self._obj is None:
-            line = self.line
             try:
                 if self._layout is _STREAM_LAYOUT:
                     obj = yamlio.load(self._body)  # a document of a stream
@@ -132,7 +140,7 @@ class Item:
                                          "boundaries are not what they seem")
                     obj = entries[0]
             except yamlio.YAMLError as e:
-                raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e, line - 1)}") from None
+                raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e, self.line - 1)}") from None
             if not isinstance(obj, dict):
                 raise InputError(f"item {self._where()} is not a mapping")
             self._obj = obj
@@ -191,11 +199,13 @@ class Item:
             if not wanted and spans[-2][1] in _HEADER_KEYS:
                 break  # the segment after the last header key has started
             wanted.discard(mt.group(1))
-        keys = [key for _, key in spans[:-1]] if len(spans) > 1 and spans[-2][1] in _HEADER_KEYS else \
-            [key for _, key in spans]
-        header_keys = [key for key in keys if key in _HEADER_KEYS]
-        if keys[:len(header_keys)] != header_keys or len(set(header_keys)) != len(header_keys):
-            return self.obj  # header keys not first, or twice: no line of text is trusted
+        last = max((i for i, (_, key) in enumerate(spans) if key in _HEADER_KEYS), default=-1)
+        header_keys = [key for _, key in spans[:last + 1] if key in _HEADER_KEYS]
+        if len(set(header_keys)) != len(header_keys):
+            return self.obj  # a header key twice: no line of text is trusted
+        for i in range(last):
+            if spans[i][1] not in _HEADER_KEYS and not _balanced(raw[spans[i][0]:spans[i + 1][0]]):
+                return self.obj  # an earlier value may be a quoted scalar whose line poses as a header key
         header: dict = {}
         for i, (start, key) in enumerate(spans):
             if key not in _HEADER_KEYS:
@@ -231,7 +241,7 @@ class Item:
     def _came_as_local_config(self) -> bool:
         """Whether the item, as it came in (not as a function left it), was local config:
         decided from its parsed kind and annotations, never from a substring of its text."""
-        return Item(raw=self.raw, layout=self._layout, line=self.line).is_local_config
+        return Item(raw=self.raw, layout=self._layout, line=self._src).is_local_config
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -464,6 +474,13 @@ class ResourceList:
         return any(r.severity == ERROR for r in self.results)
 
 
+def _balanced(segment: str) -> bool:
+    """Whether every quote and bracket in `segment` may be closed within it (by count: a
+    segment cut inside a quoted scalar or a flow collection leaves one unmatched)."""
+    return ((segment.count('"') - segment.count('\\"')) % 2 == 0 and segment.count("'") % 2 == 0
+            and segment.count("[") == segment.count("]") and segment.count("{") == segment.count("}"))
+
+
 def _top_lines(text: str):
     """Matches of _TOP_LINE, the first line of the text included (group 1 is the line)."""
     if text and text[0] not in " \t#\r\n":
@@ -532,15 +549,12 @@ def _split_items(block: str, first_line: int = 1) -> tuple[list, int]:
         raise _Unusual  # content indented less than the sequence: not a plain block list
     starts[0] = 0  # comments and blank lines before the first entry belong to it
     items = []
-    line = first_line
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(block)
         raw = block[start:end]
-        lines = raw.count("\n")
         if not raw.endswith("\n"):
             raw += "\n"
-        items.append(Item(raw=raw, layout=_entry_layout(raw, d), line=line))
-        line += lines
+        items.append(Item(raw=raw, layout=_entry_layout(raw, d), line=(block, start, first_line)))
     return items, d
 
 

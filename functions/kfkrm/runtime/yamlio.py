@@ -369,7 +369,9 @@ def check_limits(text: str) -> None:
 
     Walking libyaml's events is not free (Python per event), so it runs only when the
     text may be deep or may hold an alias; both are decided by cheap text tests."""
-    if _may_be_deep(text) or _MAYBE_ALIAS.search(text):
+    if len(text) < MAX_DEPTH:
+        return  # every nested collection takes at least one character of its own
+    if ("*" in text and _MAYBE_ALIAS.search(text)) or _may_be_deep(text):
         _walk_events(text)
 
 
@@ -386,7 +388,13 @@ def _may_be_deep(text: str) -> bool:
     if room <= 8:
         return True
     run = room // 2 - 2
-    return re.search(r"(?:^|\n)[ \t?-]{%d}" % run, text) is not None
+    rx = _DEEP_RUNS.get(run)
+    if rx is None:
+        rx = _DEEP_RUNS[run] = re.compile(r"(?:^|\n)[ \t?-]{%d}" % run)
+    return rx.search(text) is not None
+
+
+_DEEP_RUNS: dict = {}
 
 
 def _walk_events(text: str) -> None:
@@ -405,9 +413,10 @@ def _walk_events(text: str) -> None:
                 continue  # undefined: the composer reports it
             stack[-1] += size
             expanded += size
-            if expanded > max(nodes, 1000) and expanded > 100:
-                raise LimitError(f"aliases expand to more than {max(nodes, 1000)} nodes (alias *{event.anchor}); "
-                                 "anchors and aliases are limited to keep every input cheap", event.start_mark)
+            if expanded > nodes:  # at most doubles the work of the same text without aliases
+                raise LimitError(f"aliases expand to more nodes than the document holds (alias *{event.anchor}, "
+                                 f"{expanded} > {nodes}); anchors and aliases are limited to keep every input cheap",
+                                 event.start_mark)
         elif kind is yaml.ScalarEvent:
             nodes += 1
             stack[-1] += 1
