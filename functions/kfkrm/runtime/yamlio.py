@@ -317,19 +317,19 @@ Dumper.add_representer(FlowMap, _represent_flow_map)
 Dumper.add_representer(FlowSeq, _represent_flow_seq)
 
 
-def _resolve(self, kind, value, implicit):
-    if kind is yaml.ScalarNode and id(value) in self.__dict__.get("_explicit", {}):
+def _resolve_keeping_tags(self, kind, value, implicit):
+    if kind is yaml.ScalarNode and id(value) in self._explicit:
         return "tag:kfkrm.dev,2026:never-implicit"  # a tagged value: its tag is always written
     return _BaseDumper.resolve(self, kind, value, implicit)
-
-
-Dumper.resolve = _resolve
 
 
 def _represent_tagged_str(dumper, data):
     style = '"' if any(c in data for c in "\n\r\t\\\"'#:") else None
     value = str.__str__(data)
-    dumper.__dict__.setdefault("_explicit", {})[id(value)] = value  # kept alive: the id stays unique
+    if "_explicit" not in dumper.__dict__:  # only a dumper that meets a tagged value pays for this
+        dumper._explicit = {}
+        dumper.resolve = _resolve_keeping_tags.__get__(dumper)
+    dumper._explicit[id(value)] = value  # kept alive: the id stays unique
     return dumper.represent_scalar(data.tag, value, style=style)
 
 
