@@ -281,3 +281,26 @@ def test_generate_failure_line_survives_backslash_c(tmp_path):
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "app argocd/kube\\cflow" in last and last.endswith("nothing was generated"), last
+
+
+# -- 1b. a quoted scalar whose continuation line looks like an item: the whole-parse fallback
+
+_TRICKY = ("- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: kubeflow}\n"
+           "  spec:\n    selector: {matchLabels: {app: web}}\n    template:\n      metadata: {labels: {app: web}}\n"
+           "      spec: {containers: [{name: web, image: docker.io/nginx:1.25}]}\n"
+           '  note: "first\n- second"\n')
+
+
+def test_runner_falls_back_to_a_whole_parse_when_a_split_item_only_looks_broken():
+    text = _with_items_block(_TRICKY, POLICY)
+    assert yaml.safe_load(text)["items"][0]["note"] == "first - second"  # one item, valid YAML
+    proc = run_cli(["enterprise-policy"], text)
+    _assert_one_line_error(proc, "docker.io/nginx:1.25", "Deployment kubeflow/web")
+
+
+def test_validate_falls_back_to_a_whole_parse_too(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    proc = run_cli(["validate", "--config", str(policy)], _with_items_block(_TRICKY, None))
+    assert proc.returncode == 1, proc.stderr
+    assert "docker.io/nginx:1.25" in proc.stdout
