@@ -18,7 +18,7 @@
 # on PATH (the sidecar image copies it from the official Argo CD image), `kubectl kustomize`.
 set -eu
 
-say() { echo "kfkrm-argocd: $*" >&2; }
+say() { printf 'kfkrm-argocd: %s\n' "$*" >&2; }  # printf, not echo: a `\c` in a value must not cut the line
 fail() {
   say "$* (app ${ARGOCD_APP_NAMESPACE:-?}/${ARGOCD_APP_NAME:-?}, path ${ARGOCD_APP_SOURCE_PATH:-?}" \
       "of ${ARGOCD_APP_SOURCE_REPO_URL:-?} at ${ARGOCD_APP_REVISION:-?}); nothing was generated"
@@ -40,26 +40,11 @@ fi
 command -v docker >/dev/null 2>&1 ||
   fail "no docker on PATH: the kfkrm argocd-cmp image puts kfkrm-docker there as docker"
 
-# Files under this directory that declare an exec function (a function annotation whose
-# value names `exec:` and no `image:`): kustomize here runs without --enable-exec.
-exec_functions=$(find . -type f \( -name '*.yaml' -o -name '*.yml' \) -exec awk '
-  function close_block() { if (in_fn && has_exec && !has_image) print fn_file; in_fn = 0 }
-  FNR == 1 { close_block() }
-  {
-    match($0, /^[ \t]*/); indent = RLENGTH
-    if (in_fn && $0 !~ /^[ \t]*$/ && indent <= fn_indent) close_block()
-    if (in_fn) {
-      if ($0 ~ /(^|[{ \t])exec:/) has_exec = 1
-      if ($0 ~ /(^|[{ \t])image:/) has_image = 1
-    } else if ($0 ~ /config\.k(ubernetes|8s)\.io\/function:/) {
-      in_fn = 1; fn_indent = indent; fn_file = FILENAME
-      rest = $0; sub(/.*config\.k(ubernetes|8s)\.io\/function:/, "", rest)
-      has_exec = (rest ~ /exec:/); has_image = (rest ~ /image:/)
-    }
-  }
-  END { close_block() }' {} + | sort -u | paste -sd ' ' -)
+# Files under this directory that declare an exec function (kustomize here runs without
+# --enable-exec): `kfkrm exec-check` parses every YAML and JSON file, whatever the spelling.
+exec_functions=$(kfkrm exec-check .) || fail "kfkrm exec-check could not read this directory"
 [ -z "$exec_functions" ] ||
-  fail "exec functions are not run here (no --enable-exec; kubectl kustomize would even skip them silently, exit 0): declare them as container functions with a kfkrm image instead, in: $exec_functions"
+  fail "exec functions are not run here (no --enable-exec; kubectl kustomize would even skip them silently, exit 0): declare them as container functions with a kfkrm image instead, in: $(printf '%s' "$exec_functions" | tr '\n' ' ')"
 
 rendered=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd.XXXXXX")
 trap 'rm -f "$rendered"' EXIT

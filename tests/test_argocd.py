@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, container_engine, stand_in_dir, stand_in_render
+from helpers import REPO, container_engine, kfkrm_exec_script, stand_in_dir, stand_in_render
 
 ARGOCD = REPO / "argocd"
 EXAMPLES = REPO / "kustomization-examples"
@@ -86,7 +86,8 @@ def _generate(checkout: Path, app_dir: Path, path_first: list[Path], extra_env=N
     in_image = _script_path_in_image()
     command = [str(checkout / "image" / in_image.lstrip("/")) if part == in_image else part for part in command]
     env = {**os.environ, **ARGOCD_ENV, **(extra_env or {})}
-    env["PATH"] = os.pathsep.join([str(p) for p in path_first] + [os.environ["PATH"]])
+    kfkrm_bin = kfkrm_exec_script(checkout.parent / "kfkrm-bin").parent  # `kfkrm` on PATH, as in the image
+    env["PATH"] = os.pathsep.join([str(p) for p in path_first] + [str(kfkrm_bin), os.environ["PATH"]])
     return subprocess.run(command, cwd=app_dir, capture_output=True, text=True, env=env)
 
 

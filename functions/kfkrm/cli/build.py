@@ -27,7 +27,8 @@ import traceback
 from pathlib import Path
 
 from . import results_table
-from .kustomize_plan import Plan, PlanError, exec_functions, plan, sort_order, write_copy
+from .exec_check import exec_function_files
+from .kustomize_plan import Plan, PlanError, plan, sort_order, write_copy
 
 OK, FAILED, USAGE = 0, 1, 2
 PROG = "kfkrm build"
@@ -95,7 +96,7 @@ def main(argv) -> int:
 def _build(directory: Path, args, progress: _Progress) -> int:
     if not directory.is_dir():
         raise PlanError(f"{directory} is not a directory")
-    execs = exec_functions(directory)
+    execs = exec_function_files(str(directory))  # the same check as argocd/generate.sh
     if execs:
         raise PlanError("exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
                         "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs)))

@@ -99,31 +99,6 @@ def _function_spec(doc: dict) -> Optional[dict]:
     return None
 
 
-def exec_functions(directory: Path) -> list[Path]:
-    """YAML files under `directory` declaring an exec function (an `exec:` and no container
-    image): `kubectl kustomize` skips those silently, exit 0, so builds refuse them."""
-    found = []
-    for path in sorted(directory.rglob("*")):
-        if path.suffix not in (".yaml", ".yml") or not path.is_file():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "/function" not in text:
-            continue
-        try:
-            docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
-        except yaml.YAMLError:
-            continue
-        for doc in docs:
-            spec = _function_spec(doc)
-            if spec and "exec" in spec and not (spec.get("container") or {}).get("image"):
-                found.append(path)
-                break
-    return found
-
-
 def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
     """The kfkrm function calls a transformers entry makes, or None if it is anything else."""
     if not isinstance(entry, str) or "://" in entry:

@@ -20,7 +20,7 @@ import sys
 from ..fns.enterprise_policy import Config, Report, add_results, check, integrity_baseline
 from ..runtime import yamlio
 from ..runtime.config import ConfigError, parse_config
-from ..runtime.resourcelist import InputError, read_input
+from ..runtime.resourcelist import InputError, ResourceList, read_input
 from ..runtime.results import WARNING
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
@@ -45,7 +45,13 @@ def main(argv) -> int:
             baseline = integrity_baseline(_baseline_items(args.baseline), config)
         text = sys.stdin.read() if args.file == "-" else _read(args.file)
         rl = read_input(text)
-        report = check(rl, config, baseline)
+        try:
+            report = check(rl, config, baseline)
+        except InputError:  # an item split wrongly only looks broken: ask a parse of the whole input
+            whole = ResourceList.parse_whole(text)
+            if whole is None:
+                raise
+            rl, report = whole, check(whole, config, baseline)
     except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
         sys.stderr.write(f"kfkrm validate: error: {_one_line(e)}\n")
         return UNUSABLE

@@ -217,6 +217,22 @@ def find_images(items: Iterable[Item], embedded: bool = True) -> list[Found]:
     return found
 
 
+def unparsable_images(items: Iterable[Item]) -> Iterator[tuple[Item, str, object]]:
+    """(item, field, value) of every container `image` that is set but is not an image
+    reference (`"docker.io/nginx extra"`, a newline inside): the finder skips such strings
+    (they are not images it can rewrite), so a policy must name them rather than pass them."""
+    for item in items:
+        if item.kind in _SKIPPED_KINDS or (item.raw is not None and not _may_hold_image(item.raw)):
+            continue
+        if item.is_local_config or not has_pod_template(item):
+            continue
+        tpl = pod_template(item)
+        for path, container in tpl.containers() if tpl is not None else ():
+            value = container.get("image")
+            if value is not None and parse_reference(value) is None:
+                yield item, f"{path}.image", value
+
+
 def _in_pod_template(item: Item, embedded: bool) -> Iterator[Found]:
     tpl = pod_template(item)
     if tpl is None:

@@ -36,7 +36,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..domain import istio_apis, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
-from ..domain.images import find_images, is_registry_path, normalise_prefix, under
+from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
     WILDCARD_HOST,
     is_virtualservice,
@@ -212,6 +212,8 @@ def check_registries(items: list[Item], allowed: list[str]) -> Iterator[Violatio
             at = f" ({found.inner})" if found.inner else ""
             yield Violation(REGISTRY, found.item, found.field,
                             f"image {found.ref.text}{at} is not from an allowed registry ({', '.join(allowed)})")
+    for item, where, value in unparsable_images(items):
+        yield Violation(REGISTRY, item, where, f"image {value!r} is not a valid image reference")
 
 
 def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:

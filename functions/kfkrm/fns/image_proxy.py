@@ -32,6 +32,7 @@ from ..domain.images import (
     normalise_prefix,
     parse_reference,
     under,
+    unparsable_images,
 )
 from ..runtime.config import FunctionConfig, Model, non_empty_when_set
 from ..runtime.results import error, info, warn
@@ -177,3 +178,6 @@ def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> N
         if ref is not None and not any(under(ref.repository, a) for a in allowed):
             at = f" ({f.inner})" if f.inner else ""
             error(rl, f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers {ref.domain}", f.item, f.field)
+    for item, field, value in unparsable_images(rl.items):
+        error(rl, f"image {value!r} is not a valid image reference: it cannot be checked against allowedRegistries",
+              item, field)

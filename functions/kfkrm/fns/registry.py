@@ -42,6 +42,7 @@ COMMANDS = {
     "build": "kfkrm.cli.build:main",
     "images": "kfkrm.cli.images:main",
     "validate": "kfkrm.cli.validate:main",
+    "exec-check": "kfkrm.cli.exec_check:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}

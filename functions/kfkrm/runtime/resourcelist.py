@@ -6,7 +6,21 @@ few regular expressions and parses only each item's header (apiVersion, kind, me
 The full object is parsed on first access to `Item.obj`. On output an item whose object
 was never parsed, or was parsed and not changed, is written back as the very text it came
 in as; only changed and new items are serialised. Input the splitter does not understand
-(flow style, tags on the list, ...) is parsed whole instead: slower, still correct.
+(flow-style `items: [...]`, tags on the list, ...) is parsed whole instead: slower, still correct.
+
+Why the split follows YAML structure and stays cheap (issue 13). An entry of the block
+sequence starts at a line with exactly the sequence's indentation and a `-`; lines that are
+blank or comments (any indentation) never start or end anything; any other line at that
+indentation or less is not a plain block list (parsed whole). An item is parsed as the
+sequence entry it is (`- ...` with its own indentation), so no offset arithmetic can shift
+it. The one structure a line scan cannot see is a quoted scalar whose continuation line
+starts with `- ` at the sequence's column; such a split leaves an unterminated quote in the
+item before it, which fails to parse as soon as the item is touched, and the runner then
+parses the input whole (`parse_whole`) before concluding the input is broken. The header is
+read off the text: each header segment is either a one-line plain scalar or parsed as YAML;
+a header key twice, or a value before a header key whose quotes or brackets do not pair up
+(a quoted scalar whose continuation line could pose as `kind: ...`), sends the item to a
+full parse.
 """
 from __future__ import annotations
 
@@ -26,7 +40,6 @@ LOCAL_CONFIG = "config.kubernetes.io/local-config"
 # (ids, file paths, indexes): not the user's data, so never evidence of what an object refers to.
 TOOL_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/",
                             "kustomize.config.k8s.io/")
-_LOCAL_CONFIG_TEXT = re.compile(r"config\.kubernetes\.io/local-config['\"]?:[ \t]*['\"]?true|^[ \t-]*kind:[ \t]*Kptfile[ \t]*$", re.M | re.I)
 
 # Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.
 # Written as "newline, then ..." rather than with `^` and re.M: a pattern that starts with
@@ -77,11 +90,15 @@ def _group_version(api_version: str) -> tuple[str, str]:
 class Item:
     """One resource of the list: its original text, its header, and its object on demand."""
 
-    __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced")
+    __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced", "_src")
 
-    def __init__(self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None):
+    def __init__(self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None,
+                 line=1):
         self.raw = raw  # the item's text in the input, sequence dash and indentation included
-        self._layout = layout  # (dash offset, first key offset, key column) within raw
+        self._src = line  # the input line raw starts on, or (block, offset, block's first line) to count it from
+        # (dash offset, first key offset, key column) within raw; key column -1: not a plain
+        # block mapping (flow style, tag, anchor ...), so the header comes from a full parse
+        self._layout = layout
         self._body = body  # the same text as a standalone YAML document, made on demand
         self._header: Optional[dict] = None
         self._obj = obj
@@ -96,20 +113,38 @@ class Item:
 
     # -- parsing -----------------------------------------------------------------------
     @property
+    def line(self) -> int:
+        """The input line the item's text starts on (counted only when a message needs it)."""
+        if isinstance(self._src, tuple):
+            block, offset, first = self._src
+            self._src = first + block.count("\n", 0, offset)
+        return self._src
+
+    @property
     def body(self) -> str:
         if self._body is None:
             _, content, m = self._layout
-            self._body = _dedent(self.raw[content:], m)
+            self._body = _dedent(self.raw[content:], m) if m >= 0 else self.raw[content:]
         return self._body
 
     @property
     def obj(self) -> dict:
-        """The whole resource as plain Python data; parsed on first use."""
+        """The whole resource as plain Python data; parsed on first use.
+
+        Parsed as the sequence entry it is in the input (dash, indentation and comments
+        included), so the object is exactly what a parse of the whole list gives."""
         if self._obj is None:
             try:
-                obj = yamlio.load(self.body)
+                if self._layout is _STREAM_LAYOUT:
+                    obj = yamlio.load(self._body)  # a document of a stream
+                else:
+                    entries = yamlio.load(self.raw)
+                    if not isinstance(entries, list) or len(entries) != 1:
+                        raise InputError(f"item {self._where()} is not one sequence entry: the input's item "
+                                         "boundaries are not what they seem")
+                    obj = entries[0]
             except yamlio.YAMLError as e:
-                raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e)}") from None
+                raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e, self.line - 1)}") from None
             if not isinstance(obj, dict):
                 raise InputError(f"item {self._where()} is not a mapping")
             self._obj = obj
@@ -132,6 +167,13 @@ class Item:
         first = body.strip().splitlines()[:1]
         return repr(first[0][:60]) if first else "(empty)"
 
+    def where(self) -> str:
+        """kind namespace/name for messages, from the header when it parses, else the text."""
+        try:
+            return self.ref()
+        except InputError:
+            return self._where()
+
     @property
     def header(self) -> dict:
         """apiVersion, kind and metadata, parsed from the item's own top-level keys only."""
@@ -150,6 +192,8 @@ class Item:
         """apiVersion and kind read off their lines; metadata kept as text, parsed on first use."""
         raw = self.raw
         _, content, m = self._layout
+        if m < 0:
+            return self.obj
         first_key = raw[content:raw.find(":", content)].strip()
         spans = [(content, first_key)]
         wanted = set(_HEADER_KEYS)
@@ -159,6 +203,13 @@ class Item:
             if not wanted and spans[-2][1] in _HEADER_KEYS:
                 break  # the segment after the last header key has started
             wanted.discard(mt.group(1))
+        last = max((i for i, (_, key) in enumerate(spans) if key in _HEADER_KEYS), default=-1)
+        header_keys = [key for _, key in spans[:last + 1] if key in _HEADER_KEYS]
+        if len(set(header_keys)) != len(header_keys):
+            return self.obj  # a header key twice: no line of text is trusted
+        for i in range(last):
+            if spans[i][1] not in _HEADER_KEYS and not _balanced(raw[spans[i][0]:spans[i + 1][0]]):
+                return self.obj  # an earlier value may be a quoted scalar whose line poses as a header key
         header: dict = {}
         for i, (start, key) in enumerate(spans):
             if key not in _HEADER_KEYS:
@@ -190,6 +241,11 @@ class Item:
                 return md if isinstance(md, dict) else {}
             header["metadata"] = md
         return md if isinstance(md, dict) else {}
+
+    def _came_as_local_config(self) -> bool:
+        """Whether the item, as it came in (not as a function left it), was local config:
+        decided from its parsed kind and annotations, never from a substring of its text."""
+        return Item(raw=self.raw, layout=self._layout, line=self._src).is_local_config
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -252,7 +308,7 @@ class Item:
         A local-config item (Kptfile, a config passed among the items) always goes out as
         it came in, whatever a function did to it: the runtime's guarantee, not each
         function's."""
-        if self.raw is not None and (not self.changed or _LOCAL_CONFIG_TEXT.search(self.raw)):
+        if self.raw is not None and (not self.changed or self._came_as_local_config()):
             return self.raw
         body = yamlio.dump(self.obj)
         pad = " " * (indent + 2)
@@ -290,6 +346,11 @@ class ResourceList:
         tops = []
         for mt in _top_lines(text):
             line = mt.group(1).rstrip("\r")
+            if line == "..." and tops:  # the document's end: only comments may follow
+                if _CONTENT_LINE.search(text, mt.end(1)) or re.search(r"^[ \t]*[^#\s]", text[mt.end(1):], re.M):
+                    raise _Unusual
+                text = text[:mt.start(1)]
+                break
             if line in ("---", "..."):
                 if tops:  # a second document
                     raise _Unusual
@@ -317,22 +378,36 @@ class ResourceList:
         seq_indent = 0
         if "items" in segments:
             start, line_end, end, rest = segments["items"]
-            rest = rest.split(" #")[0].strip()
+            rest = ("" if rest.startswith("#") else rest.split(" #")[0]).strip()
             if rest in ("[]", "null", "~"):
                 pass
             elif rest:
                 raise _Unusual  # flow-style items
             else:
                 block = text[line_end + 1:end] if line_end < len(text) else ""
-                items, seq_indent = _split_items(block)
+                items, seq_indent = _split_items(block, text.count("\n", 0, line_end + 1) + 1)
         function_config, fc_text = None, None
         if "functionConfig" in segments:
             start, _, end, _ = segments["functionConfig"]
             fc_text = text[start:end]
             if not fc_text.endswith("\n"):
                 fc_text += "\n"
-            function_config = _load_mapping(fc_text).get("functionConfig")
+            function_config = _load_mapping(fc_text, "the functionConfig", text.count("\n", 0, start)).get("functionConfig")
         return cls(items, function_config, fc_text, seq_indent)
+
+    @classmethod
+    def parse_whole(cls, text: str) -> Optional["ResourceList"]:
+        """The input parsed as one YAML document (no split); None when that fails too.
+
+        The runner's check before it calls an input broken: an item that fails to parse
+        after the split may only look broken because a quoted scalar crossed a line the
+        split took for an item boundary."""
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        try:
+            return cls._parse_whole(text)
+        except InputError:
+            return None
 
     @classmethod
     def _parse_whole(cls, text: str) -> "ResourceList":
@@ -411,6 +486,13 @@ class ResourceList:
         return any(r.severity == ERROR for r in self.results)
 
 
+def _balanced(segment: str) -> bool:
+    """Whether every quote and bracket in `segment` may be closed within it (by count: a
+    segment cut inside a quoted scalar or a flow collection leaves one unmatched)."""
+    return ((segment.count('"') - segment.count('\\"')) % 2 == 0 and segment.count("'") % 2 == 0
+            and segment.count("[") == segment.count("]") and segment.count("{") == segment.count("}"))
+
+
 def _top_lines(text: str):
     """Matches of _TOP_LINE, the first line of the text included (group 1 is the line)."""
     if text and text[0] not in " \t#\r\n":
@@ -431,17 +513,19 @@ class _Unusual(Exception):
     """The fast splitter does not understand this layout; parse the whole document."""
 
 
-def _yaml_problem(e: Exception) -> str:
+def _yaml_problem(e: Exception, line_offset: int = 0) -> str:
     problem = getattr(e, "problem", None) or str(e).splitlines()[0]
     mark = getattr(e, "problem_mark", None)
-    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(problem)
+    if mark is None:
+        return str(problem)
+    return f"{problem} (line {mark.line + 1 + line_offset}, column {mark.column + 1})"
 
 
-def _load_mapping(text: str) -> dict:
+def _load_mapping(text: str, what: str = "the input", line_offset: int = 0) -> dict:
     try:
         value = yamlio.load(text)
     except yamlio.YAMLError as e:
-        raise InputError(f"the input is not valid YAML: {_yaml_problem(e)}") from None
+        raise InputError(f"{what} is not valid YAML: {_yaml_problem(e, line_offset)}") from None
     if not isinstance(value, dict):
         raise _Unusual
     return value
@@ -461,7 +545,7 @@ def _check_envelope(doc: dict) -> None:
     )
 
 
-def _split_items(block: str) -> tuple[list, int]:
+def _split_items(block: str, first_line: int = 1) -> tuple[list, int]:
     first = _CONTENT_LINE.search(block)
     if first is None:
         return [], 0
@@ -482,7 +566,7 @@ def _split_items(block: str) -> tuple[list, int]:
         raw = block[start:end]
         if not raw.endswith("\n"):
             raw += "\n"
-        items.append(Item(raw=raw, layout=_entry_layout(raw, d)))
+        items.append(Item(raw=raw, layout=_entry_layout(raw, d), line=(block, start, first_line)))
     return items, d
 
 
@@ -495,22 +579,25 @@ def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
     mt = _item_start_re(d).search("\n" + raw)  # the entry's line may be the first
     dash = mt.start() + d
     line_end = raw.find("\n", dash)
-    first_line = raw[dash + 1:line_end]
+    if line_end < 0:
+        line_end = len(raw)
+    first_line = raw[dash + 1:line_end].rstrip("\r")
     content = first_line.lstrip(" ")
     if content and not content.startswith("#"):
-        if content[0] in "{[&!|>'\"?":
-            raise _Unusual
         offset = len(first_line) - len(content)
-        return dash, dash + 1 + offset, dash + 1 + offset
+        if content[0] in "{[&!|>'\"?\t" or offset == 0:
+            return dash, dash + 1 + offset, -1  # not a plain block mapping: header from a full parse
+        return dash, dash + 1 + offset, d + 1 + offset
     nxt = _CONTENT_LINE.search(raw, line_end + 1)
     if nxt is None:
-        raise _Unusual  # an empty entry
+        return dash, dash + 1, -1  # an empty entry (null): the full parse says it is not a mapping
     m = len(nxt.group(1))
     if m <= d or nxt.group(2) in "{[&!|>'\"?-":
-        raise _Unusual
+        return dash, nxt.start() + m, -1
     return dash, nxt.start() + m, m
 
 
+_STREAM_LAYOUT = (0, 2, 2)  # a document of a stream, re-indented as an entry: parsed from its body
 _DOC_SEPARATOR = re.compile(r"^---[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)", re.M)
 _INDENT_2 = re.compile(r"^(?=[^\r\n])", re.M)
 
@@ -525,7 +612,7 @@ def items_from_stream(text: str) -> list[Item]:
         if not doc.endswith("\n"):
             doc += "\n"
         raw = "- " + _INDENT_2.sub("  ", doc)[2:]
-        items.append(Item(raw=raw, layout=(0, 2, 2), body=doc))
+        items.append(Item(raw=raw, layout=_STREAM_LAYOUT, body=doc))
     return items
 
 

@@ -5,6 +5,7 @@ kpt shows them to the user and stores them in its results file.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Optional
 
@@ -16,6 +17,22 @@ Severity = Literal["error", "warning", "info"]
 ERROR: Final = "error"
 WARNING: Final = "warning"
 INFO: Final = "info"
+
+# What must not reach a terminal raw from a user's string: line breaks of any kind
+# (\n, \r, \v, \f, U+0085, U+2028, U+2029), escape sequences (ESC, CSI), other control and
+# format characters.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """`text` on one line with every control character visible as an escape (`\\n`, `\\x1b`):
+    a name like "ok\\nkfkrm: all good" cannot forge a second line of output."""
+    text = str(text)
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: _NAMED.get(m.group()) or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                                          else f"\\u{ord(m.group()):04x}"), text)
 
 _PATH_ANNOTATIONS = ("config.kubernetes.io/path", "internal.config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("config.kubernetes.io/index", "internal.config.kubernetes.io/index")
@@ -54,7 +71,7 @@ class Result:
         where = ""
         if self.item is not None:
             where = self.item.ref() + (f" {self.field}" if self.field else "") + ": "
-        return f"{self.severity}: {where}{self.message}"
+        return escape(f"{self.severity}: {where}{self.message}")
 
 
 # One helper per severity, so a call says what it reports: `warn(rl, "...", item, field)`.

@@ -15,7 +15,7 @@ from typing import Optional, cast
 from .config import ConfigError, parse_config
 from .contract import FunctionModule
 from .resourcelist import InputError, ResourceList
-from .results import ERROR, WARNING, Result
+from .results import ERROR, WARNING, Result, escape
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,12 @@ class Outcome:
     function: str = ""  # the function's CLI name, when known
 
 
-def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
+def run(spec: Optional[FunctionSpec], text: str, find_spec=None, _whole: Optional[ResourceList] = None) -> Outcome:
     """Run `spec` (or the one `find_spec(kind)` names for the functionConfig) on `text`."""
     label = f"kfkrm {spec.name}" if spec else "kfkrm"
+    given_spec = spec
     try:
-        rl = ResourceList.parse(text)
+        rl = _whole if _whole is not None else ResourceList.parse(text)
         if spec is None:
             spec = find_spec(rl.function_config)
             label = f"kfkrm {spec.name}"
@@ -55,6 +56,10 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
     except ConfigError as e:
         return failure(label, text, [Result(str(e), ERROR)])
     except InputError as e:  # broken input is not echoed: the results must stay readable
+        if _whole is None:  # an item split wrongly only looks broken: ask a parse of the whole input
+            whole = ResourceList.parse_whole(text)
+            if whole is not None:
+                return run(given_spec, text, find_spec, whole)
         return failure(label, "", [Result(str(e), ERROR)])
     except Exception as e:  # a bug: still one line and no half-mutated output
         if os.environ.get("KFKRM_DEBUG"):
@@ -64,7 +69,7 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None) -> Outcome:
     line = f"{label}: {summary}"
     if warnings:
         line += f"; {warnings} warning{'s' if warnings != 1 else ''} (see results)"
-    return Outcome(out, line + "\n", 0, list(rl.results), spec.name)
+    return Outcome(out, escape(line) + "\n", 0, list(rl.results), spec.name)
 
 
 def failure(label: str, text: str, results: list) -> Outcome:
@@ -83,4 +88,4 @@ def failure(label: str, text: str, results: list) -> Outcome:
     except Exception:
         out = ResourceList([], None, None, 0).emit()
     function = label[len("kfkrm "):] if label.startswith("kfkrm ") else ""
-    return Outcome(out, f"{label}: error: {first}{more}\n", 1, list(results), function)
+    return Outcome(out, escape(f"{label}: error: {first}{more}") + "\n", 1, list(results), function)
