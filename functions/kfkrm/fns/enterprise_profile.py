@@ -87,7 +87,9 @@ class Mesh(Model):
     exportTo: Optional[list[str]] = Field(None, description="exportTo of each routed VirtualService")
     replaceGateways: Optional[list[str]] = Field(None, description="the Gateways replaced by `gateway` (default: kubeflow/kubeflow-gateway)")
     removeUnusedGateways: Optional[bool] = Field(None, description="remove replaced Gateways nothing references afterwards")
-    gatewayService: Optional[str] = Field(None, description="the Service of the organisation's gateway workload")
+    gatewayService: Optional[str] = Field(None, description="deprecated: gatewayWorkload.service")
+    gatewayWorkload: Any = Field(None, description="the organisation's gateway pods {namespace, serviceAccount, labels, service}, or kubeflow-default (virtualservice-gateway; also the auth service's gateway)")
+    localGateway: Any = Field(None, description="keep, or the organisation's cluster-local gateway {namespace, labels, service} (remove-istio, virtualservice-gateway)")
     namespaces: Optional[list[str]] = Field(None, description="Namespaces labelled for sidecar injection (namespace-injection)")
     revision: Optional[str] = Field(None, description="an Istio revision: istio.io/rev instead of istio-injection")
     removeBundledIstio: bool = Field(False, description="remove the Istio installation Kubeflow bundles (remove-istio)")
@@ -248,17 +250,23 @@ class Config(FunctionConfig):
         self._check_mesh_fields(b, mesh)
         if mesh.removeBundledIstio:
             b.add("remove-istio", "mesh.removeBundledIstio", remove_istio,
-                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion"}), ("mesh",))
+                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion",
+                                                "localGateway": "localGateway"}), ("mesh",))
         if self.argo is not None:
             self._argo_removal(b)
         if self.auth is not None:
-            b.add("authservice-relocation", "auth", authservice_relocation,
-                  _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields}), ("auth",))
+            auth_fields = _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields})
+            if "gateway" not in auth_fields and isinstance(mesh.gatewayWorkload, dict):
+                # the auth service's gateway is the organisation's gateway workload (its service aside)
+                workload = {k: v for k, v in mesh.gatewayWorkload.items() if k in authservice_relocation.Gateway.model_fields}
+                auth_fields["gateway"] = (("mesh", "gatewayWorkload"), workload)
+            b.add("authservice-relocation", "auth", authservice_relocation, auth_fields, ("auth",))
         if self.registry is not None:
             b.add("image-proxy", "registry", image_proxy,
                   _set_fields(self.registry, ("registry",), {f: f for f in Registry.model_fields}), ("registry",))
         if mesh.gateway is not None:
-            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService")
+            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
+                     "gatewayWorkload", "localGateway")
             b.add("virtualservice-gateway", "mesh.gateway", virtualservice_gateway,
                   _set_fields(mesh, ("mesh",), {f: f for f in names}), ("mesh",))
         if self.ingress is not None:
@@ -284,13 +292,19 @@ class Config(FunctionConfig):
     def _check_mesh_fields(self, b: _Builder, mesh: Mesh) -> None:
         """Refuse settings no step would use: a silent no-op is the failure this project exists to prevent."""
         set_fields = mesh.model_fields_set
-        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService"),
+        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
+                             "gatewayWorkload"),
                  "namespaces": ("revision",), "removeBundledIstio": ("keepBundled", "removeAlso")}
         for owner, dependents in needs.items():
             if not getattr(mesh, owner):
                 for field in dependents:
                     if field in set_fields:
                         b.problem(("mesh", field), f"only used with mesh.{owner} set")
+        if "localGateway" in set_fields and not (mesh.removeBundledIstio or mesh.gateway):
+            b.problem(("mesh", "localGateway"), "only used with mesh.removeBundledIstio: true or mesh.gateway set")
+        elif isinstance(mesh.localGateway, dict) and not mesh.gateway:
+            b.problem(("mesh", "localGateway"), "the organisation's local gateway is written into KServe's and Knative's "
+                                                "settings by virtualservice-gateway: set mesh.gateway too")
         if "istioVersion" in set_fields and not mesh.removeBundledIstio and self.validate_ is None:
             b.problem(("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true or validate")
 
