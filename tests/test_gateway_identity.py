@@ -218,3 +218,58 @@ def test_bad_gateway_settings_are_config_errors(bad, message):
     outcome = run_function("virtualservice-gateway", resource_list(items_block(VS), VSG + bad))
     assert outcome.exit_code == 1 and message in outcome.stderr, outcome.stderr
     assert "Traceback" not in outcome.stderr
+
+
+# -- upstream opt-outs -------------------------------------------------------------------------
+
+ANNOTATE = """
+apiVersion: kfkrm.dev/v1alpha1
+kind: PodTemplateAnnotations
+metadata: {name: t}
+annotations: {sidecar.istio.io/inject: "true", corp.example.com/team: ml}
+"""
+
+
+def _opted_out(objects) -> set[tuple[str, str, str]]:
+    """Independent oracle: workloads whose pod template says sidecar.istio.io/inject "false"."""
+    found = set()
+    for obj in objects:
+        if not obj or obj.get("kind") not in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
+            continue
+        meta = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        if any(str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false" for k in ("labels", "annotations")):
+            found.add((obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
+    return found
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_upstream_opt_outs_are_kept_with_a_warning_naming_each_workload(version):
+    before = _opted_out(yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader))
+    outcome = run_function("pod-template-annotations", resource_list(rendered_items_text(version), ANNOTATE))
+    assert outcome.exit_code == 0, outcome.stderr
+    doc = load_output(outcome.stdout)
+    assert _opted_out(doc["items"]) == before  # every opt-out survives
+    warned = {(r["resourceRef"]["kind"], r["resourceRef"].get("namespace", ""), r["resourceRef"]["name"])
+              for r in doc["results"] if r["severity"] == "warning" and "forceInjection" in r["message"]}
+    assert warned == before
+    # the other annotations still go on those workloads
+    by_ref = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in doc["items"]}
+    for ref in before:
+        assert by_ref[ref]["spec"]["template"]["metadata"]["annotations"]["corp.example.com/team"] == "ml"
+    forced = run_function("pod-template-annotations", resource_list(rendered_items_text(version),
+                                                                   ANNOTATE + "forceInjection: true\n"))
+    assert forced.exit_code == 0 and _opted_out(load_output(forced.stdout)["items"]) == set()
+
+
+def test_the_derived_policy_exempts_only_the_kept_opt_outs():
+    v = "v1.10"
+    outcome = run_profile(v)
+    results = load_output(outcome.stdout)["results"]
+    exempt = {r["resourceRef"]["name"] for r in results if "[mesh] exempt" in r["message"]}
+    kubeflow = {name for kind, ns, name in _opted_out(yaml.load_all(rendered_text(v), Loader=yaml.CSafeLoader))
+                if ns == "kubeflow"}
+    assert exempt == kubeflow and len(exempt) >= 9
+    forced = run_function("enterprise-profile", resource_list(rendered_items_text(v), (PROFILE % WORKLOAD).replace(
+        "  include: [{namespace: kubeflow}]", "  include: [{namespace: kubeflow}]\n  forceInjection: true")))
+    assert forced.exit_code == 0, forced.stderr
+    assert not [r for r in load_output(forced.stdout)["results"] if "[mesh] exempt" in r["message"]]

@@ -44,6 +44,7 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
+from ..domain.pod_metadata import kept_opt_outs
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR
 from ..runtime.selectors import SelectorTerm
@@ -76,6 +77,8 @@ validate: true        # finish with an EnterprisePolicy derived from the setting
 """
 
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
+OPT_OUT_REASON = ('upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), kept by podTemplates '
+                  "(forceInjection not set)")
 
 
 # -- the sections ------------------------------------------------------------------------
@@ -103,6 +106,7 @@ class PodTemplates(Model):
     annotations: Optional[dict[str, str]] = Field(None, description="annotations on every selected pod template (pod-template-annotations)")
     include: Optional[list[SelectorTerm]] = Field(None, description="the workloads that get them (default: every workload)")
     exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads that never get them")
+    forceInjection: Optional[bool] = Field(None, description='inject even where upstream opts out with sidecar.istio.io/inject: "false" (default: kept, with a warning, and exempt from the policy\'s mesh rule)')
 
 
 class Registry(Model):
@@ -328,7 +332,7 @@ class Config(FunctionConfig):
 
     def _pod_templates(self, b: _Builder) -> None:
         pt, base = self.podTemplates, ("podTemplates",)
-        selectors = {"include": "include", "exclude": "exclude"}
+        selectors = {"include": "include", "exclude": "exclude", "forceInjection": "forceInjection"}
         if pt.labels is None and pt.annotations is None:
             b.problem(base, "sets neither labels nor annotations")
         if pt.labels is not None:
@@ -396,6 +400,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
 def transform(rl, config: Config) -> str:
     summaries = []
     for step in config.steps:
+        if step.name == "enterprise-policy":
+            step = _exempt_kept_opt_outs(rl, config, step)
         first_new = len(rl.results)
         summary = step.module.transform(rl, step.config)
         if rl.has_errors:
@@ -403,6 +409,22 @@ def transform(rl, config: Config) -> str:
             return f"{step.name} failed"
         summaries.append(f"{step.name}: {summary}")
     return f"{len(summaries)} steps | " + " | ".join(summaries)
+
+
+def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
+    """The derived policy exempts from its mesh rule exactly the upstream opt-outs the profile kept, so
+    that `validate: true` passes on every release without hand-written exemptions."""
+    kept = []
+    for earlier in config.steps:
+        if earlier.name in ("pod-template-annotations", "pod-template-labels"):
+            kept += [i for i in kept_opt_outs(rl.items, earlier.config) if i not in kept]
+    if not kept or step.config.meshNamespaces is None:
+        return step
+    reason = OPT_OUT_REASON
+    exemptions = list(step.config.exemptions) + [
+        step.module.Exemption(group=i.group or "", kind=i.kind, namespace=i.namespace, name=i.name, rule="mesh", reason=reason)
+        for i in kept if i.namespace in step.config.meshNamespaces]
+    return Step(step.name, step.section, step.module, step.config.model_copy(update={"exemptions": exemptions}))
 
 
 def _name_failed_step(results: list, step: Step) -> None:
