@@ -273,3 +273,39 @@ def test_the_derived_policy_exempts_only_the_kept_opt_outs():
         "  include: [{namespace: kubeflow}]", "  include: [{namespace: kubeflow}]\n  forceInjection: true")))
     assert forced.exit_code == 0, forced.stderr
     assert not [r for r in load_output(forced.stdout)["results"] if "[mesh] exempt" in r["message"]]
+
+
+# -- the mesh's extension provider -------------------------------------------------------------
+
+def test_validate_checks_the_organisations_mesh_config_against_the_moved_auth_service(tmp_path):
+    outcome = run_profile("v1.10")
+    assert outcome.exit_code == 0, outcome.stderr
+    warning = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"
+               and "extensionProviders: [" in r["message"]]
+    assert len(warning) == 1 and warning[0]["field"]["path"] == "spec.provider.name"
+    snippet = warning[0]["message"].split(": extensionProviders: ", 1)[1].split(" (kfkrm validate", 1)[0]
+    entry = yaml.safe_load(snippet)[0]  # one line of valid YAML
+    assert entry["name"] == "oauth2-proxy"
+    assert entry["envoyExtAuthzHttp"]["service"] == "oauth2-proxy.kubeflow.svc.cluster.local"
+    assert entry["envoyExtAuthzHttp"]["port"] == 80
+
+    render = tmp_path / "render.yaml"
+    render.write_text(outcome.stdout)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
+                      "authService: {namespace: kubeflow}\n")
+    upstream = [o for o in yaml.load_all(rendered_text("v1.10"), Loader=yaml.CSafeLoader)
+                if o and o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio"]
+    stale = tmp_path / "istio-configmap.yaml"
+    stale.write_text(yaml.safe_dump(upstream[0]))
+    fixed = tmp_path / "meshconfig.yaml"
+    fixed.write_text(f"rootNamespace: istio-system\n{snippet.join(['extensionProviders: ', ''])}\n")
+
+    from helpers import run_cli
+    bad = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(stale)], "")
+    assert bad.returncode == 1, bad.stderr
+    assert "oauth2-proxy.oauth2-proxy.svc.cluster.local" in bad.stdout and "istio-ingressgateway-oauth2-proxy" in bad.stdout
+    good = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(fixed)], "")
+    assert good.returncode == 0, good.stdout + good.stderr
+    unusable = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(policy)], "")
+    assert unusable.returncode == 2 and "holds no mesh config" in unusable.stderr

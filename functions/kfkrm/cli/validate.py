@@ -14,6 +14,7 @@ import sys
 
 from ..fns.enterprise_policy import Config, Report, add_results, check
 from ..runtime import yamlio
+from .mesh_config import check_mesh_config
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, read_input
 from ..runtime.results import WARNING
@@ -27,12 +28,16 @@ def main(argv) -> int:
     parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
     parser.add_argument("--config", required=True, help="an EnterprisePolicy config (kfkrm.dev/v1alpha1)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--mesh-config", metavar="FILE", help="the organisation's mesh config (istio ConfigMap, IstioOperator, "
+                        "Helm values or MeshConfig): every provider a CUSTOM AuthorizationPolicy names must point at the auth service")
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
         config = _policy(args.config)
         text = sys.stdin.read() if args.file == "-" else _read(args.file)
         rl = read_input(text)
         report = check(rl, config)
+        if args.mesh_config:
+            check_mesh_config(rl, args.mesh_config, _read(args.mesh_config), config, report)
     except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
         sys.stderr.write(f"kfkrm validate: error: {_one_line(e)}\n")
         return UNUSABLE
