@@ -102,6 +102,7 @@ class Reference:
     what: str  # what it names today, for the message
     setting: str  # the gatewayWorkload / localGateway field that decides its new value
     apply: Callable[[Workload], str] = field(repr=False)  # rewrites in place; returns the new value, described
+    moves: bool = False  # the rewrite moves the object into the gateway's namespace
 
     def describe(self) -> str:
         return f"{self.item.ref()} {self.field}: {self.what}"
@@ -215,17 +216,20 @@ LOCAL_GATEWAY_HELP = (
 # -- the ingress gateway -------------------------------------------------------------------
 
 def ingress_references(items, skip: Callable = lambda item: False) -> list[Reference]:
-    """Every reference to Kubeflow's ingress gateway identity in `items` (mutable ones, not `skip`ped)."""
+    """Every reference to Kubeflow's ingress gateway identity in `items` (pass rl.mutable_items(): local
+    config is never rewritten), except those `skip`ped."""
     refs: list[Reference] = []
     for item in items:
-        if item.is_local_config or skip(item):
+        text = item.raw if item.raw is not None and not item.changed else None
+        if text is not None and not any(m in text for m in _MARKERS):
             continue
-        if item.raw is not None and not item.changed and not any(m in item.raw for m in _MARKERS):
+        if skip(item):
             continue
         if item.namespace == ISTIO_NAMESPACE:
             refs += _login_policy_refs(item)
             continue
-        refs += _string_refs(item)
+        if text is None or "istio-ingressgateway" in text:  # principals and Service addresses spell it out
+            refs += _string_refs(item)
         if item.kind == "AuthorizationPolicy" and item.group == "security.istio.io":
             refs += _source_namespace_refs(item)
         elif item.kind == "NetworkPolicy" and item.group == "networking.k8s.io":
@@ -248,7 +252,7 @@ def _login_policy_refs(item) -> list[Reference]:
         return f"moved to namespace {w.namespace}, {field_path(path)} {w.labels}"
 
     return [Reference(item, field_path(path), f"selects the gateway pods {selector} in {ISTIO_NAMESPACE}",
-                      "gatewayWorkload.namespace and .labels", apply)]
+                      "gatewayWorkload.namespace and .labels", apply, moves=True)]
 
 
 def _walk_strings(node, path):
@@ -361,12 +365,12 @@ def local_references(items) -> list[Reference]:
     """Every reference to Kubeflow's cluster-local gateway outside istio-system: Service addresses,
     Gateways selecting its pods, and Knative's implicit default local gateway."""
     refs: list[Reference] = []
-    items = [i for i in items if not i.is_local_config]
+    items = list(items)  # pass rl.mutable_items()
     gateways = set()
     for item in items:
-        if item.namespace == ISTIO_NAMESPACE:
-            continue
         if item.raw is not None and not item.changed and not any(m in item.raw for m in _LOCAL_MARKERS):
+            continue
+        if item.namespace == ISTIO_NAMESPACE:
             continue
         if item.kind == "Gateway" and item.group == "networking.istio.io":
             selector = _get(item.obj, ("spec", "selector"))
@@ -395,6 +399,8 @@ def _knative_default_local(items) -> list[Reference]:
     """net-istio (v1.7+) uses knative-serving/knative-local-gateway -> knative-local-gateway.istio-system
     when config-istio sets no local gateway: an implicit reference, made explicit when repointed."""
     for item in items:
+        if item.raw is not None and KNATIVE_CONFIG[1] not in item.raw:
+            continue
         if (item.namespace, item.name) == KNATIVE_CONFIG and item.kind == "ConfigMap" and item.group == "":
             data = item.obj.get("data")
             if not isinstance(data, dict):

@@ -443,8 +443,7 @@ def _moves_are_free(rl, refs, workload) -> bool:
     ok = True
     for ref in refs:
         item = ref.item
-        if item.namespace != workload.namespace and ref.setting.endswith(".labels") and item.namespace == identity.ISTIO_NAMESPACE \
-                and (item.group, item.kind, item.name) in taken:
+        if ref.moves and item.namespace != workload.namespace and (item.group, item.kind, item.name) in taken:
             rl.result(f"cannot move it to {workload.namespace}: the input already has {item.kind} "
                       f"{workload.namespace}/{item.name}", "error", item, "metadata.namespace")
             ok = False
