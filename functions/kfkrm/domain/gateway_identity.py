@@ -156,9 +156,11 @@ class GatewayWorkload(Model):
     """The organisation's ingress gateway pods: every reference Kubeflow makes to its own is repointed here."""
 
     namespace: NamespaceName = Field(..., description="the namespace the gateway pods run in")
-    serviceAccount: str = Field(..., description="their ServiceAccount: the principal cluster.local/ns/NAMESPACE/sa/THIS")
+    serviceAccount: str = Field(
+        ..., description="their ServiceAccount: the principal cluster.local/ns/NAMESPACE/sa/THIS")
     labels: dict[str, str] = Field(..., description="labels the gateway pods carry (the login policies select them)")
-    service: Optional[str] = Field(None, description="the gateway's Service address, e.g. acme-gw.istio-ingress.svc.cluster.local")
+    service: Optional[str] = Field(
+        None, description="the gateway's Service address, e.g. acme-gw.istio-ingress.svc.cluster.local")
 
     @field_validator("serviceAccount")
     @classmethod
@@ -210,7 +212,8 @@ GATEWAY_WORKLOAD_HELP = (
     "(istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)")
 LOCAL_GATEWAY_HELP = (
     "`keep` (Kubeflow's cluster-local gateway stays, as an add-on on the organisation's mesh) or the organisation's "
-    "cluster-local gateway {namespace, labels, service}, where KServe's and Knative's local-gateway settings then point")
+    "cluster-local gateway {namespace, labels, service}, where KServe's and Knative's local-gateway settings "
+    "then point")
 
 
 # -- the ingress gateway -------------------------------------------------------------------
@@ -427,8 +430,8 @@ def is_local_gateway_object(item) -> bool:
     or a Service selecting its pods)."""
     if item.namespace != ISTIO_NAMESPACE:
         return False
-    if item.name.startswith("cluster-local-gateway") or selects(
-            {k: v for k, v in item.labels.items() if k in KUBEFLOW_LOCAL_GATEWAY_LABELS}, KUBEFLOW_LOCAL_GATEWAY_LABELS):
+    own_labels = {k: v for k, v in item.labels.items() if k in KUBEFLOW_LOCAL_GATEWAY_LABELS}
+    if item.name.startswith("cluster-local-gateway") or selects(own_labels, KUBEFLOW_LOCAL_GATEWAY_LABELS):
         return True
     if item.kind == "Service" and item.group == "":
         return selects(_get(item.obj, ("spec", "selector")), KUBEFLOW_LOCAL_GATEWAY_LABELS)

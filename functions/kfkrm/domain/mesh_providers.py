@@ -133,7 +133,8 @@ def provider_problems(name: str, entries: dict[str, dict], services: list) -> It
         yield f"extensionProviders entry {name!r} points at {host}, not at the auth service; set {fix}"
     elif port is not None and service_port(matching[0]) is not None and \
             port not in [p.get("port") for p in (matching[0].obj.get("spec") or {}).get("ports") or []]:
-        yield f"extensionProviders entry {name!r} uses port {port}, which Service {matching[0].ref()} does not serve; set {fix}"
+        yield (f"extensionProviders entry {name!r} uses port {port}, which Service {matching[0].ref()} does not "
+               f"serve; set {fix}")
 
 
 def mesh_configs_in(items) -> list[dict]:
