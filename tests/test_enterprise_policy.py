@@ -389,6 +389,9 @@ def adaptation_configs(version: str) -> dict[str, dict]:
     configs["namespace-injection"]["namespaces"] = ["kubeflow", "auth"]
     # the fnconfig's exclude names katib-mysql a StatefulSet; it is a Deployment in both versions
     configs["pod-template-annotations"]["exclude"] = [{"kind": "Deployment", "name": "katib-mysql"}]
+    # this chain checks the mesh rule against every pod: upstream's opt-outs are enrolled too
+    # (kept by default; the profile's derived policy exempts them, tests/test_gateway_identity.py)
+    configs["pod-template-annotations"]["forceInjection"] = True
     return configs
 
 

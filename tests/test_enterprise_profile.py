@@ -8,12 +8,15 @@ same items byte for byte and the same results, on the real v1.3.0 and v1.10 rend
 from __future__ import annotations
 
 import importlib
+import json
 import re
 
 import pytest
 import yaml
 
-from helpers import REPO, VERSIONS, items_block, load_output, rendered_items_text, resource_list, run_cli, run_function
+from helpers import (REPO, VERSIONS, items_block, load_output, rendered_items_text, rendered_text, resource_list, run_cli,
+                     run_function)
+from kfkrm.fns.enterprise_profile import OPT_OUT_REASON
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import ResourceList
 
@@ -49,7 +52,8 @@ def field_report_chain(version: str) -> list[tuple[str, str]]:
         ("remove-istio", f"""
 kind: RemoveIstio
 istioVersion: "{istio}"
-keep: [{{namespace: istio-system, name: "*authservice*"}}]"""),
+keep: [{{namespace: istio-system, name: "*authservice*"}}]
+localGateway: keep"""),
         ("remove-argo", "kind: RemoveArgo"),
         ("authservice-relocation", """
 kind: AuthServiceRelocation
@@ -67,7 +71,8 @@ allowedRegistries: [registry.corp.example.com]"""),
 kind: VirtualServiceGateway
 gateway: istio-system/corp-gateway
 hosts: [kubeflow.corp.example.com]
-removeUnusedGateways: true"""),
+removeUnusedGateways: true
+gatewayWorkload: kubeflow-default"""),
         ("argo-artifact-repository", """
 kind: ArgoArtifactRepository
 s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, keyFormat: "artifacts/{{workflow.name}}/{{pod.name}}", useSDKCreds: true}
@@ -93,8 +98,30 @@ forbid:
 - {{group: apps, kind: Deployment, name: istiod}}
 authService: {{namespace: kubeflow}}
 istioVersion: "{istio}"
+exemptions: {json.dumps(kept_opt_out_exemptions(version))}
 """),
     ]
+
+
+def kept_opt_out_exemptions(version: str) -> list[dict]:
+    """The profile's derived exemptions, computed independently: every workload in kubeflow that
+    upstream opts out of the mesh with sidecar.istio.io/inject "false" (pod label or annotation)."""
+    found = []
+    for obj in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader):
+        if not obj or (obj.get("metadata") or {}).get("namespace") != "kubeflow":
+            continue
+        spec = obj.get("spec") or {}
+        template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template") if obj["kind"] == "CronJob" \
+            else spec.get("template")
+        meta = (template or {}).get("metadata") or {} if obj["kind"] in WORKLOADS else {}
+        if any(str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false" for k in ("labels", "annotations")):
+            group = obj["apiVersion"].rpartition("/")[0]
+            found.append({"group": group, "kind": obj["kind"], "namespace": "kubeflow", "name": obj["metadata"]["name"],
+                          "rule": "mesh", "reason": OPT_OUT_REASON})
+    return found
+
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 
 
 # The other options: the bundled Istio and Argo stay, the ingress becomes a load balancer,
@@ -109,7 +136,7 @@ mesh:
   replaceGateways: [kubeflow/kubeflow-gateway]
   hosts: [ml.corp.example.com]
   exportTo: ["*"]
-  gatewayService: corp-gateway.istio-system.svc.cluster.local
+  gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}
   namespaces: [kubeflow]
   revision: 1-6-8
 podTemplates:
@@ -137,7 +164,7 @@ gateway: istio-system/corp-gateway
 replaceGateways: [kubeflow/kubeflow-gateway]
 hosts: [ml.corp.example.com]
 exportTo: ["*"]
-gatewayService: corp-gateway.istio-system.svc.cluster.local"""),
+gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}"""),
     ("ingress-gateway", """
 kind: IngressGateway
 type: LoadBalancer

@@ -32,6 +32,7 @@ metadata: {name: corp}
 annotations:
   sidecar.istio.io/inject: "true"
   corp.example.com/owner: ml-platform
+forceInjection: true   # upstream's opt-outs too (kept by default: tests/test_gateway_identity.py)
 """
 
 

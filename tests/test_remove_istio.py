@@ -16,6 +16,9 @@ apiVersion: kfkrm.dev/v1alpha1
 kind: RemoveIstio
 metadata: {name: t}
 """
+# The organisation's own cluster-local gateway: Kubeflow's goes, and so does its Service
+# knative-local-gateway (v1.6 on), which would otherwise select nothing.
+LOCAL = "localGateway: {namespace: istio-ingress, labels: {istio: local-gw}, service: local-gw.istio-ingress.svc.cluster.local}\n"
 
 # What each version's Istio folders hold, by hand from install.yaml, crd.yaml,
 # cluster-local-gateway.yaml and Kubeflow's own additions (minus the PDBs its kustomizations
@@ -136,14 +139,14 @@ KUBEFLOW_IN_ISTIO_FOLDER_1_10 = "\n".join(
 
 EXPECTED_REMOVED = {
     "v1.3.0": ISTIO_1_9_INSTALL + KUBEFLOW_IN_ISTIO_FOLDER_1_3,
-    "v1.10": ISTIO_1_26_INSTALL + KUBEFLOW_IN_ISTIO_FOLDER_1_10,
+    "v1.10": ISTIO_1_26_INSTALL + KUBEFLOW_IN_ISTIO_FOLDER_1_10 + "\nService istio-system/knative-local-gateway\n",
 }
 # Kept with a warning: unmarked objects in istio-system that are not Istio configuration.
 EXPECTED_UNCLASSIFIED = {
     "v1.3.0": {"StatefulSet istio-system/authservice", "Service istio-system/authservice",
                "PersistentVolumeClaim istio-system/authservice-pvc",
                "ConfigMap istio-system/oidc-authservice-parameters", "Secret istio-system/oidc-authservice-client"},
-    "v1.10": {"Service istio-system/knative-local-gateway"},
+    "v1.10": set(),
 }
 
 
@@ -170,7 +173,7 @@ def input_objects(version: str) -> list[dict]:
 @pytest.fixture(scope="module", params=["v1.3.0", "v1.10"])
 def run(request):
     version = request.param
-    text = resource_list(rendered_items_text(version), CONFIG)
+    text = resource_list(rendered_items_text(version), CONFIG + LOCAL)
     outcome = run_function("remove-istio", text)
     assert outcome.exit_code == 0, outcome.stderr
     return version, outcome
@@ -232,7 +235,7 @@ def test_untouched_items_are_byte_identical(run):
 def test_second_run_changes_nothing(run):
     version, outcome = run
     items_text = outcome.stdout.split("items:\n", 1)[1].split("functionConfig:\n", 1)[0]
-    again = run_function("remove-istio", resource_list(items_text, CONFIG))
+    again = run_function("remove-istio", resource_list(items_text, CONFIG + LOCAL))
     assert again.exit_code == 0, again.stderr
     assert again.stdout.split("functionConfig:\n")[0] == outcome.stdout.split("functionConfig:\n")[0]
     assert "removed 0 objects" in again.stderr
@@ -241,7 +244,7 @@ def test_second_run_changes_nothing(run):
 # -- istioVersion ---------------------------------------------------------------------------
 
 def version_warnings(version: str, istio: str) -> set[tuple[str, str]]:
-    config = CONFIG + f'istioVersion: "{istio}"\n'
+    config = CONFIG + LOCAL + f'istioVersion: "{istio}"\n'
     outcome = run_function("remove-istio", resource_list(rendered_items_text(version), config))
     assert outcome.exit_code == 0, outcome.stderr
     return {(r["resourceRef"]["name"], r["field"]["path"]) for r in load_output(outcome.stdout)["results"]
@@ -284,7 +287,8 @@ def test_api_versions_the_mesh_does_not_serve_are_warned():
 # -- keep and remove ------------------------------------------------------------------------
 
 def test_keep_overrides_a_default_removal_and_silences_the_unclassified_warning():
-    config = CONFIG + """keep:
+    need_shared()
+    config = CONFIG + LOCAL + """keep:
 - {kind: AuthorizationPolicy, namespace: istio-system, name: global-deny-all}
 - {namespace: istio-system, name: "*authservice*"}
 """
@@ -418,3 +422,53 @@ def test_field_table_agrees_with_the_bundled_crd_schemas(minor):
             assert (node is not None) == served, (entry, minor)
         elif node is not None and "enum" in node:
             assert (entry.value in node["enum"]) == served, (entry, minor)
+
+
+# -- the cluster-local gateway (issue 11) ------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["v1.3.0", "v1.7.0", "v1.10"])
+def test_removing_the_local_gateway_kserve_and_knative_use_is_an_error_naming_the_setting(version):
+    outcome = run_function("remove-istio", resource_list(rendered_items_text(version), CONFIG))
+    assert outcome.exit_code == 1
+    errors = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "error"]
+    named = {(r["resourceRef"]["kind"], r["resourceRef"]["name"]) for r in errors}
+    # Knative's local Gateway selects the cluster-local gateway pods in every generation.
+    assert ("Gateway", "knative-local-gateway" if version != "v1.3.0" else "cluster-local-gateway") in named
+    assert ("ConfigMap", "inferenceservice-config") in named
+    assert all("localGateway" in r["message"] for r in errors)
+    if version != "v1.3.0":  # v1.6 on: a kept Service that would select nothing
+        assert ("Service", "knative-local-gateway") in named
+
+
+@pytest.mark.parametrize("version", ["v1.3.0", "v1.7.0", "v1.10"])
+def test_keep_local_gateway_keeps_its_workload_and_every_service_selecting_it(version):
+    outcome = run_function("remove-istio", resource_list(rendered_items_text(version), CONFIG + "localGateway: keep\n"))
+    assert outcome.exit_code == 0, outcome.stderr
+    out = load_output(outcome.stdout)["items"]
+    after = {ref(o) for o in out}
+    assert {"Deployment istio-system/cluster-local-gateway",
+            "ServiceAccount istio-system/cluster-local-gateway-service-account"} <= after
+    # Independent oracle: every Service left in istio-system selects some pod template left there.
+    templates = [(o["metadata"].get("namespace"), ((o["spec"]["template"].get("metadata") or {}).get("labels") or {}))
+                 for o in out if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
+    for o in out:
+        selector = (o.get("spec") or {}).get("selector") if o["kind"] == "Service" else None
+        if selector and o["metadata"].get("namespace") == "istio-system":
+            assert any(ns == "istio-system" and all(labels.get(k) == v for k, v in selector.items())
+                       for ns, labels in templates), ref(o)
+
+
+def test_a_kept_service_left_selecting_nothing_is_a_warning():
+    items = items_block(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: istio-egressgateway\n  namespace: istio-system\n"
+        "  labels: {operator.istio.io/component: EgressGateways}\nspec:\n  selector: {matchLabels: {app: egress}}\n"
+        "  template:\n    metadata: {labels: {app: egress}}\n    spec: {containers: [{name: c, image: proxyv2}]}\n",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: corp-egress, namespace: istio-system}\n"
+        "spec: {selector: {app: egress}, ports: [{port: 80}]}\n",
+    )
+    outcome = run_function("remove-istio", resource_list(items, CONFIG + "keep:\n- {kind: Service, name: corp-egress}\n"))
+    assert outcome.exit_code == 0, outcome.stderr
+    warned = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"
+              and r["resourceRef"]["name"] == "corp-egress"]
+    assert warned and "Deployment istio-system/istio-egressgateway" in warned[0]["message"]
+    assert warned[0]["field"]["path"] == "spec.selector"

@@ -26,6 +26,7 @@ replaceGateways: [kubeflow/kubeflow-gateway]
 hosts: [kubeflow.corp.example.com]
 exportTo: ["."]
 removeUnusedGateways: true
+gatewayWorkload: kubeflow-default
 """
 TARGET, HOST = "istio-system/corp-gateway", "kubeflow.corp.example.com"
 
@@ -262,6 +263,7 @@ def test_unused_gateway_is_removed_only_when_asked():
 
 def test_controller_host_takes_the_first_host_and_knative_value_follows_gateway_service():
     config = CONFIG.replace("hosts: [kubeflow.corp.example.com]", "hosts: [kubeflow.corp.example.com, ml.corp.example.com]")
+    config = config.replace("gatewayWorkload: kubeflow-default\n", "")  # the deprecated field alone still works
     config += "gatewayService: corp-ingress.istio-system.svc.cluster.local\n"
     controller = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notebook-controller-config-abc\n  namespace: kubeflow\n"
                   "data:\n  ISTIO_GATEWAY: kubeflow/kubeflow-gateway\n  ISTIO_HOST: '*'\n")

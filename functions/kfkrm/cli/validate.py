@@ -19,6 +19,7 @@ import sys
 
 from ..fns.enterprise_policy import Config, Report, add_results, check, integrity_baseline
 from ..runtime import yamlio
+from .mesh_config import check_mesh_config
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, ResourceList, read_input
 from ..runtime.results import WARNING
@@ -36,6 +37,8 @@ def main(argv) -> int:
                         help="the unadapted render: the integrity rule (turned on) reports only references "
                              "the adaptation broke")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--mesh-config", metavar="FILE", help="the organisation's mesh config (istio ConfigMap, IstioOperator, "
+                        "Helm values or MeshConfig): every provider a CUSTOM AuthorizationPolicy names must point at the auth service")
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
         config = _policy(args.config)
@@ -52,6 +55,8 @@ def main(argv) -> int:
             if whole is None:
                 raise
             rl, report = whole, check(whole, config, baseline)
+        if args.mesh_config:
+            check_mesh_config(rl, args.mesh_config, _read(args.mesh_config), config, report)
     except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
         sys.stderr.write(f"kfkrm validate: error: {_one_line(e)}\n")
         return UNUSABLE

@@ -1,9 +1,40 @@
-"""What PodTemplateLabels and PodTemplateAnnotations share: select, walk, set, report."""
+"""What PodTemplateLabels and PodTemplateAnnotations share: select, walk, set, report.
+
+Upstream opts some workloads out of the mesh on purpose with an explicit
+`sidecar.istio.io/inject: "false"` (label or annotation): admission webhooks and
+controllers that must reach the API server or be reached by it before any sidecar is
+ready (katib-controller, kserve-controller-manager, training-operator, metacontroller, ...
+nine of them on Kubeflow 1.9). Turning those into "true" breaks them, so an explicit
+opt-out is kept by default, with a warning naming the workload; `forceInjection: true`
+overrides it. The profile's derived policy exempts exactly the opt-outs kept."""
 from __future__ import annotations
 
-from ..runtime.podtemplates import has_pod_template, pod_template, set_template_metadata
+from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template, set_template_metadata
 from ..runtime.results import error, info, warn
 from ..runtime.selectors import select
+
+FORCE_INJECTION = "forceInjection"
+
+
+def injection_opt_out(tpl):
+    """Where the pod template opts out of sidecar injection explicitly ("labels"/"annotations"), else None."""
+    for key in ("labels", "annotations"):
+        if str(getattr(tpl, key).get(SIDECAR_INJECT)).lower() == "false":
+            return key
+    return None
+
+
+def kept_opt_outs(items, config) -> list:
+    """The workloads `config` (a Selecting config with annotations or labels) leaves opted out of the mesh."""
+    values = getattr(config, "annotations", None) or getattr(config, "labels", None) or {}
+    if str(values.get(SIDECAR_INJECT)).lower() != "true" or getattr(config, FORCE_INJECTION, False):
+        return []
+    found = []
+    for item in select(items, config.include, config.exclude):
+        tpl = pod_template(item) if has_pod_template(item) else None
+        if tpl is not None and injection_opt_out(tpl):
+            found.append(item)
+    return found
 
 
 def apply_to_pod_templates(rl, config, key: str, values: dict) -> str:
@@ -17,7 +48,14 @@ def apply_to_pod_templates(rl, config, key: str, values: dict) -> str:
         if tpl is None:
             warn(rl, f"{item.kind} has no pod template; skipped", item)
             continue
-        keys = set_template_metadata(rl, tpl, key, values)
+        wanted = values
+        opted_out = injection_opt_out(tpl) if str(values.get(SIDECAR_INJECT)).lower() == "true" else None
+        if opted_out and not getattr(config, FORCE_INJECTION, False):
+            wanted = {k: v for k, v in values.items() if k != SIDECAR_INJECT}
+            rl.result(f"keeps upstream's {SIDECAR_INJECT}: \"false\" (pod {opted_out[:-1]}): Kubeflow opts this workload "
+                      f"out of the mesh on purpose; set {FORCE_INJECTION}: true to inject it anyway",
+                      "warning", item, tpl.field("metadata", opted_out, SIDECAR_INJECT))
+        keys = set_template_metadata(rl, tpl, key, wanted) if wanted else []
         if keys:
             changed += 1
             info(rl, f"set pod-template {key}: {', '.join(keys)}", item, tpl.field("metadata", key))

@@ -36,6 +36,7 @@ from ..domain.authservice import (
     pod_labels,
     services_selecting,
 )
+from ..domain import mesh_providers
 from ..domain.labelselector import selector_matches
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
@@ -331,6 +332,22 @@ def admit_gateway(rl, workload, tpl, config: Config) -> list[str]:
     return added
 
 
+def warn_mesh_providers(rl, workload, tpl) -> None:
+    """A CUSTOM policy's provider is defined in the mesh config: when that is not in the input (the bundled
+    Istio removed), only the operator can repoint it, so say exactly what to set."""
+    defined = mesh_providers.providers(mesh_providers.mesh_configs_in(rl.items))
+    services = services_selecting(rl.items, workload.namespace, pod_labels(workload, tpl))
+    if not services:
+        return
+    for name, policies in mesh_providers.custom_providers(rl.items).items():
+        if name in defined:
+            continue  # the input's own mesh config, rewritten with the other references
+        entry = mesh_providers.one_line(mesh_providers.entry_for(name, services[0]))
+        rl.result(f"names the mesh's extension provider {name!r}, which the organisation's mesh config defines (it is "
+                  f"not in this input): point it at the auth service in {workload.namespace}: {entry} "
+                  "(kfkrm validate --mesh-config FILE checks it)", "warning", policies[0], "spec.provider.name")
+
+
 # -- the function --------------------------------------------------------------------------
 
 _UNRESOLVED_VAR_ADDRESS = re.compile(r"\$\(([A-Za-z0-9_]+)\)\.\$\([A-Za-z0-9_]+\)\.svc")
@@ -417,6 +434,8 @@ def transform(rl, config: Config) -> str:
         info(rl, f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is deployed")
     enrolled = enrol(rl, tpl, config)
     added = admit_gateway(rl, workload, tpl, config)
+    if moved:
+        warn_mesh_providers(rl, workload, tpl)
     parts = [f"auth service {workload.kind} {workload.name} in {new}"]
     parts.append(f"moved {len(moved)} objects from {old}, rewrote {rewritten} references" if moved else "nothing to move")
     parts.append(f"set {', '.join(enrolled)}" if enrolled else "pod template already set")

@@ -45,8 +45,9 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
-from ..domain import object_store
+from ..domain import gateway_identity, object_store
 from ..domain.namespace_refs import follow_namespaces
+from ..domain.pod_metadata import kept_opt_outs
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR
 from ..runtime.selectors import SelectorTerm
@@ -66,6 +67,8 @@ from . import (
 )
 
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
+OPT_OUT_REASON = ('upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), kept by podTemplates '
+                  "(forceInjection not set)")
 
 
 # -- the sections ------------------------------------------------------------------------
@@ -77,7 +80,9 @@ class Mesh(Model):
     exportTo: Optional[list[str]] = Field(None, description="exportTo of each routed VirtualService")
     replaceGateways: Optional[list[str]] = Field(None, description="the Gateways replaced by `gateway` (default: kubeflow/kubeflow-gateway)")
     removeUnusedGateways: Optional[bool] = Field(None, description="remove replaced Gateways nothing references afterwards")
-    gatewayService: Optional[str] = Field(None, description="the Service of the organisation's gateway workload")
+    gatewayService: Optional[str] = Field(None, description="deprecated: gatewayWorkload.service")
+    gatewayWorkload: Any = Field(None, description="the organisation's gateway pods {namespace, serviceAccount, labels, service}, or kubeflow-default (virtualservice-gateway; also the auth service's gateway)")
+    localGateway: Any = Field(None, description="keep, or the organisation's cluster-local gateway {namespace, labels, service} (remove-istio, virtualservice-gateway)")
     namespaces: Optional[list[str]] = Field(None, description="Namespaces labelled for sidecar injection (namespace-injection)")
     revision: Optional[str] = Field(None, description="an Istio revision: istio.io/rev instead of istio-injection")
     removeBundledIstio: bool = Field(False, description="remove the Istio installation Kubeflow bundles (remove-istio)")
@@ -91,6 +96,7 @@ class PodTemplates(Model):
     annotations: Optional[dict[str, str]] = Field(None, description="annotations on every selected pod template (pod-template-annotations)")
     include: Optional[list[SelectorTerm]] = Field(None, description="the workloads that get them (default: every workload)")
     exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads that never get them")
+    forceInjection: Optional[bool] = Field(None, description='inject even where upstream opts out with sidecar.istio.io/inject: "false" (default: kept, with a warning, and exempt from the policy\'s mesh rule)')
 
 
 class Registry(Model):
@@ -258,17 +264,23 @@ class Config(FunctionConfig):
         self._check_mesh_fields(b, mesh)
         if mesh.removeBundledIstio:
             b.add("remove-istio", "mesh.removeBundledIstio", remove_istio,
-                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion"}), ("mesh",))
+                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion",
+                                                "localGateway": "localGateway"}), ("mesh",))
         if self.argo is not None:
             self._argo_removal(b)
         if self.auth is not None:
-            b.add("authservice-relocation", "auth", authservice_relocation,
-                  _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields}), ("auth",))
+            auth_fields = _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields})
+            if "gateway" not in auth_fields and isinstance(mesh.gatewayWorkload, dict):
+                # the auth service's gateway is the organisation's gateway workload (its service aside)
+                workload = {k: v for k, v in mesh.gatewayWorkload.items() if k in authservice_relocation.Gateway.model_fields}
+                auth_fields["gateway"] = (("mesh", "gatewayWorkload"), workload)
+            b.add("authservice-relocation", "auth", authservice_relocation, auth_fields, ("auth",))
         if self.registry is not None:
             b.add("image-proxy", "registry", image_proxy,
                   _set_fields(self.registry, ("registry",), {f: f for f in Registry.model_fields}), ("registry",))
         if mesh.gateway is not None:
-            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService")
+            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
+                     "gatewayWorkload", "localGateway")
             b.add("virtualservice-gateway", "mesh.gateway", virtualservice_gateway,
                   _set_fields(mesh, ("mesh",), {f: f for f in names}), ("mesh",))
         if self.ingress is not None:
@@ -294,13 +306,19 @@ class Config(FunctionConfig):
     def _check_mesh_fields(self, b: _Builder, mesh: Mesh) -> None:
         """Refuse settings no step would use: a silent no-op is the failure this project exists to prevent."""
         set_fields = mesh.model_fields_set
-        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService"),
+        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
+                             "gatewayWorkload"),
                  "namespaces": ("revision",), "removeBundledIstio": ("keepBundled", "removeAlso")}
         for owner, dependents in needs.items():
             if not getattr(mesh, owner):
                 for field in dependents:
                     if field in set_fields:
                         b.problem(("mesh", field), f"only used with mesh.{owner} set")
+        if "localGateway" in set_fields and not (mesh.removeBundledIstio or mesh.gateway):
+            b.problem(("mesh", "localGateway"), "only used with mesh.removeBundledIstio: true or mesh.gateway set")
+        elif isinstance(mesh.localGateway, dict) and not mesh.gateway:
+            b.problem(("mesh", "localGateway"), "the organisation's local gateway is written into KServe's and Knative's "
+                                                "settings by virtualservice-gateway: set mesh.gateway too")
         if "istioVersion" in set_fields and not mesh.removeBundledIstio and self.validate_ is None:
             b.problem(("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true or validate")
 
@@ -324,7 +342,7 @@ class Config(FunctionConfig):
 
     def _pod_templates(self, b: _Builder) -> None:
         pt, base = self.podTemplates, ("podTemplates",)
-        selectors = {"include": "include", "exclude": "exclude"}
+        selectors = {"include": "include", "exclude": "exclude", "forceInjection": "forceInjection"}
         if pt.labels is None and pt.annotations is None:
             b.problem(base, "sets neither labels nor annotations")
         if pt.labels is not None:
@@ -395,6 +413,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
+        fields.update(_declared_workloads(mesh))
     repository = profile.argo.artifactRepository if profile.argo is not None else None
     if repository is not None:
         secrets = {ref.name for ref in (repository.s3.accessKeySecret, repository.s3.secretKeySecret) if ref}
@@ -406,10 +425,29 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     return fields
 
 
+def _declared_workloads(mesh) -> dict[str, tuple[tuple, Any]]:
+    """The organisation's gateway pods, which run outside the render: the integrity rule counts
+    references to them as present."""
+    fields: dict[str, tuple[tuple, Any]] = {}
+    if mesh is None:
+        return fields
+    workload = mesh.gatewayWorkload
+    if workload == gateway_identity.KUBEFLOW_DEFAULT:
+        w = gateway_identity.KUBEFLOW_GATEWAY
+        workload = {"namespace": w.namespace, "serviceAccount": w.serviceAccount, "labels": w.labels, "service": w.service}
+    if isinstance(workload, dict):
+        fields["gatewayWorkload"] = (("mesh", "gatewayWorkload"), workload)
+    if isinstance(mesh.localGateway, dict):
+        fields["localGateway"] = (("mesh", "localGateway"), mesh.localGateway)
+    return fields
+
+
 def transform(rl, config: Config) -> str:
     baseline = _integrity_baseline(rl, config)
     summaries = []
     for step in config.steps:
+        if step.name == "enterprise-policy":
+            step = _exempt_kept_opt_outs(rl, config, step)
         first_new = len(rl.results)
         if step.name == "enterprise-policy" and baseline is not None:
             summary = step.module.transform(rl, step.config, baseline=baseline)
@@ -429,6 +467,22 @@ def _integrity_baseline(rl, config: Config):
         if step.name == "enterprise-policy" and step.config.integrity:
             return step.module.integrity_baseline(rl.items, step.config)
     return None
+
+
+def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
+    """The derived policy exempts from its mesh rule exactly the upstream opt-outs the profile kept, so
+    that `validate: true` passes on every release without hand-written exemptions."""
+    kept = []
+    for earlier in config.steps:
+        if earlier.name in ("pod-template-annotations", "pod-template-labels"):
+            kept += [i for i in kept_opt_outs(rl.items, earlier.config) if i not in kept]
+    if not kept or step.config.meshNamespaces is None:
+        return step
+    reason = OPT_OUT_REASON
+    exemptions = list(step.config.exemptions) + [
+        step.module.Exemption(group=i.group or "", kind=i.kind, namespace=i.namespace, name=i.name, rule="mesh", reason=reason)
+        for i in kept if i.namespace in step.config.meshNamespaces]
+    return Step(step.name, step.section, step.module, step.config.model_copy(update={"exemptions": exemptions}))
 
 
 def _name_failed_step(results: list, step: Step) -> None:

@@ -2,7 +2,9 @@
 organisation's own). Istio honours a `sidecar.istio.io/inject` pod *label* over the
 annotation, and Kubeflow v1.10 sets that label to "false" on many workloads: when this
 sets the annotation, a conflicting label on the same template is brought in line and
-reported. Default targets: every workload kind; include/exclude narrow that down."""
+reported. An explicit upstream opt-out (`sidecar.istio.io/inject: "false"`, label or
+annotation) is kept with a warning unless `forceInjection: true`. Default targets: every
+workload kind; include/exclude narrow that down."""
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -18,6 +20,9 @@ class Config(Selecting, FunctionConfig):
     FROM_CONFIGMAP = "map:annotations"
 
     annotations: dict[str, str] = Field(..., description="annotations to set on every selected pod template")
+    forceInjection: bool = Field(
+        False, description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
+                           "(default: such opt-outs are kept, each with a warning)")
 
     @field_validator("annotations")
     @classmethod

@@ -18,6 +18,9 @@ class Config(Selecting, FunctionConfig):
     FROM_CONFIGMAP = "map:labels"
 
     labels: dict[str, str] = Field(..., description="labels to set on every selected pod template")
+    forceInjection: bool = Field(
+        False, description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
+                           "(default: such opt-outs are kept, each with a warning)")
 
     @field_validator("labels")
     @classmethod

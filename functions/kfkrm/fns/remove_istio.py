@@ -25,8 +25,10 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
+from ..domain import gateway_identity as identity
 from ..domain import istio_apis
 from ..runtime.config import FunctionConfig
+from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.resourcelist import Item
 from ..runtime.results import error, info, warn
 from ..runtime.selectors import SelectorTerm
@@ -116,6 +118,8 @@ class Config(FunctionConfig):
         None, description='the organisation\'s Istio minor version, e.g. "1.6": a warning for each Istio API '
                           "version or field in the output that it does not serve")
 
+    localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
+
     @field_validator("istioVersion", mode="before")
     @classmethod
     def _valid_version(cls, value):
@@ -174,7 +178,7 @@ def transform(rl, config: Config) -> str:
         if keep and remove:
             error(rl, f"matches both keep[{keep[0]}] and remove[{remove[0]}]; decide one", item)
             continue
-        decision = classify(item)
+        decision = local_gateway_decision(item, config.localGateway) or classify(item)
         if keep:
             if decision is not None and decision.remove:
                 info(rl, f"kept (keep[{keep[0]}]); by default it would be removed: {decision.why}", item)
@@ -188,7 +192,7 @@ def transform(rl, config: Config) -> str:
             to_remove.setdefault(decision.why, []).append(item)
         elif decision.category == "unclassified":
             warn(rl, decision.why, item)
-        elif decision.category == "kubeflow-folder":
+        elif decision.category in ("kubeflow-folder", "local-gateway"):
             rl.result(decision.why, "info", item)
     # Kubeflow's Istio config without Istio's install: already adapted (a second run).
     adapted = not counts[("istio", True)] and counts[("kubeflow-istio-config", False)]
@@ -197,6 +201,8 @@ def transform(rl, config: Config) -> str:
             if not hits[i]:
                 rl.result(f"{field}[{i}] matches nothing in the input" + ("; the Istio installation is already "
                           "removed" if adapted else ""), "info" if adapted else "warning", field=f"{field}[{i}]")
+    if not rl.has_errors:
+        check_local_gateway(rl, config, [i for items in to_remove.values() for i in items])
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
@@ -211,7 +217,62 @@ def transform(rl, config: Config) -> str:
         f"{counts[('kubeflow-folder', True)]} of Kubeflow's from its Istio folder, {counts[('config', True)]} listed "
         f"under remove; kept {counts[('kubeflow-istio-config', False)]} Istio config objects of Kubeflow, "
         f"{counts[('config', False)]} listed under keep, {counts[('unclassified', False)]} unclassified{checked}"
+        + (f"; kept {counts[('local-gateway', False)]} objects of the cluster-local gateway" if counts[("local-gateway", False)] else "")
     )
+
+
+# -- the cluster-local gateway (KServe's and Knative's in-mesh route) ------------------------------
+
+def local_gateway_decision(item: Item, setting) -> Optional[Decision]:
+    """`localGateway: keep` keeps Kubeflow's cluster-local gateway add-on; the organisation's own local
+    gateway replaces Kubeflow's Service for it (which selects the cluster-local gateway pods)."""
+    if setting is None or not identity.is_local_gateway_object(item):
+        return None
+    if setting == identity.KEEP:
+        return Decision(False, "Kubeflow's cluster-local gateway, kept as an add-on on the organisation's mesh "
+                               "(localGateway: keep)", "local-gateway")
+    if item.kind == "Service" and item.group == "" and install_mark(item) is None:
+        return Decision(True, f"Kubeflow's Service for its cluster-local gateway: the organisation's local gateway "
+                              f"{setting.service} replaces it (localGateway)", "local-gateway")
+    return None
+
+
+def check_local_gateway(rl, config: Config, removing: list) -> None:
+    """Never leave a Service selecting nothing, nor KServe/Knative routing through a removed local gateway."""
+    gone = {id(i) for i in removing}
+    removed_pods = [pod_template(i) for i in removing if has_pod_template(i)]
+    if not removed_pods:
+        return
+    kept_pods = [pod_template(i) for i in rl.items if id(i) not in gone and has_pod_template(i)]
+    hint = ("set localGateway: keep (Kubeflow's cluster-local gateway stays) or the organisation's local gateway "
+            "{namespace, labels, service} (profile: mesh.localGateway)")
+    local_removed = [t.item for t in removed_pods if t and identity.is_local_gateway_object(t.item)]
+    for service in rl.mutable_items():
+        if service.kind != "Service" or service.group != "" or id(service) in gone:
+            continue
+        selector = identity.service_selects_nothing(service, [t for t in kept_pods if t])
+        if selector is None:
+            continue
+        owners = [t.item.ref() for t in removed_pods if t and t.item.namespace == service.namespace
+                  and identity.selects(selector, t.labels)]
+        if not owners:
+            continue
+        message = f"is kept but selects only the pods of {', '.join(owners)}, which this removes: it would select nothing"
+        if config.localGateway is None and identity.is_local_gateway_object(service):
+            rl.result(f"{message}; KServe and Knative route through it inside the mesh: {hint}", "error", service,
+                      "spec.selector")
+        else:
+            rl.result(f"{message}; remove it (remove:) or keep those pods (keep:)", "warning", service, "spec.selector")
+    if isinstance(config.localGateway, identity.LocalGateway) and local_removed:
+        refs = identity.local_references(list(rl.mutable_items()))
+        if refs:
+            for ref in refs:
+                rl.result(f"names Kubeflow's cluster-local gateway ({ref.what}): VirtualServiceGateway's localGateway "
+                          "(the profile's mesh.localGateway) repoints it", "info", ref.item, ref.field)
+    if config.localGateway is None and local_removed:
+        for ref in identity.local_references(list(rl.mutable_items())):
+            rl.result(f"names Kubeflow's cluster-local gateway ({ref.what}), which this removes "
+                      f"({', '.join(i.ref() for i in local_removed)}): {hint}", "error", ref.item, ref.field)
 
 
 def check_istio_version(rl, version: str) -> str:

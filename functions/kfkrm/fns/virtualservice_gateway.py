@@ -17,7 +17,16 @@ inferenceservice-config `ingressGateway` (KFServing 0.5's legacy `name.namespace
 kept as such). Any other mention of a replaced gateway is reported as a warning.
 
 `removeUnusedGateways: true` drops the replaced Gateway objects that nothing references
-afterwards."""
+afterwards.
+
+Kubeflow's security layer names the gateway's *workload*, not the Gateway object: its
+principal, namespace, pod labels and Service (domain/gateway_identity.py lists where).
+`gatewayWorkload` gives the organisation's; every such reference is rewritten, each with an
+info result. Without it, each one left is an error naming what to set, unless
+`gatewayWorkload: kubeflow-default` states that the organisation's gateway pods are
+Kubeflow's default ones: an absent field must not mean "assume the default", because the
+wrong assumption leaves Kubeflow either unreachable or reachable without login.
+`localGateway` does the same for the cluster-local gateway (KServe and Knative)."""
 from __future__ import annotations
 
 import json
@@ -26,6 +35,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..domain import gateway_identity as identity
 from ..domain.istio_refs import (
     WILDCARD_HOST,
     GatewayRef,
@@ -61,11 +71,10 @@ class Config(FunctionConfig):
         None, description='exportTo of each changed VirtualService ("." , "*" or namespaces); default: left as it is',
     )
     removeUnusedGateways: bool = Field(False, description="remove replaced Gateway objects that nothing references afterwards")
+    gatewayWorkload: Optional[identity.GatewayWorkloadSetting] = Field(None, description=identity.GATEWAY_WORKLOAD_HELP)
+    localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
     gatewayService: Optional[str] = Field(
-        None,
-        description="the Service of the organisation's gateway workload (e.g. istio-ingressgateway.istio-system.svc.cluster.local), "
-                    "written where Kubeflow's config pairs the gateway with its Service; default: those values are kept",
-    )
+        None, description="deprecated: gatewayWorkload.service (the Service of the organisation's gateway workload)")
 
     @field_validator("gateway")
     @classmethod
@@ -109,6 +118,29 @@ class Config(FunctionConfig):
         return value
 
     @model_validator(mode="after")
+    def _service_once(self):
+        workload = self.gatewayWorkload
+        if workload == identity.KUBEFLOW_DEFAULT and self.gatewayService not in (None, identity.KUBEFLOW_GATEWAY.service):
+            raise ValueError(f"gatewayService (deprecated) names another Service than gatewayWorkload: "
+                             f"{identity.KUBEFLOW_DEFAULT}; write the gateway workload out with its service")
+        if isinstance(workload, identity.GatewayWorkload):
+            if self.gatewayService and workload.service and self.gatewayService != workload.service:
+                raise ValueError("gatewayService (deprecated) and gatewayWorkload.service differ: set only gatewayWorkload.service")
+            if not (workload.service or self.gatewayService):
+                raise ValueError("gatewayWorkload.service is required: the gateway's Service address, "
+                                 "e.g. acme-gw.istio-ingress.svc.cluster.local")
+        return self
+
+    @property
+    def workload(self) -> Optional[identity.Workload]:
+        """The organisation's gateway pods; None when not stated."""
+        if self.gatewayWorkload == identity.KUBEFLOW_DEFAULT:
+            return identity.KUBEFLOW_GATEWAY
+        if isinstance(self.gatewayWorkload, identity.GatewayWorkload):
+            return self.gatewayWorkload.workload(self.gatewayService)
+        return None
+
+    @model_validator(mode="after")
     def _gateway_not_replaced(self):
         if parse_config_ref(self.gateway) in {parse_config_ref(r) for r in self.replaceGateways}:
             raise ValueError(f"gateway {self.gateway!r} is also listed in replaceGateways")
@@ -139,6 +171,9 @@ def transform(rl, config: Config) -> str:
         )
         return ""
     rewritten = _rewrite_kubeflow_config(rl, config, [i for i in mentions if is_core(i, "ConfigMap")])
+    identities = _repoint_gateway_identity(rl, config)
+    if rl.has_errors:
+        return ""
     still_named = _report_leftovers(rl, replaced, mentions)
     removed = _remove_unused_gateways(rl, config, still_named) if config.removeUnusedGateways else []
 
@@ -149,6 +184,8 @@ def transform(rl, config: Config) -> str:
     summary = f"routed {len(routed)} VirtualServices through {target}"
     if rewritten:
         summary += f", rewrote {rewritten} gateway references in Kubeflow config"
+    if identities:
+        summary += f", {identities}"
     if removed:
         summary += f", removed Gateway {', '.join(removed)}"
     return summary
@@ -245,7 +282,6 @@ def _warn_if_hidden_from_gateway(rl, config: Config, routed: list) -> None:
 
 # -- Kubeflow's own configuration ------------------------------------------------------------
 _JSON_GATEWAY_FIELD = re.compile(r'("(ingressGateway|localGateway)"\s*:\s*")([^"\\]*)(")')
-_JSON_SERVICE_FIELD = re.compile(r'("ingressService"\s*:\s*")([^"\\]*)(")')
 _REFERENCE_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]*")
 KNATIVE_CONFIG = "config-istio"
 KSERVE_CONFIG = "inferenceservice-config"
@@ -307,7 +343,7 @@ def _rewrite_knative_keys(rl, config: Config, item, data: dict) -> int:
         prefix, _, rest = key.partition(".")
         namespace, _, name = rest.partition(".")
         if prefix in KNATIVE_GATEWAY_KEYS and GatewayRef(namespace, name) in config.replaced:
-            renamed[key] = (f"{prefix}.{target.namespace}.{target.name}", config.gatewayService or value)
+            renamed[key] = (f"{prefix}.{target.namespace}.{target.name}", value)
     if not renamed:
         return 0
     rebuilt = {}
@@ -317,8 +353,7 @@ def _rewrite_knative_keys(rl, config: Config, item, data: dict) -> int:
     data.clear()
     data.update(rebuilt)
     for key, (new_key, new_value) in renamed.items():
-        kept = "" if config.gatewayService else " (value kept: set gatewayService if the gateway runs behind another Service)"
-        info(rl, f"{key} -> {new_key}: {new_value}{kept}", item, field_path(("data", new_key)))
+        info(rl, f"{key} -> {new_key}", item, field_path(("data", new_key)))
     return len(renamed)
 
 
@@ -335,8 +370,6 @@ def _rewrite_kserve_ingress(rl, config: Config, item, data: dict, key: str) -> i
         return prefix + new + quote
 
     new_value = _JSON_GATEWAY_FIELD.sub(swap, value)
-    if swapped and config.gatewayService:
-        new_value = _JSON_SERVICE_FIELD.sub(lambda m: m.group(1) + config.gatewayService + m.group(3), new_value)
     if new_value == value:
         return 0
     try:
@@ -347,6 +380,54 @@ def _rewrite_kserve_ingress(rl, config: Config, item, data: dict, key: str) -> i
     data[key] = new_value
     info(rl, "; ".join(swapped), item, field_path(("data", key)))
     return len(swapped)
+
+
+# -- the gateway's workload identity ---------------------------------------------------------
+def _repoint_gateway_identity(rl, config: Config) -> str:
+    """Rewrite every reference to Kubeflow's gateway workload (and local gateway); errors when unstated."""
+    if config.gatewayService:
+        rl.result("gatewayService is deprecated: set gatewayWorkload.service", "warning", field="gatewayService")
+    refs = identity.ingress_references(list(rl.mutable_items()))
+    workload = config.workload
+    done = []
+    if workload is None and config.gatewayService:  # the old field alone still repoints the Service addresses
+        services = [r for r in refs if r.setting == "gatewayWorkload.service"]
+        identity.apply_all(rl, services, identity.Workload("", "", {}, config.gatewayService))
+        refs = [r for r in refs if r not in services]
+    if workload is None:
+        for ref in refs:
+            rl.result(f"names Kubeflow's own gateway workload: {ref.what}; set {ref.setting}", "error", ref.item, ref.field)
+        if refs:
+            rl.result(f"gatewayWorkload is not set and {len(refs)} references name Kubeflow's own gateway workload "
+                      f"(listed in the results) while the VirtualServices move to {config.target}: Kubeflow would be "
+                      "unreachable, or reachable without login; set gatewayWorkload {namespace, serviceAccount, labels, "
+                      f"service}}, or gatewayWorkload: {identity.KUBEFLOW_DEFAULT} if the organisation's gateway pods are "
+                      "Kubeflow's (istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)",
+                      "error", field="gatewayWorkload")
+            return ""
+    elif config.gatewayWorkload != identity.KUBEFLOW_DEFAULT and refs:
+        if not _moves_are_free(rl, refs, workload):
+            return ""
+        done.append(f"repointed {identity.apply_all(rl, refs, workload)} references to the gateway workload "
+                    f"{workload.namespace}/{workload.serviceAccount}")
+    local = config.localGateway
+    if isinstance(local, identity.LocalGateway):
+        count = identity.apply_all(rl, identity.local_references(list(rl.mutable_items())), local.workload())
+        done.append(f"{count} to the local gateway {local.service}")
+    return ", ".join(done)
+
+
+def _moves_are_free(rl, refs, workload) -> bool:
+    """A login policy moving to the gateway's namespace must not collide with one already there."""
+    taken = {(i.group, i.kind, i.name) for i in rl.items if i.namespace == workload.namespace}
+    ok = True
+    for ref in refs:
+        item = ref.item
+        if ref.moves and item.namespace != workload.namespace and (item.group, item.kind, item.name) in taken:
+            rl.result(f"cannot move it to {workload.namespace}: the input already has {item.kind} "
+                      f"{workload.namespace}/{item.name}", "error", item, "metadata.namespace")
+            ok = False
+    return ok
 
 
 # -- what is left ------------------------------------------------------------------------
