@@ -12,6 +12,7 @@ Targets (issue 2): process wall <= 0.5 s on v1.10 and naive / in-process >= 10.
 
   python3 benchmarks/bench.py [--versions v1.10 v1.3.0] [--functions NAME ...] [--check]
 """
+
 from __future__ import annotations
 
 import argparse

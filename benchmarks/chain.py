@@ -35,6 +35,7 @@ Target: build within 1.25x of upstream (of embedded where the source tree is abs
 
   python3 benchmarks/chain.py [--versions v1.3 v1.10] [--repeat N] [--keep] [--check] [--build-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,17 @@ UPSTREAM_DIR = {"v1.3": "v1.3.0", "v1.10": "v1.10"}
 # The profile's order (docs/functions/enterprise-profile.md): removals, relocations and
 # rewrites, enrolment, validation.
 SEPARATE_ORDER = [
-    "remove-istio", "remove-argo", "authservice-relocation", "image-proxy", "virtualservice-gateway",
-    "argo-artifact-repository", "namespace-injection", "pod-template-labels", "pod-template-annotations",
-    "envoy-base-id", "enterprise-policy",
+    "remove-istio",
+    "remove-argo",
+    "authservice-relocation",
+    "image-proxy",
+    "virtualservice-gateway",
+    "argo-artifact-repository",
+    "namespace-injection",
+    "pod-template-labels",
+    "pod-template-annotations",
+    "envoy-base-id",
+    "enterprise-policy",
 ]
 ISTIO_VERSION = {"v1.3": "1.6", "v1.10": "1.22"}
 
@@ -70,7 +79,8 @@ ISTIO_VERSION = {"v1.3": "1.6", "v1.10": "1.22"}
 def load_config(name: str) -> dict:
     config = yaml.safe_load((REPO / "fnconfigs" / f"{name}.yaml").read_text())
     config.setdefault("metadata", {})["annotations"] = {
-        "config.kubernetes.io/function": f"container:\n  image: {IMAGE}\n"}
+        "config.kubernetes.io/function": f"container:\n  image: {IMAGE}\n"
+    }
     return config
 
 
@@ -99,8 +109,12 @@ def write_kustomization(root: Path, name: str, base: Path, configs: list[tuple[s
         path = f"{i:02d}-{fn}.yaml"
         (folder / path).write_text(yaml.safe_dump(config, sort_keys=False))
         files.append(path)
-    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                     "resources": [os.path.relpath(base, folder)], "transformers": files}
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(base, folder)],
+        "transformers": files,
+    }
     (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
     return folder
 
@@ -110,7 +124,9 @@ def stand_in_path(root: Path) -> str:
     bin_dir = root / "stand-in"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
+    docker.write_text(
+        f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n"
+    )
     docker.chmod(0o755)
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
@@ -145,9 +161,17 @@ def build_cases(version: str, repeat: int) -> list[str]:
     source = SHARED / "kubeflow" / UPSTREAM_DIR[version] / "example"
     if source.is_dir():
         cases.append(("plain kustomize (upstream example)", ["kubectl", "kustomize", str(source)], None))
-    cases.append(("plain kustomize (embedded upstream)", ["kubectl", "kustomize", str(UPSTREAM / UPSTREAM_DIR[version])], None))
+    cases.append(
+        ("plain kustomize (embedded upstream)", ["kubectl", "kustomize", str(UPSTREAM / UPSTREAM_DIR[version])], None)
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
-    cases.append(("kfkrm build envs/prod", [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / version / "envs" / "prod")], env))
+    cases.append(
+        (
+            "kfkrm build envs/prod",
+            [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / version / "envs" / "prod")],
+            env,
+        )
+    )
     best = {label: float("inf") for label, _, _ in cases}
     for _ in range(repeat):
         for label, args, case_env in cases:
@@ -164,7 +188,9 @@ def build_cases(version: str, repeat: int) -> list[str]:
         ratio = best[label] / best[reference]
         verdict = ""
         if label.startswith("kfkrm build"):
-            verdict = f"<= {TARGET_BUILD:.2f}x of {reference.split('(')[1][:-1]} " + ("ok" if ratio <= TARGET_BUILD else "MISSED")
+            verdict = f"<= {TARGET_BUILD:.2f}x of {reference.split('(')[1][:-1]} " + (
+                "ok" if ratio <= TARGET_BUILD else "MISSED"
+            )
             if ratio > TARGET_BUILD:
                 missed.append(f"{version} {label}: {ratio:.2f}x (target {TARGET_BUILD}x)")
         print(f"{version:8} {label:38} {'':9} {best[label]:7.2f} {ratio:6.2f}x  {verdict}")
@@ -202,15 +228,26 @@ def main() -> int:
         for version in args.versions:
             base = EXAMPLES / version / "base"
             separate = separate_configs(version)
-            profile_folder = write_kustomization(root, f"{version}-profile", base, [("enterprise-profile", profile_config(version))])
-            cases = [("plain kustomize (base)", base, 0, False, path_env),
-                     ("no-op function (kustomize's own cost)", profile_folder, 1, True, no_op_env)]
+            profile_folder = write_kustomization(
+                root, f"{version}-profile", base, [("enterprise-profile", profile_config(version))]
+            )
+            cases = [
+                ("plain kustomize (base)", base, 0, False, path_env),
+                ("no-op function (kustomize's own cost)", profile_folder, 1, True, no_op_env),
+            ]
             for env in sorted((EXAMPLES / version / "envs").iterdir()):
                 if env.name.startswith("prod"):
                     count = len(yaml.safe_load((env / "kustomization.yaml").read_text()).get("transformers") or [])
                     cases.append((f"env {env.name}", env, count, True, path_env))
-            cases.append(("(a) separate functions", write_kustomization(root, f"{version}-separate", base, separate),
-                          len(separate), True, path_env))
+            cases.append(
+                (
+                    "(a) separate functions",
+                    write_kustomization(root, f"{version}-separate", base, separate),
+                    len(separate),
+                    True,
+                    path_env,
+                )
+            )
             cases.append(("(b) EnterpriseProfile", profile_folder, 1, True, path_env))
             plain = no_op = None
             for label, folder, functions, plugins, env_path in cases:
@@ -222,7 +259,9 @@ def main() -> int:
                         break
                 if proc.returncode != 0:
                     failed = True
-                    print(f"{version:8} {label:38} {functions:9} failed: {(kfkrm_lines(proc.stderr) or proc.stderr.splitlines()[-1:])[-1][:200]}")
+                    print(
+                        f"{version:8} {label:38} {functions:9} failed: {(kfkrm_lines(proc.stderr) or proc.stderr.splitlines()[-1:])[-1][:200]}"
+                    )
                     continue
                 if plain is None:
                     plain = best
@@ -231,10 +270,18 @@ def main() -> int:
                 added = best / plain - 1
                 if no_op is None:
                     no_op = best - plain
-                kustomize_share = f"  (kustomize's own cost of {functions} call{'s' if functions > 1 else ''} ~ +{functions * no_op / plain:.0%})" if functions else ""
-                target = TARGET_SEPARATE if label.startswith("(a)") else TARGET_PROFILE if label.startswith("(b)") else None
+                kustomize_share = (
+                    f"  (kustomize's own cost of {functions} call{'s' if functions > 1 else ''} ~ +{functions * no_op / plain:.0%})"
+                    if functions
+                    else ""
+                )
+                target = (
+                    TARGET_SEPARATE if label.startswith("(a)") else TARGET_PROFILE if label.startswith("(b)") else None
+                )
                 verdict = "" if target is None else f"<= {target:.0%} " + ("ok" if added <= target else "MISSED")
-                print(f"{version:8} {label:38} {functions:9} {best:7.2f} {added:+7.0%}  {verdict}{kustomize_share if target else ''}")
+                print(
+                    f"{version:8} {label:38} {functions:9} {best:7.2f} {added:+7.0%}  {verdict}{kustomize_share if target else ''}"
+                )
                 if target is not None and added > target:
                     missed.append(f"{version} {label}: +{added:.0%} (target {target:.0%})")
                 if args.verbose:

@@ -12,6 +12,7 @@ example). From it and from the pydantic field descriptions this writes:
   scripts/gen-docs.py           rewrite what is stale
   scripts/gen-docs.py --check   exit 1 and name what is stale (tests/test_docs.py runs this)
 """
+
 from __future__ import annotations
 
 import sys
@@ -64,7 +65,8 @@ def _type_name(annotation) -> str:
         if issubclass(annotation, Model):
             return "object"
         return {"str": "string", "int": "integer", "bool": "boolean", "float": "number"}.get(
-            annotation.__name__, annotation.__name__)
+            annotation.__name__, annotation.__name__
+        )
     return str(annotation).replace("typing.", "")
 
 
@@ -105,21 +107,28 @@ def field_table(spec) -> str:
     config = spec.load().Config
     lines = ["| field | type | | what it is |", "| --- | --- | --- | --- |"] + _rows(config, "", 0)
     if config.FROM_CONFIGMAP:
-        how = ("its `data` is the map" if config.FROM_CONFIGMAP.startswith("map:")
-               else "its `data` keys are the fields, lists comma-separated")
+        how = (
+            "its `data` is the map"
+            if config.FROM_CONFIGMAP.startswith("map:")
+            else "its `data` keys are the fields, lists comma-separated"
+        )
         lines += ["", f"A v1 ConfigMap is accepted as the config too: {how}."]
     return "\n".join(lines)
 
 
 def generated(kind: str, body: str) -> str:
-    return (f"<!-- BEGIN GENERATED {kind} (scripts/gen-docs.py; edit the source, not this) -->\n"
-            f"{body.rstrip()}\n<!-- END GENERATED {kind} -->")
+    return (
+        f"<!-- BEGIN GENERATED {kind} (scripts/gen-docs.py; edit the source, not this) -->\n"
+        f"{body.rstrip()}\n<!-- END GENERATED {kind} -->"
+    )
 
 
 def example_block(spec) -> str:
-    return (f"The documented example ([examples/{spec.name}-simple/](../../examples/{spec.name}-simple/), "
-            f"also `fnconfigs/{spec.name}.yaml` and `kfkrm {spec.name} --help`):\n\n"
-            f"```yaml\n{example_text(spec.name).rstrip()}\n```")
+    return (
+        f"The documented example ([examples/{spec.name}-simple/](../../examples/{spec.name}-simple/), "
+        f"also `fnconfigs/{spec.name}.yaml` and `kfkrm {spec.name} --help`):\n\n"
+        f"```yaml\n{example_text(spec.name).rstrip()}\n```"
+    )
 
 
 def _replace(text: str, kind: str, body: str) -> str:
@@ -145,7 +154,9 @@ def outputs() -> dict[Path, str]:
     for spec in FUNCTIONS:
         out[ROOT / "fnconfigs" / f"{spec.name}.yaml"] = example_text(spec.name)
         page = ROOT / "docs" / "functions" / f"{spec.name}.md"
-        out[page] = docs_page(spec, page.read_text() if page.exists() else f"# {spec.name} ({spec.kind})\n\n{spec.summary}.\n")
+        out[page] = docs_page(
+            spec, page.read_text() if page.exists() else f"# {spec.name} ({spec.kind})\n\n{spec.summary}.\n"
+        )
     return out
 
 

@@ -12,6 +12,7 @@ downloaded. A pure-Python wheel is one file and one hash; a compiled one (PyYAML
 pydantic-core) gets one hash per wheel. The versions stay exactly as pinned; to upgrade,
 edit `NAME==VERSION` and run this again. Comments and environment markers are kept.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,18 +33,39 @@ def _hashes(name: str, version: str, marker: str) -> list[str]:
             for platform in PLATFORMS:
                 dest = Path(tmp) / f"{python}-{platform}"
                 proc = subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                     "--python-version", python, "--platform", platform, "--implementation", "cp",
-                     "-d", str(dest), f"{name}=={version}"],
-                    capture_output=True, text=True)
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "-q",
+                        "--no-deps",
+                        "--only-binary=:all:",
+                        "--python-version",
+                        python,
+                        "--platform",
+                        platform,
+                        "--implementation",
+                        "cp",
+                        "-d",
+                        str(dest),
+                        f"{name}=={version}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if proc.returncode == 0:
                     files.update(dest.iterdir())
         if not files:
             raise SystemExit(f"no wheel of {name}=={version} for any supported Python/platform")
         digests = set()
         for path in files:
-            out = subprocess.run([sys.executable, "-m", "pip", "hash", "-a", "sha256", str(path)],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-m", "pip", "hash", "-a", "sha256", str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             digests.add(re.search(r"--hash=(sha256:[0-9a-f]{64})", out).group(1))
     return sorted(digests)
 

@@ -1,4 +1,5 @@
 """What the tests share: the real Kubeflow manifests, and running kfkrm as users do."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,10 @@ REQUIRE_SHARED = os.environ.get("KFKRM_REQUIRE_SHARED") == "1"
 CI = os.environ.get("CI") == "true"
 
 sys.path.insert(0, str(REPO / "functions"))
+from kfkrm.fns.registry import BY_NAME  # noqa: E402
 from kfkrm.runtime import yamlio  # noqa: E402
 from kfkrm.runtime.resourcelist import items_from_stream  # noqa: E402
 from kfkrm.runtime.runner import run  # noqa: E402
-from kfkrm.fns.registry import BY_NAME  # noqa: E402
 
 
 def skip_or_fail(reason: str, required: bool):
@@ -38,8 +39,11 @@ def need_shared(path: Path = KUBEFLOW) -> Path:
     """Skip (or, under KFKRM_REQUIRE_SHARED=1 as in CI, fail) when ../shared is absent.
     Only for upstream's source trees; rendered upstream is embedded (rendered_path)."""
     if not path.exists():
-        skip_or_fail(f"{path} is absent: the upstream Kubeflow manifests live in the developers' ../shared, "
-                     "not in a user's clone", REQUIRE_SHARED)
+        skip_or_fail(
+            f"{path} is absent: the upstream Kubeflow manifests live in the developers' ../shared, "
+            "not in a user's clone",
+            REQUIRE_SHARED,
+        )
     return path
 
 
@@ -65,11 +69,14 @@ def container_engine(*images: str) -> str:
     kfkrm image named by KFKRM_IMAGE); skips, or fails under CI=true, when there is none."""
     images = images or (os.environ.get("KFKRM_IMAGE") or "",)
     docker = shutil.which("docker")
-    ok = docker and all(image and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
-                        for image in images)
+    ok = docker and all(
+        image and subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
+        for image in images
+    )
     if not ok:
-        skip_or_fail("no container engine with the kfkrm image (scripts/test.sh sets one up with "
-                     "scripts/container-setup.sh)", CI)
+        skip_or_fail(
+            "no container engine with the kfkrm image (scripts/test.sh sets one up with scripts/container-setup.sh)", CI
+        )
     return docker
 
 
@@ -89,11 +96,15 @@ def rendered_items_text(version: str) -> str:
     return "".join(item.raw for item in items_from_stream(rendered_text(version)))
 
 
-def resource_list(items_text: str, function_config: str | None = None, api_version: str = "config.kubernetes.io/v1") -> str:
+def resource_list(
+    items_text: str, function_config: str | None = None, api_version: str = "config.kubernetes.io/v1"
+) -> str:
     """A ResourceList text: `items_text` is a block of `- ` entries; the config is YAML."""
     out = f"apiVersion: {api_version}\nkind: ResourceList\nitems:\n{items_text}"
     if function_config is not None:
-        body = "".join("  " + line + "\n" if line.strip() else "\n" for line in function_config.strip("\n").splitlines())
+        body = "".join(
+            "  " + line + "\n" if line.strip() else "\n" for line in function_config.strip("\n").splitlines()
+        )
         out += "functionConfig:\n" + body
     return out
 
@@ -112,7 +123,9 @@ def run_cli(args: list[str], stdin: str, env: dict | None = None) -> subprocess.
     """Run `python -m kfkrm ARGS` as a separate process."""
     full_env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "kfkrm", *args], input=stdin, capture_output=True, text=True, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "kfkrm", *args], input=stdin, capture_output=True, text=True, env=full_env
+    )
 
 
 def load_output(stdout: str) -> dict:
@@ -147,7 +160,9 @@ def stand_in_dir() -> Path:
     if "dir" not in _STAND_IN_RENDERS:
         bin_dir = Path(tempfile.mkdtemp(prefix="kfkrm-stand-in-"))
         docker = bin_dir / "docker"
-        docker.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n")
+        docker.write_text(
+            f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm.cli.docker_shim \"$@\"\n"
+        )
         docker.chmod(0o755)
         kfkrm = bin_dir / "kfkrm"  # `kfkrm build` in argocd/generate.sh
         kfkrm.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
@@ -164,15 +179,22 @@ def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
         import tempfile
 
         results = Path(tempfile.mkdtemp(prefix="kfkrm-results-")) / "results.jsonl"
-        env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results))
-        proc = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
-                              capture_output=True, text=True, env=env)
+        env = dict(
+            os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results)
+        )
+        proc = subprocess.run(
+            ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         proc.results_file = results  # each function call's results, as the stand-in recorded them
         _STAND_IN_RENDERS[env_dir] = proc
     return _STAND_IN_RENDERS[env_dir]
 
 
 # -- running a function on small inputs (one set for every test file) ------------------------
+
 
 def block(*docs: str) -> str:
     """`- ` entries from YAML streams written in a test (a leading newline is ignored)."""
@@ -231,5 +253,9 @@ def example_render(env_dir: str) -> subprocess.CompletedProcess:
     """`kfkrm build` of an example (the README's first command), made once per test run. Its
     fast path gives the bytes of stand_in_render (tests/test_build.py proves it on the
     examples), at a fraction of the cost: tests that only read a render use this one."""
-    return subprocess.run([sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)], capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))
+    return subprocess.run(
+        [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "functions")),
+    )

@@ -4,6 +4,7 @@ The artifact repository it writes is checked against the schema Argo Workflows d
 (ArtifactRepository, S3ArtifactRepository and SecretKeySelector in Argo's API reference,
 fields.md / the swagger definitions), transcribed by hand below: not taken from the code.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,13 @@ import pytest
 import yaml
 
 from helpers import (
-    items_block, key, load_output, output_item_texts, rendered_items_text, resource_list, run_function,
+    items_block,
+    key,
+    load_output,
+    output_item_texts,
+    rendered_items_text,
+    resource_list,
+    run_function,
 )
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import ResourceList
@@ -48,14 +55,29 @@ target: controller
 # -- Argo's documented schema -----------------------------------------------------------
 SECRET_KEY_SELECTOR = {"name": str, "key": str, "optional": bool}
 S3_ARTIFACT_REPOSITORY = {
-    "accessKeySecret": SECRET_KEY_SELECTOR, "bucket": str, "caSecret": SECRET_KEY_SELECTOR,
-    "createBucketIfNotPresent": dict, "encryptionOptions": dict, "endpoint": str, "insecure": bool,
-    "keyFormat": str, "keyPrefix": str, "region": str, "roleARN": str,
-    "secretKeySecret": SECRET_KEY_SELECTOR, "sessionTokenSecret": SECRET_KEY_SELECTOR, "useSDKCreds": bool,
+    "accessKeySecret": SECRET_KEY_SELECTOR,
+    "bucket": str,
+    "caSecret": SECRET_KEY_SELECTOR,
+    "createBucketIfNotPresent": dict,
+    "encryptionOptions": dict,
+    "endpoint": str,
+    "insecure": bool,
+    "keyFormat": str,
+    "keyPrefix": str,
+    "region": str,
+    "roleARN": str,
+    "secretKeySecret": SECRET_KEY_SELECTOR,
+    "sessionTokenSecret": SECRET_KEY_SELECTOR,
+    "useSDKCreds": bool,
 }
 ARTIFACT_REPOSITORY = {
-    "archiveLogs": bool, "s3": S3_ARTIFACT_REPOSITORY, "artifactory": dict, "azure": dict,
-    "gcs": dict, "hdfs": dict, "oss": dict,
+    "archiveLogs": bool,
+    "s3": S3_ARTIFACT_REPOSITORY,
+    "artifactory": dict,
+    "azure": dict,
+    "gcs": dict,
+    "hdfs": dict,
+    "oss": dict,
 }
 
 
@@ -106,9 +128,17 @@ def _by_key(doc) -> dict:
 
 # KFP objects the function must change, read from the manifests (kfp-launcher exists only in v1.10).
 EXPECTED_CHANGED = {
-    "v1.3.0": {("ConfigMap", "pipeline-install-config"), ("Deployment", "ml-pipeline"), ("Deployment", "ml-pipeline-ui")},
-    "v1.10": {("ConfigMap", "pipeline-install-config"), ("Deployment", "ml-pipeline"), ("Deployment", "ml-pipeline-ui"),
-              ("ConfigMap", "kfp-launcher")},
+    "v1.3.0": {
+        ("ConfigMap", "pipeline-install-config"),
+        ("Deployment", "ml-pipeline"),
+        ("Deployment", "ml-pipeline-ui"),
+    },
+    "v1.10": {
+        ("ConfigMap", "pipeline-install-config"),
+        ("Deployment", "ml-pipeline"),
+        ("Deployment", "ml-pipeline-ui"),
+        ("ConfigMap", "kfp-launcher"),
+    },
 }
 
 
@@ -126,9 +156,17 @@ def test_emits_a_valid_artifact_repositories_configmap(namespace_run):
     assert cm["metadata"]["annotations"]["workflows.argoproj.io/default-artifact-repository"] == "default-v1"
     assert set(cm["data"]) == {"default-v1"}
     repo = argo_reads(cm["data"]["default-v1"])
-    assert repo == {"archiveLogs": True, "s3": {
-        "bucket": "ml-artifacts", "endpoint": "s3.amazonaws.com", "region": "us-west-2", "insecure": False,
-        "keyFormat": "artifacts/{{workflow.name}}/{{pod.name}}", "useSDKCreds": True}}
+    assert repo == {
+        "archiveLogs": True,
+        "s3": {
+            "bucket": "ml-artifacts",
+            "endpoint": "s3.amazonaws.com",
+            "region": "us-west-2",
+            "insecure": False,
+            "keyFormat": "artifacts/{{workflow.name}}/{{pod.name}}",
+            "useSDKCreds": True,
+        },
+    }
 
 
 def test_points_kfp_at_the_bucket(namespace_run):
@@ -137,9 +175,15 @@ def test_points_kfp_at_the_bucket(namespace_run):
     install = items[("v1", "ConfigMap", "kubeflow", "pipeline-install-config")]
     assert install["data"]["bucketName"] == "ml-artifacts"
     api = _env(items[("apps/v1", "Deployment", "kubeflow", "ml-pipeline")])
-    assert (api["OBJECTSTORECONFIG_HOST"], api["OBJECTSTORECONFIG_PORT"], api["OBJECTSTORECONFIG_SECURE"],
-            api["OBJECTSTORECONFIG_REGION"]) == ("s3.amazonaws.com", "443", "true", "us-west-2")
-    assert api["OBJECTSTORECONFIG_BUCKETNAME"] == {"configMapKeyRef": {"key": "bucketName", "name": "pipeline-install-config"}}
+    assert (
+        api["OBJECTSTORECONFIG_HOST"],
+        api["OBJECTSTORECONFIG_PORT"],
+        api["OBJECTSTORECONFIG_SECURE"],
+        api["OBJECTSTORECONFIG_REGION"],
+    ) == ("s3.amazonaws.com", "443", "true", "us-west-2")
+    assert api["OBJECTSTORECONFIG_BUCKETNAME"] == {
+        "configMapKeyRef": {"key": "bucketName", "name": "pipeline-install-config"}
+    }
     ui = _env(items[("apps/v1", "Deployment", "kubeflow", "ml-pipeline-ui")])
     assert ui["AWS_S3_ENDPOINT"] == "s3.amazonaws.com" and ui["AWS_REGION"] == "us-west-2" and ui["AWS_SSL"] == "true"
     assert ui["ARGO_ARCHIVE_ARTIFACTORY"] == "s3" and ui["ARGO_ARCHIVE_BUCKETNAME"] == "ml-artifacts"
@@ -148,7 +192,10 @@ def test_points_kfp_at_the_bucket(namespace_run):
     assert ui["ARGO_ARCHIVE_PREFIX"] == "artifacts"
     if version == "v1.10":
         for name in ("pipeline-install-config", "kfp-launcher"):
-            assert items[("v1", "ConfigMap", "kubeflow", name)]["data"]["defaultPipelineRoot"] == "s3://ml-artifacts/v2/artifacts"
+            assert (
+                items[("v1", "ConfigMap", "kubeflow", name)]["data"]["defaultPipelineRoot"]
+                == "s3://ml-artifacts/v2/artifacts"
+            )
 
 
 def test_only_kfp_settings_change_and_the_rest_is_byte_identical(namespace_run):
@@ -169,8 +216,11 @@ def test_every_minio_reference_left_is_a_warning(namespace_run):
     # independent scan: every output object whose YAML mentions minio
     expected = {(o["kind"], o["metadata"]["name"]) for o in doc["items"] if "minio" in json.dumps(o).lower()}
     assert ("Deployment", "minio") in expected and ("Secret", "mlpipeline-minio-artifact") in expected
-    warned = {(r["resourceRef"]["kind"], r["resourceRef"]["name"]) for r in doc["results"]
-              if r["severity"] == "warning" and "bundled minio" in r["message"]}
+    warned = {
+        (r["resourceRef"]["kind"], r["resourceRef"]["name"])
+        for r in doc["results"]
+        if r["severity"] == "warning" and "bundled minio" in r["message"]
+    }
     assert warned == expected
 
 
@@ -187,21 +237,29 @@ def test_controller_target_rewrites_the_bundled_configmap(version):
     outcome = run_function("argo-artifact-repository", resource_list(rendered_items_text(version), CONTROLLER_CONFIG))
     assert outcome.exit_code == 0, outcome.stderr
     items = _by_key(load_output(outcome.stdout))
-    repo = argo_reads(items[("v1", "ConfigMap", "kubeflow", "workflow-controller-configmap")]["data"]["artifactRepository"])
+    repo = argo_reads(
+        items[("v1", "ConfigMap", "kubeflow", "workflow-controller-configmap")]["data"]["artifactRepository"]
+    )
     assert repo["s3"]["endpoint"] == "objects.corp.example:9000" and repo["s3"]["bucket"] == "ml-artifacts"
     assert repo["s3"]["accessKeySecret"] == {"name": "mlpipeline-s3-artifact", "key": "accesskey"}
     assert ("v1", "ConfigMap", "kubeflow", "artifact-repositories") not in items
     api = _env(items[("apps/v1", "Deployment", "kubeflow", "ml-pipeline")])
     assert api["OBJECTSTORECONFIG_PORT"] == "9000"
-    assert api["OBJECTSTORECONFIG_SECRETACCESSKEY"] == {"secretKeyRef": {"name": "mlpipeline-s3-artifact", "key": "secretkey"}}
+    assert api["OBJECTSTORECONFIG_SECRETACCESSKEY"] == {
+        "secretKeyRef": {"name": "mlpipeline-s3-artifact", "key": "secretkey"}
+    }
     ui = _env(items[("apps/v1", "Deployment", "kubeflow", "ml-pipeline-ui")])
     assert ui["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "mlpipeline-s3-artifact", "key": "accesskey"}}
     assert ui["AWS_S3_PORT"] == "9000"
 
 
 def test_controller_target_after_remove_argo_is_an_error():
-    removed = run_function("remove-argo", resource_list(rendered_items_text("v1.10"),
-                                                         "apiVersion: kfkrm.dev/v1alpha1\nkind: RemoveArgo\nmetadata: {name: r}\n"))
+    removed = run_function(
+        "remove-argo",
+        resource_list(
+            rendered_items_text("v1.10"), "apiVersion: kfkrm.dev/v1alpha1\nkind: RemoveArgo\nmetadata: {name: r}\n"
+        ),
+    )
     text = ResourceList.parse(removed.stdout)
     items_text = "".join(i.raw for i in text.items)
     outcome = run_function("argo-artifact-repository", resource_list(items_text, CONTROLLER_CONFIG))
@@ -235,16 +293,36 @@ def _config(s3: str, rest: str = "target: namespace\nnamespaces: [kubeflow]\n") 
     return f"apiVersion: kfkrm.dev/v1alpha1\nkind: ArgoArtifactRepository\nmetadata: {{name: x}}\ns3: {s3}\n{rest}"
 
 
-@pytest.mark.parametrize("config, problem", [
-    (_config("{bucket: b, endpoint: s3.amazonaws.com}"), "no credentials"),
-    (_config("{bucket: b, endpoint: 'https://s3.amazonaws.com', useSDKCreds: true}"), "s3.endpoint: must be host[:port] without a scheme"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true, accessKeySecret: {name: a, key: k}, secretKeySecret: {name: a, key: s}}"), "not both"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, accessKeySecret: {name: a, key: k}}"), "set both"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}", "target: namespace\n"), "needs at least one namespace"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}", "target: everywhere\n"), "target"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true, bukcet: c}"), "s3.bukcet: unknown field"),
-    (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}", "target: namespace\nnamespaces: [Kubeflow]\n"), "not a namespace name"),
-])
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        (_config("{bucket: b, endpoint: s3.amazonaws.com}"), "no credentials"),
+        (
+            _config("{bucket: b, endpoint: 'https://s3.amazonaws.com', useSDKCreds: true}"),
+            "s3.endpoint: must be host[:port] without a scheme",
+        ),
+        (
+            _config(
+                "{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true, accessKeySecret: {name: a, key: k}, secretKeySecret: {name: a, key: s}}"
+            ),
+            "not both",
+        ),
+        (_config("{bucket: b, endpoint: s3.amazonaws.com, accessKeySecret: {name: a, key: k}}"), "set both"),
+        (
+            _config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}", "target: namespace\n"),
+            "needs at least one namespace",
+        ),
+        (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}", "target: everywhere\n"), "target"),
+        (_config("{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true, bukcet: c}"), "s3.bukcet: unknown field"),
+        (
+            _config(
+                "{bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}",
+                "target: namespace\nnamespaces: [Kubeflow]\n",
+            ),
+            "not a namespace name",
+        ),
+    ],
+)
 def test_bad_config(config, problem):
     text = resource_list(items_block("apiVersion: v1\nkind: Namespace\nmetadata: {name: kubeflow}\n"), config)
     outcome = run_function("argo-artifact-repository", text)
@@ -270,5 +348,6 @@ data:
 """)
     outcome = run_function("argo-artifact-repository", resource_list(items, NAMESPACE_CONFIG))
     warnings = [r for r in load_output(outcome.stdout).get("results") or [] if r["severity"] == "warning"]
-    assert [w["field"]["path"] for w in warnings if w.get("resourceRef", {}).get("name") == "settings"] \
-        == ['metadata.annotations.note']
+    assert [w["field"]["path"] for w in warnings if w.get("resourceRef", {}).get("name") == "settings"] == [
+        'metadata.annotations.note'
+    ]

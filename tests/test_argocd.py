@@ -7,6 +7,7 @@ Kubernetes cluster here: these tests run the generate command from argocd/plugin
 the same way (with kfkrm-docker as `docker`, as in the sidecar image) and compare it with
 `kubectl kustomize --enable-alpha-plugins` over the original example.
 """
+
 import os
 import re
 import shutil
@@ -94,11 +95,13 @@ def _generate(checkout: Path, app_dir: Path, path_first: list[Path], extra_env=N
 def _reference_render(directory: Path, stand_in: Path) -> subprocess.CompletedProcess:
     """The stand-in render of a small app: kubectl kustomize with kfkrm-docker as docker."""
     env = dict(os.environ, PATH=f"{stand_in}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(directory)],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["kubectl", "kustomize", "--enable-alpha-plugins", str(directory)], capture_output=True, text=True, env=env
+    )
 
 
 # --- the plugin's configuration ---------------------------------------------------------
+
 
 def test_plugin_config_is_opt_in_and_does_not_need_executable_bits():
     plugin = _plugin()
@@ -117,7 +120,9 @@ def test_dockerfile_sidecar_stage():
     stages = _dockerfile_stages()
     names = [s[1] for s in stages]
     header = stages[0][2]
-    assert any(re.match(r"ARG\s+ARGOCD_IMAGE=\S+", i) for i in header), "ARGOCD_IMAGE must be declared before the first FROM"
+    assert any(re.match(r"ARG\s+ARGOCD_IMAGE=\S+", i) for i in header), (
+        "ARGOCD_IMAGE must be declared before the first FROM"
+    )
     argocd = next(s for s in stages if s[1] == "argocd")
     assert argocd[0] == "${ARGOCD_IMAGE}"
     # `--target function` stops before the Argo CD stages: building the function image
@@ -192,7 +197,10 @@ def test_repo_server_patch_adds_the_sidecar(tmp_path):
     assert config_map["data"]["plugin.yaml"] == (ARGOCD / "plugin.yaml").read_text()
     pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
     containers = {c["name"]: c for c in pod["containers"]}
-    assert containers["argocd-repo-server"]["volumeMounts"] == yaml.safe_load(REPO_SERVER_STUB)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert (
+        containers["argocd-repo-server"]["volumeMounts"]
+        == yaml.safe_load(REPO_SERVER_STUB)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    )
     sidecar = containers["kfkrm"]
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     assert {e["name"]: e["value"] for e in sidecar["env"]}["ARGOCD_EXEC_TIMEOUT"] == "300s"
@@ -211,13 +219,16 @@ def test_repo_server_patch_adds_the_sidecar(tmp_path):
 
 # --- the generate command on the real examples -----------------------------------------
 
+
 @pytest.mark.parametrize("env_dir", ["v1.3/envs/dev", "v1.10/envs/prod"])
 def test_generate_equals_the_stand_in_render(env_dir, tmp_path):
     checkout = _as_argocd_checkout(tmp_path)
     app_dir = checkout / "kustomization-examples" / env_dir
     assert not any(os.access(p, os.X_OK) for p in checkout.rglob("*") if p.is_file())
     stand_in = stand_in_dir()
-    generated = _generate(checkout, app_dir, [stand_in], {"ARGOCD_APP_SOURCE_PATH": f"kustomization-examples/{env_dir}"})
+    generated = _generate(
+        checkout, app_dir, [stand_in], {"ARGOCD_APP_SOURCE_PATH": f"kustomization-examples/{env_dir}"}
+    )
     reference = stand_in_render(env_dir)  # the render tests/test_delivery.py checks, made once per run
     assert reference.returncode == 0, reference.stderr[-2000:]
     assert generated.returncode == 0, generated.stderr[-2000:]
@@ -236,8 +247,10 @@ def _function(kind: str, body: str, image: str = IMAGE, exec_path: str | None = 
     spec = f"      container:\n        image: {image}\n" if image else ""
     if exec_path:
         spec += f"      exec:\n        path: {exec_path}\n"
-    return (f"apiVersion: kfkrm.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: fn\n  annotations:\n"
-            f"    config.kubernetes.io/function: |\n{spec}{body}")
+    return (
+        f"apiVersion: kfkrm.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: fn\n  annotations:\n"
+        f"    config.kubernetes.io/function: |\n{spec}{body}"
+    )
 
 
 def _small_app(tmp_path: Path, transformer: str | None, resources=True) -> tuple[Path, Path]:
@@ -263,7 +276,9 @@ def _assert_loud_failure(proc, *expected):
     assert proc.returncode != 0
     assert proc.stdout == "", "nothing may reach Argo CD on failure"
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("kfkrm-argocd: ") and "app argocd/kubeflow-dev" in last and "nothing was generated" in last, last
+    assert (
+        last.startswith("kfkrm-argocd: ") and "app argocd/kubeflow-dev" in last and "nothing was generated" in last
+    ), last
     for text in expected:
         assert text in proc.stderr, proc.stderr
 
@@ -293,7 +308,9 @@ def test_generate_prefers_a_kustomize_binary(tmp_path):
 
 
 def test_generate_refuses_other_images(tmp_path):
-    checkout, app = _small_app(tmp_path, _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1"))
+    checkout, app = _small_app(
+        tmp_path, _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1")
+    )
     proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "refusing to run gcr.io/kpt-fn/set-labels:v0.1", "failed (exit 1)")
 
@@ -306,16 +323,19 @@ def test_generate_fails_when_a_function_fails(tmp_path):
 
 def test_generate_refuses_exec_functions(tmp_path):
     """kubectl kustomize would skip them and exit 0; the plugin refuses before rendering."""
-    checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n", image="",
-                                                   exec_path="/usr/local/bin/kfkrm"))
+    checkout, app = _small_app(
+        tmp_path,
+        _function("NamespaceInjection", "namespaces: [kubeflow]\n", image="", exec_path="/usr/local/bin/kfkrm"),
+    )
     proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "exec functions are not run here", "./transformers/fn.yaml")
 
 
 def test_generate_accepts_image_and_exec_together(tmp_path):
     """kustomize runs the image when a function declares both; that is not a skipped function."""
-    checkout, app = _small_app(tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n",
-                                                   exec_path="/usr/local/bin/kfkrm"))
+    checkout, app = _small_app(
+        tmp_path, _function("NamespaceInjection", "namespaces: [kubeflow]\n", exec_path="/usr/local/bin/kfkrm")
+    )
     proc = _generate(checkout, app, [stand_in_dir()])
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
@@ -374,8 +394,21 @@ def sidecar_image(tmp_path_factory):
     docker, base = _engine()
     fake_argocd = _fake_argocd_image(docker, tmp_path_factory.mktemp("argocd"))
     tag = "localhost/kfkrm-argocd-cmp:test"
-    build = [docker, "build", "-q", "--target", "argocd-cmp", "--build-arg", f"BASE={base}",
-             "--build-arg", f"ARGOCD_IMAGE={fake_argocd}", "-t", tag, "-f", str(REPO / "Dockerfile")]
+    build = [
+        docker,
+        "build",
+        "-q",
+        "--target",
+        "argocd-cmp",
+        "--build-arg",
+        f"BASE={base}",
+        "--build-arg",
+        f"ARGOCD_IMAGE={fake_argocd}",
+        "-t",
+        tag,
+        "-f",
+        str(REPO / "Dockerfile"),
+    ]
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
     if Path(docker).resolve().name == "podman":
         # as scripts/container-setup.sh builds: pip reaches the index through the host network
@@ -393,9 +426,31 @@ def _generate_in_sidecar(docker: str, image: str, checkout: Path, app: Path) -> 
     kubectl = Path(shutil.which("kubectl")).resolve()
     env_args = [a for name, value in ARGOCD_ENV.items() for a in ("-e", f"{name}={value}")]
     command = list(_plugin()["spec"]["generate"]["command"])
-    return subprocess.run([docker, "run", "--rm", "--user", "999", "--read-only", "--network", "none", "--tmpfs", "/tmp",
-                           "-v", f"{kubectl}:/usr/local/bin/kubectl:ro", "-v", f"{checkout}:{checkout}:ro",
-                           "-w", str(app), *env_args, image, *command], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            docker,
+            "run",
+            "--rm",
+            "--user",
+            "999",
+            "--read-only",
+            "--network",
+            "none",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            f"{kubectl}:/usr/local/bin/kubectl:ro",
+            "-v",
+            f"{checkout}:{checkout}:ro",
+            "-w",
+            str(app),
+            *env_args,
+            image,
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.container
@@ -410,7 +465,9 @@ def test_sidecar_image_renders_and_refuses(sidecar_image, tmp_path):
     assert proc.stdout == _reference_render(app, stand_in_dir()).stdout
     assert "kfkrm namespace-injection:" in proc.stderr
 
-    checkout, app = _small_app(tmp_path / "other", _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1"))
+    checkout, app = _small_app(
+        tmp_path / "other", _function("SetLabels", "labels: {a: b}\n", image="gcr.io/kpt-fn/set-labels:v0.1")
+    )
     for path in [checkout, *checkout.rglob("*")]:
         if path.is_dir():
             path.chmod(0o755)

@@ -3,14 +3,14 @@
 Expected values come from reading ../shared/kubeflow by hand (the lists below) or from
 scanners written here, never from the function's own code.
 """
+
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 import yaml
-
-from functools import partial
 
 from helpers import VERSIONS, block, load_output, rendered_items_text, resource_list, run_docs, run_function
 from kfkrm.runtime import yamlio
@@ -30,13 +30,20 @@ excludeOutboundPorts: ["443"]
 OLD_NAMESPACE = {"v1.3.0": "istio-system", "v1.10": "oauth2-proxy"}
 MOVED = {
     "v1.3.0": {
-        ("StatefulSet", "authservice"), ("Service", "authservice"), ("ConfigMap", "oidc-authservice-parameters"),
-        ("Secret", "oidc-authservice-client"), ("PersistentVolumeClaim", "authservice-pvc"),
+        ("StatefulSet", "authservice"),
+        ("Service", "authservice"),
+        ("ConfigMap", "oidc-authservice-parameters"),
+        ("Secret", "oidc-authservice-client"),
+        ("PersistentVolumeClaim", "authservice-pvc"),
     },
     "v1.10": {
-        ("Deployment", "oauth2-proxy"), ("Service", "oauth2-proxy"), ("ServiceAccount", "oauth2-proxy"),
-        ("ConfigMap", "oauth2-proxy-hk55gm96k4"), ("ConfigMap", "oauth2-proxy-parameters-74659b6648"),
-        ("ConfigMap", "oauth2-proxy-theme-5t624ft8b8"), ("Secret", "oauth2-proxy-h675gf55ht"),
+        ("Deployment", "oauth2-proxy"),
+        ("Service", "oauth2-proxy"),
+        ("ServiceAccount", "oauth2-proxy"),
+        ("ConfigMap", "oauth2-proxy-hk55gm96k4"),
+        ("ConfigMap", "oauth2-proxy-parameters-74659b6648"),
+        ("ConfigMap", "oauth2-proxy-theme-5t624ft8b8"),
+        ("Secret", "oauth2-proxy-h675gf55ht"),
         ("VirtualService", "oauth2-proxy"),
     },
 }
@@ -53,8 +60,13 @@ GATEWAY_PRINCIPAL = "cluster.local/ns/istio-system/sa/istio-ingressgateway-servi
 
 
 def find(items, kind, name, namespace=None):
-    hits = [i for i in items if i["kind"] == kind and i["metadata"]["name"] == name
-            and (namespace is None or i["metadata"].get("namespace") == namespace)]
+    hits = [
+        i
+        for i in items
+        if i["kind"] == kind
+        and i["metadata"]["name"] == name
+        and (namespace is None or i["metadata"].get("namespace") == namespace)
+    ]
     assert len(hits) == 1, f"{kind} {namespace}/{name}: {len(hits)} found"
     return hits[0]
 
@@ -93,12 +105,17 @@ def test_moves_every_object_of_the_auth_service(relocated):
 def test_no_object_refers_to_the_old_location(relocated):
     version, stdout = relocated.version, relocated.outcome.stdout
     old_ns = OLD_NAMESPACE[version]
-    assert re.search(OLD_ADDRESS[version], relocated.text), "the input must refer to the old address for this test to mean anything"
+    assert re.search(OLD_ADDRESS[version], relocated.text), (
+        "the input must refer to the old address for this test to mean anything"
+    )
     assert not re.search(OLD_ADDRESS[version], stdout)
     moved_names = {name for _, name in MOVED[version]}
     for obj in relocated.items:
         for mapping in _mappings(obj):
-            assert not (mapping.get("namespace") == old_ns and mapping.get("name") in moved_names), (obj["kind"], mapping)
+            assert not (mapping.get("namespace") == old_ns and mapping.get("name") in moved_names), (
+                obj["kind"],
+                mapping,
+            )
     if version == "v1.10":  # the auth service's own namespace goes with it
         assert not re.search(r"^\s*namespace: oauth2-proxy\s*$", stdout, re.M)
         assert not [i for i in relocated.items if i["kind"] == "Namespace" and i["metadata"]["name"] == "oauth2-proxy"]
@@ -117,9 +134,14 @@ def _mappings(node):
 def test_envoy_filter_or_mesh_config_and_virtualservice_point_at_the_new_address(relocated):
     if relocated.version == "v1.3.0":
         envoy_filter = find(relocated.items, "EnvoyFilter", "authn-filter", "istio-system")  # it stays with the gateway
-        server_uri = envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["http_service"]["server_uri"]
-        assert server_uri == {"uri": "http://authservice.kubeflow.svc.cluster.local",
-                              "cluster": "outbound|8080||authservice.kubeflow.svc.cluster.local", "timeout": "10s"}
+        server_uri = envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["http_service"][
+            "server_uri"
+        ]
+        assert server_uri == {
+            "uri": "http://authservice.kubeflow.svc.cluster.local",
+            "cluster": "outbound|8080||authservice.kubeflow.svc.cluster.local",
+            "timeout": "10s",
+        }
         return
     before = _input_istio_configmap(relocated.text)
     after = find(relocated.items, "ConfigMap", "istio", "istio-system")
@@ -139,8 +161,13 @@ def test_envoy_filter_or_mesh_config_and_virtualservice_point_at_the_new_address
 def _input_istio_configmap(text: str) -> dict:
     """The input's istio ConfigMap, cut out of the items text by hand (parsing all of v1.10 is slow)."""
     entries = re.split(r"^(?=- )", text.split("\nfunctionConfig:")[0].split("items:\n", 1)[1], flags=re.M)
-    hits = [e for e in entries if re.search(r"^    name: istio$", e, re.M) and re.search(r"^  kind: ConfigMap$", e, re.M)
-            and re.search(r"^    namespace: istio-system$", e, re.M)]
+    hits = [
+        e
+        for e in entries
+        if re.search(r"^    name: istio$", e, re.M)
+        and re.search(r"^  kind: ConfigMap$", e, re.M)
+        and re.search(r"^    namespace: istio-system$", e, re.M)
+    ]
     assert len(hits) == 1
     return yaml.load(hits[0], Loader=yamlio.Loader)[0]
 
@@ -153,7 +180,10 @@ def test_sidecar_and_443_exclusion_on_the_pod_template(relocated):
     assert annotations["traffic.sidecar.istio.io/excludeOutboundPorts"] == "443"
     assert tpl["metadata"].get("labels", {}).get("sidecar.istio.io/inject", "true") == "true"
     if relocated.version == "v1.3.0":  # upstream's opt-out annotation was replaced and reported
-        assert any(r["severity"] == "warning" and "sidecar.istio.io/inject" in r["message"] for r in relocated.output["results"])
+        assert any(
+            r["severity"] == "warning" and "sidecar.istio.io/inject" in r["message"]
+            for r in relocated.output["results"]
+        )
 
 
 def test_gateway_is_admitted_by_exactly_the_policies_it_needs(relocated):
@@ -161,23 +191,38 @@ def test_gateway_is_admitted_by_exactly_the_policies_it_needs(relocated):
     kind, name = WORKLOAD[version]
     pod_labels = template(find(items, kind, name, "kubeflow"))["metadata"]["labels"]
     port = AUTH_POD_PORT[version]
-    policies = [i for i in items if i["metadata"].get("namespace") == "kubeflow" and i["kind"] in ("NetworkPolicy", "AuthorizationPolicy")
-                and re.search(r"oauth2-proxy|authservice", yaml.dump(i["spec"]))]
+    policies = [
+        i
+        for i in items
+        if i["metadata"].get("namespace") == "kubeflow"
+        and i["kind"] in ("NetworkPolicy", "AuthorizationPolicy")
+        and re.search(r"oauth2-proxy|authservice", yaml.dump(i["spec"]))
+    ]
     by_kind = {p["kind"]: p for p in policies}
     # v1.3 has the mesh-wide deny-all but no NetworkPolicy; v1.10 has both.
-    assert sorted(by_kind) == (["AuthorizationPolicy", "NetworkPolicy"] if version == "v1.10" else ["AuthorizationPolicy"])
+    assert sorted(by_kind) == (
+        ["AuthorizationPolicy", "NetworkPolicy"] if version == "v1.10" else ["AuthorizationPolicy"]
+    )
     auth = by_kind["AuthorizationPolicy"]["spec"]
     assert auth["action"] == "ALLOW"
     assert all(pod_labels.get(k) == v for k, v in auth["selector"]["matchLabels"].items())
-    assert auth["rules"] == [{"from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}], "to": [{"operation": {"ports": [str(port)]}}]}]
+    assert auth["rules"] == [
+        {"from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}], "to": [{"operation": {"ports": [str(port)]}}]}
+    ]
     if version == "v1.10":
         net = by_kind["NetworkPolicy"]["spec"]
         assert all(pod_labels.get(k) == v for k, v in net["podSelector"]["matchLabels"].items())
-        assert net["ingress"] == [{
-            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
-                      "podSelector": {"matchLabels": {"app": "istio-ingressgateway"}}}],
-            "ports": [{"port": port, "protocol": "TCP"}],
-        }]
+        assert net["ingress"] == [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
+                        "podSelector": {"matchLabels": {"app": "istio-ingressgateway"}},
+                    }
+                ],
+                "ports": [{"port": port, "protocol": "TCP"}],
+            }
+        ]
 
 
 def test_untouched_items_are_byte_identical(relocated):
@@ -185,7 +230,9 @@ def test_untouched_items_are_byte_identical(relocated):
     expected_changed = set(MOVED[version]) | {(k, n) for k, _, n in REFERRERS[version]}
     removed = {("Namespace", "oauth2-proxy")} if version == "v1.10" else set()
     entries = re.split(r"^(?=- )", rendered_items_text(version), flags=re.M)[1:]
-    output_entries = set(re.split(r"^(?=- )", stdout.split("\nfunctionConfig:")[0].split("items:\n", 1)[1] + "\n", flags=re.M))
+    output_entries = set(
+        re.split(r"^(?=- )", stdout.split("\nfunctionConfig:")[0].split("items:\n", 1)[1] + "\n", flags=re.M)
+    )
     for raw in entries:
         key = (re.search(r"^  kind: (\S+)$", raw, re.M)[1], re.search(r"^    name: (\S+)$", raw, re.M)[1])
         if key in expected_changed or key in removed:
@@ -289,9 +336,13 @@ def test_rewrites_namespaced_host_principal_and_subject_and_keeps_yaml_meanings(
     assert mesh_11["flag"] == "on" and mesh_12["flag"] == "on"
     assert mesh_11["date"] == "2021-01-29" and mesh_12["date"] == "2021-01-29"
     assert re.search(r"^mode: 0777$", mesh_text, re.M)
-    assert mesh_12["extensionProviders"][0]["envoyExtAuthzHttp"]["service"] == "kubeflow/oauth2-proxy.kubeflow.svc.cluster.local"
+    assert (
+        mesh_12["extensionProviders"][0]["envoyExtAuthzHttp"]["service"]
+        == "kubeflow/oauth2-proxy.kubeflow.svc.cluster.local"
+    )
     assert find(items, "ClusterRoleBinding", "oauth2-proxy-reader")["subjects"] == [
-        {"kind": "ServiceAccount", "name": "oauth2-proxy", "namespace": "kubeflow"}]
+        {"kind": "ServiceAccount", "name": "oauth2-proxy", "namespace": "kubeflow"}
+    ]
     deny = find(items, "AuthorizationPolicy", "from-auth")
     assert deny["spec"]["rules"][0]["from"][0]["source"]["principals"] == ["cluster.local/ns/kubeflow/sa/oauth2-proxy"]
     assert "oauth2-proxy.oauth2-proxy" not in outcome.stdout and "ns/oauth2-proxy/" not in outcome.stdout
@@ -335,7 +386,10 @@ def test_partial_input_keeps_the_gateway_objects_and_the_namespace():
     assert find(items, "StatefulSet", "authservice")["metadata"]["namespace"] == "kubeflow"
     envoy_filter = find(items, "EnvoyFilter", "authn-filter")
     assert envoy_filter["metadata"]["namespace"] == "istio-system"
-    assert envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["uri"] == "http://authservice.kubeflow.svc.cluster.local"
+    assert (
+        envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["uri"]
+        == "http://authservice.kubeflow.svc.cluster.local"
+    )
     assert find(items, "Namespace", "istio-system")
 
 
@@ -345,7 +399,9 @@ def test_address_of_a_service_not_in_the_input_is_reported():
     assert outcome.exit_code == 0, outcome.stderr
     doc = load_output(outcome.stdout)
     assert "authservice.istio-system.svc" in str(find(doc["items"], "EnvoyFilter", "authn-filter"))
-    assert [r["resourceRef"]["name"] for r in doc["results"] if "still names authservice.istio-system" in r["message"]] == ["authn-filter"]
+    assert [
+        r["resourceRef"]["name"] for r in doc["results"] if "still names authservice.istio-system" in r["message"]
+    ] == ["authn-filter"]
 
 
 def test_label_opt_out_replaced_and_existing_port_exclusion_kept():
@@ -354,7 +410,10 @@ def test_label_opt_out_replaced_and_existing_port_exclusion_kept():
     doc = load_output(outcome.stdout)
     meta = template(find(doc["items"], "Deployment", "oauth2-proxy"))["metadata"]
     assert meta["labels"]["sidecar.istio.io/inject"] == "true"
-    assert meta["annotations"] == {"traffic.sidecar.istio.io/excludeOutboundPorts": "8443,443", "sidecar.istio.io/inject": "true"}
+    assert meta["annotations"] == {
+        "traffic.sidecar.istio.io/excludeOutboundPorts": "8443,443",
+        "sidecar.istio.io/inject": "true",
+    }
     assert any(r["severity"] == "warning" and "labels" in r["field"]["path"] for r in doc["results"])
     # no policy in the input restricts the auth pods: none is added
     assert not [i for i in doc["items"] if i["kind"] in ("NetworkPolicy", "AuthorizationPolicy")]
@@ -367,7 +426,10 @@ def test_sidecar_false_keeps_it_out_and_adds_no_authorization_policy():
     assert outcome.exit_code == 0, outcome.stderr
     items = load_output(outcome.stdout)["items"]
     meta = template(find(items, "Deployment", "oauth2-proxy", "kubeflow"))["metadata"]
-    assert meta["annotations"]["sidecar.istio.io/inject"] == "false" and meta["labels"]["sidecar.istio.io/inject"] == "false"
+    assert (
+        meta["annotations"]["sidecar.istio.io/inject"] == "false"
+        and meta["labels"]["sidecar.istio.io/inject"] == "false"
+    )
     assert [i["metadata"]["name"] for i in items if i["kind"] == "AuthorizationPolicy"] == ["global-deny-all"]
 
 
@@ -376,7 +438,12 @@ def test_already_in_target_namespace_only_enrols():
     outcome = run_small(in_place)
     assert outcome.exit_code == 0, outcome.stderr
     items = load_output(outcome.stdout)["items"]
-    assert template(find(items, "Deployment", "oauth2-proxy", "kubeflow"))["metadata"]["annotations"]["sidecar.istio.io/inject"] == "true"
+    assert (
+        template(find(items, "Deployment", "oauth2-proxy", "kubeflow"))["metadata"]["annotations"][
+            "sidecar.istio.io/inject"
+        ]
+        == "true"
+    )
     assert find(items, "Namespace", "oauth2-proxy")  # nothing moved out of it: it stays
 
 
@@ -386,12 +453,16 @@ def test_workload_selector_reaches_another_auth_service():
     assert run_small(other).exit_code == 1  # not found by image
     outcome = run_small(other, config=config)
     assert outcome.exit_code == 0, outcome.stderr
-    assert find(load_output(outcome.stdout)["items"], "Deployment", "oauth2-proxy")["metadata"]["namespace"] == "kubeflow"
+    assert (
+        find(load_output(outcome.stdout)["items"], "Deployment", "oauth2-proxy")["metadata"]["namespace"] == "kubeflow"
+    )
 
 
 def test_configmap_config():
     config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata:\n  namespace: kubeflow\n  sidecar: 'true'\n  excludeOutboundPorts: 443,8443\n"
-    outcome = run_small(OAUTH2_PROXY.replace('annotations: {traffic.sidecar.istio.io/excludeOutboundPorts: "8443"}', ""), config=config)
+    outcome = run_small(
+        OAUTH2_PROXY.replace('annotations: {traffic.sidecar.istio.io/excludeOutboundPorts: "8443"}', ""), config=config
+    )
     assert outcome.exit_code == 0, outcome.stderr
     meta = template(find(load_output(outcome.stdout)["items"], "Deployment", "oauth2-proxy"))["metadata"]
     assert meta["annotations"]["traffic.sidecar.istio.io/excludeOutboundPorts"] == "443,8443"
@@ -399,7 +470,9 @@ def test_configmap_config():
 
 # -- errors --------------------------------------------------------------------------------
 
-CLASH = "apiVersion: v1\nkind: Service\nmetadata: {name: oauth2-proxy, namespace: kubeflow}\nspec: {ports: [{port: 80}]}\n"
+CLASH = (
+    "apiVersion: v1\nkind: Service\nmetadata: {name: oauth2-proxy, namespace: kubeflow}\nspec: {ports: [{port: 80}]}\n"
+)
 SECOND = OAUTH2_PROXY.split("---")[0].replace("namespace: oauth2-proxy}", "namespace: sso}")
 # How Kubeflow v1.3's authn-filter looks *inside* a kustomize build, before vars are resolved.
 VAR_FILTER = """
@@ -417,21 +490,48 @@ spec:
 """
 
 
-@pytest.mark.parametrize("docs, config, expected", [
-    ((OAUTH2_PROXY.split("---")[1],), CONFIG, "no auth service found"),
-    ((OAUTH2_PROXY, CLASH), CONFIG, "already has Service kubeflow/oauth2-proxy"),
-    ((OAUTH2_PROXY, SECOND), CONFIG, "found several auth services"),
-    ((OAUTH2_PROXY,), CONFIG + "namespaces: kubeflow\n", "namespaces: unknown field"),
-    ((OAUTH2_PROXY,), CONFIG.replace("namespace: kubeflow", "namespace: Kube_Flow"), "namespace: must be a namespace name (a DNS label: lower-case letters, digits, '-') (got 'Kube_Flow')"),
-    ((OAUTH2_PROXY,), CONFIG.replace("namespace: kubeflow", ""), "namespace: required field is missing"),
-    ((OAUTH2_PROXY,), CONFIG.replace('["443"]', '["https"]'), "excludeOutboundPorts[0]: must be a port number (1-65535) (got 'https')"),
-    ((OAUTH2_PROXY,), CONFIG.replace('["443"]', "[70000]"), "excludeOutboundPorts[0]: must be a port number (1-65535) (got 70000)"),
-    ((OAUTH2_PROXY,), CONFIG.replace("sidecar: true", "sidecar: false"), "excludeOutboundPorts only applies with sidecar: true"),
-    ((OAUTH2_PROXY,), CONFIG.replace("sidecar: true", "sidecar: maybe"), "sidecar: input should be a valid boolean"),
-    ((OAUTH2_PROXY,), CONFIG + "gateway: {labels: {}}\n", "gateway.labels: must name at least one label"),
-    ((OAUTH2_PROXY,), None, "no functionConfig"),
-    ((OAUTH2_PROXY, VAR_FILTER), CONFIG, "EnvoyFilter istio-system/authn-filter: addresses a Service through kustomize vars"),
-])
+@pytest.mark.parametrize(
+    "docs, config, expected",
+    [
+        ((OAUTH2_PROXY.split("---")[1],), CONFIG, "no auth service found"),
+        ((OAUTH2_PROXY, CLASH), CONFIG, "already has Service kubeflow/oauth2-proxy"),
+        ((OAUTH2_PROXY, SECOND), CONFIG, "found several auth services"),
+        ((OAUTH2_PROXY,), CONFIG + "namespaces: kubeflow\n", "namespaces: unknown field"),
+        (
+            (OAUTH2_PROXY,),
+            CONFIG.replace("namespace: kubeflow", "namespace: Kube_Flow"),
+            "namespace: must be a namespace name (a DNS label: lower-case letters, digits, '-') (got 'Kube_Flow')",
+        ),
+        ((OAUTH2_PROXY,), CONFIG.replace("namespace: kubeflow", ""), "namespace: required field is missing"),
+        (
+            (OAUTH2_PROXY,),
+            CONFIG.replace('["443"]', '["https"]'),
+            "excludeOutboundPorts[0]: must be a port number (1-65535) (got 'https')",
+        ),
+        (
+            (OAUTH2_PROXY,),
+            CONFIG.replace('["443"]', "[70000]"),
+            "excludeOutboundPorts[0]: must be a port number (1-65535) (got 70000)",
+        ),
+        (
+            (OAUTH2_PROXY,),
+            CONFIG.replace("sidecar: true", "sidecar: false"),
+            "excludeOutboundPorts only applies with sidecar: true",
+        ),
+        (
+            (OAUTH2_PROXY,),
+            CONFIG.replace("sidecar: true", "sidecar: maybe"),
+            "sidecar: input should be a valid boolean",
+        ),
+        ((OAUTH2_PROXY,), CONFIG + "gateway: {labels: {}}\n", "gateway.labels: must name at least one label"),
+        ((OAUTH2_PROXY,), None, "no functionConfig"),
+        (
+            (OAUTH2_PROXY, VAR_FILTER),
+            CONFIG,
+            "EnvoyFilter istio-system/authn-filter: addresses a Service through kustomize vars",
+        ),
+    ],
+)
 def test_errors_leave_the_input_unchanged(docs, config, expected):
     text = resource_list(block(*docs), config)
     outcome = run_function(NAME, text)

@@ -1,6 +1,7 @@
 """`kfkrm build`: the fast path gives the bytes of the per-call route (kubectl kustomize
 with the stand-in), its fallbacks are taken and named, every function's warnings and
 errors reach the table, kustomize's own errors pass through."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import (REPO, UPSTREAM, VERSIONS, example_render, kpt_binary, rendered_text, stand_in_dir,
-                     stand_in_render)
-
+from helpers import REPO, UPSTREAM, VERSIONS, example_render, kpt_binary, rendered_text, stand_in_dir, stand_in_render
 from kfkrm.cli import kustomize_yaml, results_table
 from kfkrm.cli.kustomize_plan import plan, sort_order
 from kfkrm.runtime import yamlio
@@ -24,8 +23,9 @@ IMAGE = "localhost/kfkrm:0.1.0"
 
 def _build(directory: Path, *args: str, env=None) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, PYTHONPATH=str(REPO / "functions"), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "kfkrm", "build", *args, str(directory)],
-                          capture_output=True, text=True, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "kfkrm", "build", *args, str(directory)], capture_output=True, text=True, env=full_env
+    )
 
 
 def _fast(env_dir: str) -> subprocess.CompletedProcess:
@@ -35,11 +35,13 @@ def _fast(env_dir: str) -> subprocess.CompletedProcess:
 def _warnings(calls: list[dict]) -> list[tuple]:
     """The rows as the table shows them (long messages shortened)."""
     width = results_table._MESSAGE_WIDTH
-    return sorted(r[:4] + (r[4] if len(r[4]) <= width else r[4][:width - 3] + "...",)
-                  for r in results_table.rows(calls))
+    return sorted(
+        r[:4] + (r[4] if len(r[4]) <= width else r[4][: width - 3] + "...",) for r in results_table.rows(calls)
+    )
 
 
 # -- kustomize's writing and ordering, checked against kustomize's own output -------------
+
 
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.7.0", "v1.10"])
 def test_writer_gives_kustomizes_bytes_for_every_upstream_resource(version):
@@ -62,13 +64,29 @@ def test_legacy_order_is_kustomizes(version, tmp_path):
 
 
 def test_writer_quotes_what_go_yaml_would_misread():
-    text = kustomize_yaml.dump({"b": "true", "a": "on", "c": "0777", "d": "2021-01-29", "e": "plain", "f": "",
-                                "g": "a\nb\n", "h": "*", "i": 3, "j": None, "k": "1:20"})
-    assert text == ('a: "on"\nb: "true"\nc: "0777"\nd: "2021-01-29"\ne: plain\nf: ""\ng: |\n  a\n  b\n'
-                    "h: '*'\ni: 3\nj: null\nk: \"1:20\"\n")
+    text = kustomize_yaml.dump(
+        {
+            "b": "true",
+            "a": "on",
+            "c": "0777",
+            "d": "2021-01-29",
+            "e": "plain",
+            "f": "",
+            "g": "a\nb\n",
+            "h": "*",
+            "i": 3,
+            "j": None,
+            "k": "1:20",
+        }
+    )
+    assert text == (
+        'a: "on"\nb: "true"\nc: "0777"\nd: "2021-01-29"\ne: plain\nf: ""\ng: |\n  a\n  b\n'
+        "h: '*'\ni: 3\nj: null\nk: \"1:20\"\n"
+    )
 
 
 # -- the fast path equals the per-call route on the examples ---------------------------
+
 
 @pytest.mark.parametrize("env_dir", ["v1.3/envs/dev", "v1.3/envs/prod-profile", "v1.10/envs/prod"])
 def test_fast_path_gives_the_bytes_and_warnings_of_the_per_call_route(env_dir):
@@ -89,7 +107,7 @@ def _table_rows(stderr: str) -> list[tuple]:
     header = lines[start]
     cols = [header.index(h) for h in ("FUNCTION", "SEVERITY", "OBJECT", "FIELD", "MESSAGE")]
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("kfkrm build: "):
             break
         cells = [line[a:b].strip() for a, b in zip(cols, cols[1:] + [None])]
@@ -102,8 +120,9 @@ def test_v1_3_examples_relocate_the_auth_service():
     docs = [d for d in yaml.safe_load_all(_fast("v1.3/envs/dev").stdout) if d]
     auth = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "authservice"]
     assert [d["metadata"]["namespace"] for d in auth] == ["kubeflow"]
-    assert not any(d["metadata"].get("namespace") == "istio-system" and "authservice" in d["metadata"]["name"]
-                   for d in docs)
+    assert not any(
+        d["metadata"].get("namespace") == "istio-system" and "authservice" in d["metadata"]["name"] for d in docs
+    )
 
 
 # -- routes and failures on small kustomizations ---------------------------------------
@@ -127,8 +146,10 @@ spec:
 
 
 def _function(kind: str, body: str, image: str = IMAGE) -> str:
-    return (f"apiVersion: kfkrm.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: fn-{kind.lower()}\n  annotations:\n"
-            f"    config.kubernetes.io/function: |\n      container:\n        image: {image}\n{body}")
+    return (
+        f"apiVersion: kfkrm.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: fn-{kind.lower()}\n  annotations:\n"
+        f"    config.kubernetes.io/function: |\n      container:\n        image: {image}\n{body}"
+    )
 
 
 def _app(tmp_path: Path, transformers: list[str], extra: str = "", resources=("namespace.yaml", "web.yaml")) -> Path:
@@ -136,8 +157,12 @@ def _app(tmp_path: Path, transformers: list[str], extra: str = "", resources=("n
     (app / "fns").mkdir(parents=True)
     (app / "namespace.yaml").write_text(NAMESPACE)
     (app / "web.yaml").write_text(DEPLOYMENT)
-    lines = ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization", "namespace: kubeflow",
-             "resources:"] + [f"- {r}" for r in resources]
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "namespace: kubeflow",
+        "resources:",
+    ] + [f"- {r}" for r in resources]
     if transformers:
         lines.append("transformers:")
         for i, text in enumerate(transformers):
@@ -167,8 +192,9 @@ spec:
 
 def _reference(app: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(app)], capture_output=True, text=True,
-                          env=env)
+    return subprocess.run(
+        ["kubectl", "kustomize", "--enable-alpha-plugins", str(app)], capture_output=True, text=True, env=env
+    )
 
 
 def test_small_app_fast_path_equals_per_call_and_kustomize(tmp_path):
@@ -200,8 +226,22 @@ def test_warnings_are_shown_on_both_routes_and_match_kpt(tmp_path):
     script.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'functions'} exec {sys.executable} -m kfkrm \"$@\"\n")
     script.chmod(0o755)
     results_dir = tmp_path / "results"
-    proc = subprocess.run([kpt_binary(), "fn", "eval", str(pkg), "--exec", f"{script} virtualservice-gateway",
-                           "--fn-config", str(config), "--results-dir", str(results_dir)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            kpt_binary(),
+            "fn",
+            "eval",
+            str(pkg),
+            "--exec",
+            f"{script} virtualservice-gateway",
+            "--fn-config",
+            str(config),
+            "--results-dir",
+            str(results_dir),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     kpt_results = yaml.safe_load((results_dir / "results.yaml").read_text())["items"][0]["results"]
     kpt_rows = _warnings([{"function": "virtualservice-gateway", "results": kpt_results}])
@@ -265,7 +305,9 @@ def test_a_function_error_fails_the_build_with_the_error_in_the_table(tmp_path):
 
 
 def test_exec_functions_are_refused(tmp_path):
-    exec_fn = LABELS.replace("      container:\n        image: localhost/kfkrm:0.1.0\n", "      exec:\n        path: /bin/kfkrm\n")
+    exec_fn = LABELS.replace(
+        "      container:\n        image: localhost/kfkrm:0.1.0\n", "      exec:\n        path: /bin/kfkrm\n"
+    )
     app = _app(tmp_path, [exec_fn])
     proc = _build(app)
     assert proc.returncode == 1 and proc.stdout == ""
@@ -284,8 +326,12 @@ def test_progress_one_line_per_phase_on_a_terminal_only(tmp_path):
 
     app = _app(tmp_path, [LABELS])
     master, slave = pty.openpty()
-    proc = subprocess.run([sys.executable, "-m", "kfkrm", "build", str(app)], stdout=subprocess.PIPE, stderr=slave,
-                          env=dict(os.environ, PYTHONPATH=str(REPO / "functions")))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kfkrm", "build", str(app)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "functions")),
+    )
     os.close(slave)
     chunks = []
     while True:

@@ -1,4 +1,5 @@
 """The `kfkrm` command's help and schema, and the example configs in fnconfigs/."""
+
 import json
 import re
 from pathlib import Path

@@ -1,12 +1,12 @@
 """The `kfkrm` command as a new user meets it: help for everything, "did you mean", a closed
 pipe, a profile accepted where a policy is expected."""
+
 import json
 import os
 import subprocess
 import sys
 
 from helpers import EXAMPLES, REPO, rendered_path, run_cli
-
 from kfkrm.fns.registry import BY_KIND, COMMANDS
 
 
@@ -21,8 +21,9 @@ def test_help_describes_every_command():
 
 def test_closed_pipe_is_quiet():
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
-    proc = subprocess.run(f"{sys.executable} -m kfkrm schema | head -1", shell=True, capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        f"{sys.executable} -m kfkrm schema | head -1", shell=True, capture_output=True, text=True, env=env
+    )
     assert proc.stdout == "{\n"
     assert proc.stderr == "", proc.stderr
 
@@ -30,8 +31,10 @@ def test_closed_pipe_is_quiet():
 def test_did_you_mean_a_function_a_kind_and_a_field():
     proc = run_cli(["pod-template-label"], "")
     assert proc.returncode == 2 and "did you mean pod-template-labels?" in proc.stderr
-    rl = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n"
-          "  apiVersion: kfkrm.dev/v1alpha1\n  kind: {kind}\n  metadata: {{name: x}}\n{body}")
+    rl = (
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n"
+        "  apiVersion: kfkrm.dev/v1alpha1\n  kind: {kind}\n  metadata: {{name: x}}\n{body}"
+    )
     proc = run_cli([], rl.format(kind="PodTemplateLabel", body=""))
     assert proc.returncode == 1 and "did you mean PodTemplateLabels?" in proc.stderr
     # a misspelled field at the top of a config, and inside a section of the profile
@@ -50,8 +53,9 @@ def test_validate_accepts_a_profile_as_its_derived_policy():
     rendered = str(rendered_path("v1.3.0"))
     profile = EXAMPLES / "v1.3/envs/prod-profile/transformers/enterprise-profile.yaml"
     by_profile = run_cli(["validate", rendered, "--config", str(profile), "--format", "json"], "")
-    by_policy = run_cli(["validate", rendered, "--config", str(EXAMPLES / "v1.3/envs/prod/policy.yaml"),
-                         "--format", "json"], "")
+    by_policy = run_cli(
+        ["validate", rendered, "--config", str(EXAMPLES / "v1.3/envs/prod/policy.yaml"), "--format", "json"], ""
+    )
     assert by_profile.returncode == by_policy.returncode == 1, by_profile.stderr
     assert json.loads(by_profile.stdout)["violations"] == json.loads(by_policy.stdout)["violations"]
     assert json.loads(by_profile.stdout)["counts"]["auth"] > 0

@@ -1,6 +1,7 @@
 """The examples rendered by the real kubectl kustomize: through kfkrm's `docker` stand-in
 (no container engine, the README's main job and the ArgoCD mechanism) and with real
 containers built from the Dockerfile. Both must give the same bytes."""
+
 import os
 import re
 import subprocess
@@ -17,8 +18,12 @@ IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
 
 def _kustomize(env_dir: str, path_first: Path, extra_env=None):
     env = dict(os.environ, PATH=f"{path_first}:{os.environ['PATH']}", **(extra_env or {}))
-    return subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def _stand_in_render(env_dir: str):
@@ -40,7 +45,9 @@ def test_examples_render_with_the_stand_in(env_dir):
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     assert len(docs) > 500
     environment = env_dir.rsplit("/", 1)[1]
-    kubeflow_workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"].get("namespace") == "kubeflow"]
+    kubeflow_workloads = [
+        d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"].get("namespace") == "kubeflow"
+    ]
     assert kubeflow_workloads
     for d in kubeflow_workloads:
         meta = d["spec"]["template"]["metadata"]
@@ -49,8 +56,13 @@ def test_examples_render_with_the_stand_in(env_dir):
     # the bundled Argo is gone (RemoveArgo), KFP's own controllers stay
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("Deployment", "workflow-controller") not in names
-    assert not any(d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in docs)
-    assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and ("Deployment", "ml-pipeline-persistenceagent") in names
+    assert not any(
+        d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in docs
+    )
+    assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and (
+        "Deployment",
+        "ml-pipeline-persistenceagent",
+    ) in names
     # the bundled Istio is gone, Kubeflow's VirtualServices use the environment's gateway and host
     assert ("Deployment", "istiod") not in names
     host = {"dev": "kubeflow.dev.corp.example.com", "prod": "kubeflow.corp.example.com"}[environment]
@@ -61,14 +73,26 @@ def test_examples_render_with_the_stand_in(env_dir):
         assert host in vs["spec"]["hosts"], vs["metadata"]["name"]
     # every container image comes from the environment's registry (scanned here, not by kfkrm)
     registry = {"dev": "registry.dev.corp.example.com/", "prod": "registry.corp.example.com/"}[environment]
-    images = [i for i in re.findall(r"(?m)^\s*(?:- )?image: ['\"]?([^'\"\s]+)", proc.stdout)
-              if not i.startswith("$")]  # `$VOLUME_VIEWER_IMAGE`: a template filled in at run time
-    assert len(images) > 40 and all(i.startswith(registry) for i in images), [i for i in images if not i.startswith(registry)][:5]
+    images = [
+        i for i in re.findall(r"(?m)^\s*(?:- )?image: ['\"]?([^'\"\s]+)", proc.stdout) if not i.startswith("$")
+    ]  # `$VOLUME_VIEWER_IMAGE`: a template filled in at run time
+    assert len(images) > 40 and all(i.startswith(registry) for i in images), [
+        i for i in images if not i.startswith(registry)
+    ][:5]
     namespace = next(d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "kubeflow")
     assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
     # every function ran and said so (kustomize discards results; stderr is what users see)
-    for name in ("remove-argo", "remove-istio", "image-proxy", "virtualservice-gateway", "argo-artifact-repository",
-                 "envoy-base-id", "namespace-injection", "pod-template-labels", "pod-template-annotations"):
+    for name in (
+        "remove-argo",
+        "remove-istio",
+        "image-proxy",
+        "virtualservice-gateway",
+        "argo-artifact-repository",
+        "envoy-base-id",
+        "namespace-injection",
+        "pod-template-labels",
+        "pod-template-annotations",
+    ):
         assert f"kfkrm {name}:" in proc.stderr
 
 
@@ -103,8 +127,22 @@ def test_leaving_an_adaptation_out_fails_the_policy(tmp_path):
 
 def test_stand_in_refuses_other_images(tmp_path):
     stand_in = stand_in_dir()
-    proc = subprocess.run([str(stand_in / "docker"), "run", "--rm", "-i", "--network", "none", "--user", "nobody",
-                           "gcr.io/kpt-fn/set-labels:v0.1"], input="", capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(stand_in / "docker"),
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--user",
+            "nobody",
+            "gcr.io/kpt-fn/set-labels:v0.1",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "refusing to run gcr.io/kpt-fn/set-labels:v0.1" in proc.stderr
 
@@ -128,17 +166,39 @@ def test_container_mode_equals_the_stand_in(env_dir):
 @pytest.mark.container
 def test_image_runs_as_nobody_read_only_without_network():
     docker, image = _engine()
-    ident = subprocess.run([docker, "run", "--rm", "--user", "nobody", "--entrypoint", "id", image, "-u"],
-                           capture_output=True, text=True)
+    ident = subprocess.run(
+        [docker, "run", "--rm", "--user", "nobody", "--entrypoint", "id", image, "-u"], capture_output=True, text=True
+    )
     assert ident.stdout.strip() == "65534", ident.stderr
-    rl = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
-          "  metadata:\n    name: kubeflow\nfunctionConfig:\n  apiVersion: kfkrm.dev/v1alpha1\n  kind: NamespaceInjection\n"
-          "  metadata:\n    name: n\n  namespaces: [kubeflow]\n")
-    proc = subprocess.run([docker, "run", "--rm", "-i", "--network", "none", "--user", "nobody", "--read-only",
-                           "--security-opt=no-new-privileges", image], input=rl, capture_output=True, text=True)
+    rl = (
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
+        "  metadata:\n    name: kubeflow\nfunctionConfig:\n  apiVersion: kfkrm.dev/v1alpha1\n  kind: NamespaceInjection\n"
+        "  metadata:\n    name: n\n  namespaces: [kubeflow]\n"
+    )
+    proc = subprocess.run(
+        [
+            docker,
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--user",
+            "nobody",
+            "--read-only",
+            "--security-opt=no-new-privileges",
+            image,
+        ],
+        input=rl,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(proc.stdout)["items"][0]["metadata"]["labels"] == {"istio-injection": "enabled"}
     # no build tools in the final image
-    tools = subprocess.run([docker, "run", "--rm", "--entrypoint", "sh", image, "-c",
-                            "command -v gcc cc make g++ || true"], capture_output=True, text=True)
+    tools = subprocess.run(
+        [docker, "run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc make g++ || true"],
+        capture_output=True,
+        text=True,
+    )
     assert tools.stdout.strip() == ""

@@ -4,6 +4,7 @@ scripts/gen-docs.py derives fnconfigs/<name>.yaml, functions/kfkrm/fns/examples.
 `kfkrm NAME --help` prints, also in the installed package) and the generated blocks of
 docs/functions/<name>.md (the example and the field table). Stale output fails here.
 """
+
 import subprocess
 import sys
 
@@ -12,8 +13,9 @@ from kfkrm.fns.registry import FUNCTIONS
 
 
 def test_generated_docs_fnconfigs_and_examples_module_are_up_to_date():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-docs.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen-docs.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 

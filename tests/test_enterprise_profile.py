@@ -5,6 +5,7 @@ it, on the previous one's output, with configs written here by hand from the pro
 documented mapping (docs/functions/enterprise-profile.md). The profile must give the
 same items byte for byte and the same results, on the real v1.3.0 and v1.10 renders.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,17 @@ import re
 import pytest
 import yaml
 
-from helpers import (REPO, VERSIONS, items_block, load_output, rendered_items_text, rendered_text, resource_list, run_cli,
-                     run_function)
+from helpers import (
+    REPO,
+    VERSIONS,
+    items_block,
+    load_output,
+    rendered_items_text,
+    rendered_text,
+    resource_list,
+    run_cli,
+    run_function,
+)
 from kfkrm.fns.enterprise_profile import OPT_OUT_REASON
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import ResourceList
@@ -33,7 +43,8 @@ def _policy_available() -> bool:
 
 needs_policy = pytest.mark.skipif(
     not _policy_available(),
-    reason="kfkrm.fns.enterprise_policy (the EnterprisePolicy validator, issue 8) cannot be imported: the profile's validate step cannot run")
+    reason="kfkrm.fns.enterprise_policy (the EnterprisePolicy validator, issue 8) cannot be imported: the profile's validate step cannot run",
+)
 
 # Kubeflow v1.10 uses Istio APIs newer than the field report's Istio 1.6 (AuthorizationPolicy
 # action CUSTOM since 1.9, RequestAuthentication outputClaimToHeaders since 1.17): its
@@ -49,46 +60,69 @@ def field_report_chain(version: str) -> list[tuple[str, str]]:
     """The single-function configs that the field-report profile stands for, in its documented order."""
     istio = ISTIO_VERSION[version]
     return [
-        ("remove-istio", f"""
+        (
+            "remove-istio",
+            f"""
 kind: RemoveIstio
 istioVersion: "{istio}"
 keep: [{{namespace: istio-system, name: "*authservice*"}}]
-localGateway: keep"""),
+localGateway: keep""",
+        ),
         ("remove-argo", "kind: RemoveArgo"),
-        ("authservice-relocation", """
+        (
+            "authservice-relocation",
+            """
 kind: AuthServiceRelocation
 namespace: kubeflow
 sidecar: true
-excludeOutboundPorts: ["443"]"""),
-        ("image-proxy", """
+excludeOutboundPorts: ["443"]""",
+        ),
+        (
+            "image-proxy",
+            """
 kind: ImageProxy
 rules:
 - {from: docker.io, to: registry.corp.example.com/dockerhub}
 - {from: gcr.io/ml-pipeline, to: registry.corp.example.com/gcr/ml-pipeline}
 - {from: "*", to: registry.corp.example.com/proxy}
-allowedRegistries: [registry.corp.example.com]"""),
-        ("virtualservice-gateway", """
+allowedRegistries: [registry.corp.example.com]""",
+        ),
+        (
+            "virtualservice-gateway",
+            """
 kind: VirtualServiceGateway
 gateway: istio-system/corp-gateway
 hosts: [kubeflow.corp.example.com]
 removeUnusedGateways: true
-gatewayWorkload: kubeflow-default"""),
-        ("argo-artifact-repository", """
+gatewayWorkload: kubeflow-default""",
+        ),
+        (
+            "argo-artifact-repository",
+            """
 kind: ArgoArtifactRepository
 s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, keyFormat: "artifacts/{{workflow.name}}/{{pod.name}}", useSDKCreds: true}
 target: namespace
-namespaces: [kubeflow]"""),
+namespaces: [kubeflow]""",
+        ),
         ("namespace-injection", "kind: NamespaceInjection\nnamespaces: [kubeflow]"),
-        ("pod-template-labels", """
+        (
+            "pod-template-labels",
+            """
 kind: PodTemplateLabels
 labels: {corp.example.com/team: ml-platform, istio-injected: "true"}
-include: [{namespace: kubeflow}]"""),
-        ("pod-template-annotations", """
+include: [{namespace: kubeflow}]""",
+        ),
+        (
+            "pod-template-annotations",
+            """
 kind: PodTemplateAnnotations
 annotations: {sidecar.istio.io/inject: "true"}
-include: [{namespace: kubeflow}]"""),
+include: [{namespace: kubeflow}]""",
+        ),
         ("envoy-base-id", "kind: EnvoyBaseId\nbaseId: 1"),
-        ("enterprise-policy", f"""
+        (
+            "enterprise-policy",
+            f"""
 kind: EnterprisePolicy
 allowedRegistries: [registry.corp.example.com]
 meshNamespaces: [kubeflow]
@@ -99,7 +133,8 @@ forbid:
 authService: {{namespace: kubeflow}}
 istioVersion: "{istio}"
 exemptions: {json.dumps(kept_opt_out_exemptions(version))}
-"""),
+""",
+        ),
     ]
 
 
@@ -111,13 +146,27 @@ def kept_opt_out_exemptions(version: str) -> list[dict]:
         if not obj or (obj.get("metadata") or {}).get("namespace") != "kubeflow":
             continue
         spec = obj.get("spec") or {}
-        template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template") if obj["kind"] == "CronJob" \
+        template = (
+            (spec.get("jobTemplate") or {}).get("spec", {}).get("template")
+            if obj["kind"] == "CronJob"
             else spec.get("template")
+        )
         meta = (template or {}).get("metadata") or {} if obj["kind"] in WORKLOADS else {}
-        if any(str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false" for k in ("labels", "annotations")):
+        if any(
+            str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false"
+            for k in ("labels", "annotations")
+        ):
             group = obj["apiVersion"].rpartition("/")[0]
-            found.append({"group": group, "kind": obj["kind"], "namespace": "kubeflow", "name": obj["metadata"]["name"],
-                          "rule": "mesh", "reason": OPT_OUT_REASON})
+            found.append(
+                {
+                    "group": group,
+                    "kind": obj["kind"],
+                    "namespace": "kubeflow",
+                    "name": obj["metadata"]["name"],
+                    "rule": "mesh",
+                    "reason": OPT_OUT_REASON,
+                }
+            )
     return found
 
 
@@ -158,25 +207,37 @@ envoyBaseId: {baseId: 7, include: [{namespace: kubeflow}]}
 
 OPTIONS_CHAIN = [
     ("image-proxy", "kind: ImageProxy\nrules: [{from: gcr.io, to: registry.corp.example.com/gcr}]\nembedded: false"),
-    ("virtualservice-gateway", """
+    (
+        "virtualservice-gateway",
+        """
 kind: VirtualServiceGateway
 gateway: istio-system/corp-gateway
 replaceGateways: [kubeflow/kubeflow-gateway]
 hosts: [ml.corp.example.com]
 exportTo: ["*"]
-gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}"""),
-    ("ingress-gateway", """
+gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}""",
+    ),
+    (
+        "ingress-gateway",
+        """
 kind: IngressGateway
 type: LoadBalancer
 annotations: {service.beta.kubernetes.io/aws-load-balancer-backend-protocol: http}
-loadBalancerSourceRanges: [10.0.0.0/8]"""),
-    ("argo-artifact-repository", """
+loadBalancerSourceRanges: [10.0.0.0/8]""",
+    ),
+    (
+        "argo-artifact-repository",
+        """
 kind: ArgoArtifactRepository
 s3: {bucket: ml-artifacts, endpoint: minio.example.com:9000, insecure: true, accessKeySecret: {name: s3-creds, key: a}, secretKeySecret: {name: s3-creds, key: s}}
 target: controller
-archiveLogs: false"""),
+archiveLogs: false""",
+    ),
     ("namespace-injection", "kind: NamespaceInjection\nnamespaces: [kubeflow]\nrevision: 1-6-8"),
-    ("pod-template-annotations", "kind: PodTemplateAnnotations\nannotations: {corp.example.com/cost-center: ml-1234}\nexclude: [{namespace: istio-system}]"),
+    (
+        "pod-template-annotations",
+        "kind: PodTemplateAnnotations\nannotations: {corp.example.com/cost-center: ml-1234}\nexclude: [{namespace: istio-system}]",
+    ),
     ("envoy-base-id", "kind: EnvoyBaseId\nbaseId: 7\ninclude: [{namespace: kubeflow}]"),
 ]
 
@@ -218,7 +279,7 @@ def _assert_same_as_chain(version, profile, chain):
     assert out.stderr.count("\n") == 1
     position = 0
     for line in chain_lines:
-        name, summary = line[len("kfkrm "):].split(": ", 1)
+        name, summary = line[len("kfkrm ") :].split(": ", 1)
         summary = re.sub(r"; \d+ warnings? \(see results\)$", "", summary)  # the runner's note, once for the profile
         step = f"{name}: {summary}"
         assert step in out.stderr[position:], f"{step!r} missing (or out of order) in {out.stderr!r}"
@@ -291,7 +352,9 @@ def test_untouched_items_stay_byte_identical(version):
             unchanged += 1
         else:
             changed += 1
-            assert yamlio.load(after[2:].replace("\n  ", "\n")) != yamlio.load(item.raw[2:].replace("\n  ", "\n")), _key(item)
+            assert yamlio.load(after[2:].replace("\n  ", "\n")) != yamlio.load(item.raw[2:].replace("\n  ", "\n")), (
+                _key(item)
+            )
     assert unchanged > 300 and changed > 50, (unchanged, changed)
 
 
@@ -321,16 +384,25 @@ envoyBaseId: 1
 
 def test_sections_are_optional_and_map_to_their_steps_only():
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubeflow\n"
-    text = resource_list(items_block(namespace), "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\nmesh: {namespaces: [kubeflow]}")
+    text = resource_list(
+        items_block(namespace),
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\nmesh: {namespaces: [kubeflow]}",
+    )
     out = run_function("enterprise-profile", text)
     assert out.exit_code == 0, out.stderr
-    assert out.stderr == "kfkrm enterprise-profile: 1 steps | namespace-injection: labelled 1 of 1 namespaces for injection\n"
+    assert (
+        out.stderr
+        == "kfkrm enterprise-profile: 1 steps | namespace-injection: labelled 1 of 1 namespaces for injection\n"
+    )
     assert load_output(out.stdout)["items"][0]["metadata"]["labels"] == {"istio-injection": "enabled"}
 
 
 def test_the_cli_dispatches_on_the_profile_kind():
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubeflow\n"
-    text = resource_list(items_block(namespace), "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\nmesh: {namespaces: [kubeflow]}")
+    text = resource_list(
+        items_block(namespace),
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\nmesh: {namespaces: [kubeflow]}",
+    )
     proc = run_cli([], text)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("kfkrm enterprise-profile: 1 steps | namespace-injection: ")
@@ -355,27 +427,54 @@ BAD_CONFIGS = [
     ("mesh: {gateway: corp-gateway}", "mesh.gateway: 'corp-gateway' is not a gateway reference"),
     ("mesh: {hosts: [kubeflow.corp.example.com]}", "mesh.hosts: only used with mesh.gateway set"),
     ("mesh: {removeBundledIstio: true, istioVersion: 1.6}", 'mesh.istioVersion: must be a quoted string'),
-    ("mesh: {namespaces: [kubeflow], keepBundled: [{name: x}]}", "mesh.keepBundled: only used with mesh.removeBundledIstio set"),
+    (
+        "mesh: {namespaces: [kubeflow], keepBundled: [{name: x}]}",
+        "mesh.keepBundled: only used with mesh.removeBundledIstio set",
+    ),
     ("mesh: {namespaces: [Kubeflow]}", "mesh.namespaces: 'Kubeflow' is not a namespace name"),
     ("meshh: {namespaces: [kubeflow]}", "meshh: unknown field"),
     ("mesh: {namespaces: [kubeflow], gatway: x}", "mesh.gatway: unknown field"),
     ("registry: {rules: [{from: 'https://gcr.io', to: registry.corp.example.com}]}", "registry.rules[0].from"),
-    ("registry: {rules: [{from: '*', to: a.example.com}, {from: gcr.io, to: b.example.com}]}", 'registry: rules[0]: the catch-all "*" must be the last rule'),
+    (
+        "registry: {rules: [{from: '*', to: a.example.com}, {from: gcr.io, to: b.example.com}]}",
+        'registry: rules[0]: the catch-all "*" must be the last rule',
+    ),
     ("registry: {rules: []}", "registry.rules: must hold at least one rule"),
     ("auth: {namespace: kubeflow, excludeOutboundPorts: ['99999']}", "auth.excludeOutboundPorts"),
-    ("auth: {namespace: kubeflow, sidecar: false, excludeOutboundPorts: ['443']}", "auth: excludeOutboundPorts only applies with sidecar: true"),
+    (
+        "auth: {namespace: kubeflow, sidecar: false, excludeOutboundPorts: ['443']}",
+        "auth: excludeOutboundPorts only applies with sidecar: true",
+    ),
     ("auth: {sidecar: true}", "auth.namespace: required field is missing"),
-    ("argo: {artifactRepository: {s3: {bucket: b, endpoint: 'https://s3.amazonaws.com', useSDKCreds: true}}}", "argo.artifactRepository.s3.endpoint: must be host[:port] without a scheme"),
-    ("argo: {artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com}}}", "argo.artifactRepository.s3: s3: no credentials"),
-    ("argo: {external: true, artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}}}", "argo.artifactRepository: namespaces: target: namespace needs at least one namespace"),
-    ("argo: {keepCRDs: true, artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}}}", "argo.keepCRDs: only used with argo.external: true"),
+    (
+        "argo: {artifactRepository: {s3: {bucket: b, endpoint: 'https://s3.amazonaws.com', useSDKCreds: true}}}",
+        "argo.artifactRepository.s3.endpoint: must be host[:port] without a scheme",
+    ),
+    (
+        "argo: {artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com}}}",
+        "argo.artifactRepository.s3: s3: no credentials",
+    ),
+    (
+        "argo: {external: true, artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}}}",
+        "argo.artifactRepository: namespaces: target: namespace needs at least one namespace",
+    ),
+    (
+        "argo: {keepCRDs: true, artifactRepository: {s3: {bucket: b, endpoint: s3.amazonaws.com, useSDKCreds: true}}}",
+        "argo.keepCRDs: only used with argo.external: true",
+    ),
     ("argo: {}", "argo: sets nothing to do"),
     ("envoyBaseId: 0", "envoyBaseId.baseId: must be between 1 and 4294967295"),
     ("envoyBaseId: {baseId: 1, images: []}", "envoyBaseId.images: must list at least one"),
     ("podTemplates: {include: [{namespace: kubeflow}]}", "podTemplates: sets neither labels nor annotations"),
     ("podTemplates: {labels: {}}", "podTemplates.labels: must set at least one label"),
-    ("podTemplates: {annotations: {a: b}, include: [{}]}", "podTemplates.include[0]: a selector term must set at least one of"),
-    ("ingress: {type: NodePort, loadBalancerSourceRanges: [10.0.0.0/8]}", "ingress: loadBalancerSourceRanges needs type LoadBalancer"),
+    (
+        "podTemplates: {annotations: {a: b}, include: [{}]}",
+        "podTemplates.include[0]: a selector term must set at least one of",
+    ),
+    (
+        "ingress: {type: NodePort, loadBalancerSourceRanges: [10.0.0.0/8]}",
+        "ingress: loadBalancerSourceRanges needs type LoadBalancer",
+    ),
     ("metadata: {name: empty}", "sets no section"),
 ]
 
@@ -384,7 +483,9 @@ BAD_CONFIGS = [
 def test_bad_config(config, message):
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubeflow\n"
     items = items_block(namespace)
-    out = run_function("enterprise-profile", resource_list(items, "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\n" + config))
+    out = run_function(
+        "enterprise-profile", resource_list(items, "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterpriseProfile\n" + config)
+    )
     assert out.exit_code == 1
     assert out.stderr.count("\n") == 1
     assert out.stderr.startswith("kfkrm enterprise-profile: error: functionConfig EnterpriseProfile: ")
@@ -393,11 +494,23 @@ def test_bad_config(config, message):
 
 
 @needs_policy
-@pytest.mark.parametrize("config,message", [
-    ("mesh: {namespaces: [kubeflow]}\nvalidate: {exemptions: [{kind: Deployment, rule: mesh, reason: ''}]}", "validate.exemptions[0].reason: must say why"),
-    ("mesh: {namespaces: [kubeflow]}\nvalidate: {exemptions: [{kind: Deployment, rule: meshh, reason: x}]}", "validate.exemptions[0].rule"),
-    ("mesh: {namespaces: [kubeflow]}\nvalidate: {forbid: [{}]}", "validate.forbid[0]: a selector term must set at least one of"),
-    ("validate: true", "validate: sets no rule"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        (
+            "mesh: {namespaces: [kubeflow]}\nvalidate: {exemptions: [{kind: Deployment, rule: mesh, reason: ''}]}",
+            "validate.exemptions[0].reason: must say why",
+        ),
+        (
+            "mesh: {namespaces: [kubeflow]}\nvalidate: {exemptions: [{kind: Deployment, rule: meshh, reason: x}]}",
+            "validate.exemptions[0].rule",
+        ),
+        (
+            "mesh: {namespaces: [kubeflow]}\nvalidate: {forbid: [{}]}",
+            "validate.forbid[0]: a selector term must set at least one of",
+        ),
+        ("validate: true", "validate: sets no rule"),
+    ],
+)
 def test_bad_validate_config(config, message):
     test_bad_config(config, message)

@@ -3,6 +3,7 @@
 Expected values come from reading ../shared/kubeflow by hand (the lists below), from
 KFP's metadata-envoy Dockerfile as the issue quotes it, or from a scanner written here.
 """
+
 from __future__ import annotations
 
 import re
@@ -83,8 +84,15 @@ def envoy(args=None, command=None, image="gcr.io/ml-pipeline/metadata-envoy:1.5.
     template = {"spec": {"containers": [{"name": "app", "image": "corp/app:1"}, container]}}
     if labels:
         template["metadata"] = {"labels": labels}
-    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "kubeflow"},
-                           "spec": {"template": template}}, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "kubeflow"},
+            "spec": {"template": template},
+        },
+        sort_keys=False,
+    )
 
 
 def run_one(doc: str, config: str = CONFIG):
@@ -97,14 +105,22 @@ def run_one(doc: str, config: str = CONFIG):
     return outcome, container
 
 
-@pytest.mark.parametrize("args, command, expected_args, expected_command", [
-    (None, None, EXPECTED_ARGS, None),
-    (["/etc/envoy.yaml", "-l", "debug"], None, ["/etc/envoy.yaml", "-l", "debug", "--base-id", "1"], None),
-    (["/etc/envoy.yaml", "--base-id", "0", "-l", "info"], None, ["/etc/envoy.yaml", "--base-id", "1", "-l", "info"], None),
-    (["/etc/envoy.yaml", "--base-id=0"], None, ["/etc/envoy.yaml", "--base-id=1"], None),
-    (None, ["envoy", "-c", "/etc/envoy.yaml"], ["--base-id", "1"], ["envoy", "-c", "/etc/envoy.yaml"]),
-    (None, ["envoy", "-c", "/e.yaml", "--base-id", "0"], None, ["envoy", "-c", "/e.yaml", "--base-id", "1"]),
-])
+@pytest.mark.parametrize(
+    "args, command, expected_args, expected_command",
+    [
+        (None, None, EXPECTED_ARGS, None),
+        (["/etc/envoy.yaml", "-l", "debug"], None, ["/etc/envoy.yaml", "-l", "debug", "--base-id", "1"], None),
+        (
+            ["/etc/envoy.yaml", "--base-id", "0", "-l", "info"],
+            None,
+            ["/etc/envoy.yaml", "--base-id", "1", "-l", "info"],
+            None,
+        ),
+        (["/etc/envoy.yaml", "--base-id=0"], None, ["/etc/envoy.yaml", "--base-id=1"], None),
+        (None, ["envoy", "-c", "/etc/envoy.yaml"], ["--base-id", "1"], ["envoy", "-c", "/etc/envoy.yaml"]),
+        (None, ["envoy", "-c", "/e.yaml", "--base-id", "0"], None, ["envoy", "-c", "/e.yaml", "--base-id", "1"]),
+    ],
+)
 def test_args_are_appended_or_replaced(args, command, expected_args, expected_command):
     outcome, container = run_one(envoy(args, command))
     assert outcome.exit_code == 0, outcome.stderr
@@ -141,18 +157,23 @@ def test_opt_out_label_warns_and_injection_enabled_does_not():
 
 
 def test_configmap_config():
-    outcome, container = run_one(envoy(), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  baseId: '7'\n")
+    outcome, container = run_one(
+        envoy(), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  baseId: '7'\n"
+    )
     assert outcome.exit_code == 0 and container["args"] == ["/etc/envoy.yaml", "--base-id", "7"]
 
 
-@pytest.mark.parametrize("config, expected", [
-    (CONFIG.replace("baseId: 1", "baseId: 0"), "baseId: must be between 1 and 4294967295"),
-    (CONFIG.replace("baseId: 1", "baseId: one"), "baseId: input should be a valid integer"),
-    (CONFIG.replace("baseId: 1", ""), "baseId: required field is missing"),
-    (CONFIG + "baseid: 2\n", "baseid: unknown field"),
-    (CONFIG + "images: []\n", "images: must list at least one"),
-    (CONFIG + "include: [{kind: StatefulSet}]\n", "include selects no container"),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        (CONFIG.replace("baseId: 1", "baseId: 0"), "baseId: must be between 1 and 4294967295"),
+        (CONFIG.replace("baseId: 1", "baseId: one"), "baseId: input should be a valid integer"),
+        (CONFIG.replace("baseId: 1", ""), "baseId: required field is missing"),
+        (CONFIG + "baseid: 2\n", "baseid: unknown field"),
+        (CONFIG + "images: []\n", "images: must list at least one"),
+        (CONFIG + "include: [{kind: StatefulSet}]\n", "include selects no container"),
+    ],
+)
 def test_bad_configs(config, expected):
     text = resource_list(block(envoy()), config)
     outcome = run_function(NAME, text)

@@ -5,11 +5,12 @@ output.yaml (the ResourceList on stdout), stderr.txt and exit-code (absent means
 KFKRM_UPDATE_GOLDEN=1 rewrites .expected/ from the current code: review the diff by eye,
 a regenerated golden file is not an oracle by itself.
 """
+
 import os
 
 import pytest
 
-from helpers import BY_NAME, golden_cases, golden_input, run_golden, function_of_case, run_cli
+from helpers import BY_NAME, function_of_case, golden_cases, golden_input, run_cli, run_golden
 
 UPDATE = os.environ.get("KFKRM_UPDATE_GOLDEN") == "1"
 CASES = golden_cases()
@@ -18,8 +19,11 @@ CASES = golden_cases()
 def _expected(case):
     exp = case / ".expected"
     code = exp / "exit-code"
-    return ((exp / "output.yaml").read_text(), (exp / "stderr.txt").read_text(),
-            int(code.read_text()) if code.exists() else 0)
+    return (
+        (exp / "output.yaml").read_text(),
+        (exp / "stderr.txt").read_text(),
+        int(code.read_text()) if code.exists() else 0,
+    )
 
 
 def _write(case, outcome):

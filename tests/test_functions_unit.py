@@ -3,13 +3,18 @@
 The inputs and configs are golden examples (examples/pod-template-*, examples/namespace-injection-*),
 whose whole output test_examples.py compares; here independent oracles check what matters in it.
 """
+
 from helpers import GOLDEN, load_output, run_golden
 
 # Independent of kfkrm: where each of the objects above keeps its pod-template metadata.
 TEMPLATE_OF = {
-    "p": ["metadata"], "pt": ["template", "metadata"], "rc": ["spec", "template", "metadata"],
-    "ds": ["spec", "template", "metadata"], "rs": ["spec", "template", "metadata"],
-    "job": ["spec", "template", "metadata"], "cron": ["spec", "jobTemplate", "spec", "template", "metadata"],
+    "p": ["metadata"],
+    "pt": ["template", "metadata"],
+    "rc": ["spec", "template", "metadata"],
+    "ds": ["spec", "template", "metadata"],
+    "rs": ["spec", "template", "metadata"],
+    "job": ["spec", "template", "metadata"],
+    "cron": ["spec", "jobTemplate", "spec", "template", "metadata"],
     "db": ["spec", "template", "metadata"],
 }
 
@@ -39,6 +44,7 @@ def test_labels_reach_every_workload_kind_and_nothing_else():
 
 def test_selector_include_exclude_globs_and_labels():
     items, _, _ = _run("pod-template-labels-selectors")
+
     def has_team(name):
         try:
             return "team" in (_get(items[name], TEMPLATE_OF[name]).get("labels") or {})

@@ -7,6 +7,7 @@ is a plain string scan of the output, parsed with PyYAML (not kfkrm's reader): t
 the pod labels) must be gone from every field but object names, and no selector may still
 pick the cluster-local gateway pods. Knative's `_example` blocks are documentation.
 """
+
 from __future__ import annotations
 
 import re
@@ -119,20 +120,35 @@ def test_the_oracle_sees_the_references_in_the_input(version):
 def test_every_rewrite_is_an_info_result_naming_object_and_field(version):
     outcome = run_profile(version)
     results = load_output(outcome.stdout)["results"]
-    rewrites = [r for r in results if "->" in r["message"] and ("gateway's" in r["message"] or "gateway pods" in r["message"])]
-    assert rewrites and all(r["severity"] == "info" and r.get("field", {}).get("path") and r.get("resourceRef")
-                            for r in rewrites)
+    rewrites = [
+        r for r in results if "->" in r["message"] and ("gateway's" in r["message"] or "gateway pods" in r["message"])
+    ]
+    assert rewrites and all(
+        r["severity"] == "info" and r.get("field", {}).get("path") and r.get("resourceRef") for r in rewrites
+    )
 
 
 EXPECTED_REFERENCES = {  # (kind, name) that must be named when gatewayWorkload is absent
-    "v1.3.0": {("EnvoyFilter", "authn-filter"), ("AuthorizationPolicy", "ml-pipeline-ui"),
-               ("ConfigMap", "config-istio"), ("ConfigMap", "inferenceservice-config")},
-    "v1.7.0": {("EnvoyFilter", "authn-filter"), ("AuthorizationPolicy", "central-dashboard"),
-               ("AuthorizationPolicy", "ml-pipeline-ui"), ("ConfigMap", "config-istio")},
-    "v1.10": {("AuthorizationPolicy", "istio-ingressgateway-oauth2-proxy"),
-              ("AuthorizationPolicy", "istio-ingressgateway-require-jwt"), ("RequestAuthentication", "dex-jwt"),
-              ("NetworkPolicy", "ml-pipeline-ui"), ("AuthorizationPolicy", "central-dashboard"),
-              ("ConfigMap", "config-istio")},
+    "v1.3.0": {
+        ("EnvoyFilter", "authn-filter"),
+        ("AuthorizationPolicy", "ml-pipeline-ui"),
+        ("ConfigMap", "config-istio"),
+        ("ConfigMap", "inferenceservice-config"),
+    },
+    "v1.7.0": {
+        ("EnvoyFilter", "authn-filter"),
+        ("AuthorizationPolicy", "central-dashboard"),
+        ("AuthorizationPolicy", "ml-pipeline-ui"),
+        ("ConfigMap", "config-istio"),
+    },
+    "v1.10": {
+        ("AuthorizationPolicy", "istio-ingressgateway-oauth2-proxy"),
+        ("AuthorizationPolicy", "istio-ingressgateway-require-jwt"),
+        ("RequestAuthentication", "dex-jwt"),
+        ("NetworkPolicy", "ml-pipeline-ui"),
+        ("AuthorizationPolicy", "central-dashboard"),
+        ("ConfigMap", "config-istio"),
+    },
 }
 
 
@@ -146,11 +162,16 @@ def test_without_gateway_workload_the_run_fails_naming_each_reference(version):
     assert all(r.get("field", {}).get("path") for r in errors)
     assert any("gatewayWorkload" in r["message"] and "kubeflow-default" in r["message"] for r in errors)
     # every field the with-workload run rewrites is named here, and nothing else
-    rewritten = {(r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"])
-                 for r in load_output(run_profile(version).stdout)["results"]
-                 if r["severity"] == "info" and r.get("resourceRef") and r["message"].startswith(
-                     ("the gateway's", "selects the gateway pods"))}
-    failed = {(r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"]) for r in errors if r.get("resourceRef")}
+    rewritten = {
+        (r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"])
+        for r in load_output(run_profile(version).stdout)["results"]
+        if r["severity"] == "info"
+        and r.get("resourceRef")
+        and r["message"].startswith(("the gateway's", "selects the gateway pods"))
+    }
+    failed = {
+        (r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"]) for r in errors if r.get("resourceRef")
+    }
     rewritten, failed = {(k, n) for k, n, _ in rewritten}, {(k, n) for k, n, _ in failed}
     assert rewritten <= failed
     # beyond those, only what AuthServiceRelocation added for the gateway it was told about (Kubeflow's, by default)
@@ -174,46 +195,67 @@ kind: VirtualServiceGateway
 metadata: {name: t}
 gateway: istio-ingress/acme-gw
 """
-VS = "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: a, namespace: kubeflow}\n" \
-     "spec: {gateways: [kubeflow/kubeflow-gateway], hosts: ['*'], http: [{route: [{destination: {host: a}}]}]}\n"
+VS = (
+    "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: a, namespace: kubeflow}\n"
+    "spec: {gateways: [kubeflow/kubeflow-gateway], hosts: ['*'], http: [{route: [{destination: {host: a}}]}]}\n"
+)
 
 
 def test_network_policy_pod_and_namespace_sources_are_repointed():
-    netpol = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: kubeflow}\n"
-              "spec:\n  podSelector: {}\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: "
-              "{kubernetes.io/metadata.name: istio-system}}\n      podSelector: {matchLabels: {app: istio-ingressgateway}}\n"
-              "    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: other}}\n")
+    netpol = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: kubeflow}\n"
+        "spec:\n  podSelector: {}\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: "
+        "{kubernetes.io/metadata.name: istio-system}}\n      podSelector: {matchLabels: {app: istio-ingressgateway}}\n"
+        "    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: other}}\n"
+    )
     config = VSG + WORKLOAD.replace("  ", "", 1).replace("\n  ", "\n")
     outcome = run_function("virtualservice-gateway", resource_list(items_block(VS, netpol), config))
     assert outcome.exit_code == 0, outcome.stderr
     np = [o for o in load_output(outcome.stdout)["items"] if o["kind"] == "NetworkPolicy"][0]
     peers = np["spec"]["ingress"][0]["from"]
-    assert peers[0] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}},
-                        "podSelector": {"matchLabels": {"istio": "acme-gw"}}}
+    assert peers[0] == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}},
+        "podSelector": {"matchLabels": {"istio": "acme-gw"}},
+    }
     assert peers[1] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}}
 
 
 def test_a_login_policy_that_would_collide_in_the_gateway_namespace_is_an_error():
     def policy(ns):
-        return (f"apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {{name: require-jwt, "
-                f"namespace: {ns}}}\nspec: {{action: DENY, selector: {{matchLabels: {{app: istio-ingressgateway}}}}, "
-                "rules: [{from: [{source: {notRequestPrincipals: ['*']}}]}]}\n")
+        return (
+            f"apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {{name: require-jwt, "
+            f"namespace: {ns}}}\nspec: {{action: DENY, selector: {{matchLabels: {{app: istio-ingressgateway}}}}, "
+            "rules: [{from: [{source: {notRequestPrincipals: ['*']}}]}]}\n"
+        )
+
     config = VSG + WORKLOAD.replace("  ", "", 1).replace("\n  ", "\n")
-    outcome = run_function("virtualservice-gateway", resource_list(items_block(VS, policy("istio-system"),
-                                                                              policy("istio-ingress")), config))
+    outcome = run_function(
+        "virtualservice-gateway",
+        resource_list(items_block(VS, policy("istio-system"), policy("istio-ingress")), config),
+    )
     assert outcome.exit_code == 1
     assert "already has AuthorizationPolicy istio-ingress/require-jwt" in outcome.stderr
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("gatewayWorkload: default\n", "gatewayWorkload"),
-    ("gatewayWorkload: {namespace: istio-ingress, serviceAccount: acme-gw, labels: {}, service: a.b}\n",
-     "at least one label"),
-    ("gatewayWorkload: {namespace: istio-ingress, serviceAccount: acme-gw, labels: {istio: acme-gw}}\n",
-     "gatewayWorkload.service is required"),
-    ("gatewayWorkload: kubeflow-default\ngatewayService: other.istio-system.svc.cluster.local\n", "kubeflow-default"),
-    ("localGateway: drop\n", "localGateway"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("gatewayWorkload: default\n", "gatewayWorkload"),
+        (
+            "gatewayWorkload: {namespace: istio-ingress, serviceAccount: acme-gw, labels: {}, service: a.b}\n",
+            "at least one label",
+        ),
+        (
+            "gatewayWorkload: {namespace: istio-ingress, serviceAccount: acme-gw, labels: {istio: acme-gw}}\n",
+            "gatewayWorkload.service is required",
+        ),
+        (
+            "gatewayWorkload: kubeflow-default\ngatewayService: other.istio-system.svc.cluster.local\n",
+            "kubeflow-default",
+        ),
+        ("localGateway: drop\n", "localGateway"),
+    ],
+)
 def test_bad_gateway_settings_are_config_errors(bad, message):
     outcome = run_function("virtualservice-gateway", resource_list(items_block(VS), VSG + bad))
     assert outcome.exit_code == 1 and message in outcome.stderr, outcome.stderr
@@ -237,7 +279,10 @@ def _opted_out(objects) -> set[tuple[str, str, str]]:
         if not obj or obj.get("kind") not in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
             continue
         meta = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
-        if any(str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false" for k in ("labels", "annotations")):
+        if any(
+            str((meta.get(k) or {}).get("sidecar.istio.io/inject")).lower() == "false"
+            for k in ("labels", "annotations")
+        ):
             found.add((obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
     return found
 
@@ -249,15 +294,19 @@ def test_upstream_opt_outs_are_kept_with_a_warning_naming_each_workload(version)
     assert outcome.exit_code == 0, outcome.stderr
     doc = load_output(outcome.stdout)
     assert _opted_out(doc["items"]) == before  # every opt-out survives
-    warned = {(r["resourceRef"]["kind"], r["resourceRef"].get("namespace", ""), r["resourceRef"]["name"])
-              for r in doc["results"] if r["severity"] == "warning" and "forceInjection" in r["message"]}
+    warned = {
+        (r["resourceRef"]["kind"], r["resourceRef"].get("namespace", ""), r["resourceRef"]["name"])
+        for r in doc["results"]
+        if r["severity"] == "warning" and "forceInjection" in r["message"]
+    }
     assert warned == before
     # the other annotations still go on those workloads
     by_ref = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in doc["items"]}
     for ref in before:
         assert by_ref[ref]["spec"]["template"]["metadata"]["annotations"]["corp.example.com/team"] == "ml"
-    forced = run_function("pod-template-annotations", resource_list(rendered_items_text(version),
-                                                                   ANNOTATE + "forceInjection: true\n"))
+    forced = run_function(
+        "pod-template-annotations", resource_list(rendered_items_text(version), ANNOTATE + "forceInjection: true\n")
+    )
     assert forced.exit_code == 0 and _opted_out(load_output(forced.stdout)["items"]) == set()
 
 
@@ -266,22 +315,36 @@ def test_the_derived_policy_exempts_only_the_kept_opt_outs():
     outcome = run_profile(v)
     results = load_output(outcome.stdout)["results"]
     exempt = {r["resourceRef"]["name"] for r in results if "[mesh] exempt" in r["message"]}
-    kubeflow = {name for kind, ns, name in _opted_out(yaml.load_all(rendered_text(v), Loader=yaml.CSafeLoader))
-                if ns == "kubeflow"}
+    kubeflow = {
+        name
+        for kind, ns, name in _opted_out(yaml.load_all(rendered_text(v), Loader=yaml.CSafeLoader))
+        if ns == "kubeflow"
+    }
     assert exempt == kubeflow and len(exempt) >= 9
-    forced = run_function("enterprise-profile", resource_list(rendered_items_text(v), (PROFILE % WORKLOAD).replace(
-        "  include: [{namespace: kubeflow}]", "  include: [{namespace: kubeflow}]\n  forceInjection: true")))
+    forced = run_function(
+        "enterprise-profile",
+        resource_list(
+            rendered_items_text(v),
+            (PROFILE % WORKLOAD).replace(
+                "  include: [{namespace: kubeflow}]", "  include: [{namespace: kubeflow}]\n  forceInjection: true"
+            ),
+        ),
+    )
     assert forced.exit_code == 0, forced.stderr
     assert not [r for r in load_output(forced.stdout)["results"] if "[mesh] exempt" in r["message"]]
 
 
 # -- the mesh's extension provider -------------------------------------------------------------
 
+
 def test_validate_checks_the_organisations_mesh_config_against_the_moved_auth_service(tmp_path):
     outcome = run_profile("v1.10")
     assert outcome.exit_code == 0, outcome.stderr
-    warning = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"
-               and "extensionProviders: [" in r["message"]]
+    warning = [
+        r
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and "extensionProviders: [" in r["message"]
+    ]
     assert len(warning) == 1 and warning[0]["field"]["path"] == "spec.provider.name"
     snippet = warning[0]["message"].split(": extensionProviders: ", 1)[1].split(" (kfkrm validate", 1)[0]
     entry = yaml.safe_load(snippet)[0]  # one line of valid YAML
@@ -292,19 +355,28 @@ def test_validate_checks_the_organisations_mesh_config_against_the_moved_auth_se
     render = tmp_path / "render.yaml"
     render.write_text(outcome.stdout)
     policy = tmp_path / "policy.yaml"
-    policy.write_text("apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
-                      "authService: {namespace: kubeflow}\n")
-    upstream = [o for o in yaml.load_all(rendered_text("v1.10"), Loader=yaml.CSafeLoader)
-                if o and o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio"]
+    policy.write_text(
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
+        "authService: {namespace: kubeflow}\n"
+    )
+    upstream = [
+        o
+        for o in yaml.load_all(rendered_text("v1.10"), Loader=yaml.CSafeLoader)
+        if o and o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio"
+    ]
     stale = tmp_path / "istio-configmap.yaml"
     stale.write_text(yaml.safe_dump(upstream[0]))
     fixed = tmp_path / "meshconfig.yaml"
     fixed.write_text(f"rootNamespace: istio-system\n{snippet.join(['extensionProviders: ', ''])}\n")
 
     from helpers import run_cli
+
     bad = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(stale)], "")
     assert bad.returncode == 1, bad.stderr
-    assert "oauth2-proxy.oauth2-proxy.svc.cluster.local" in bad.stdout and "istio-ingressgateway-oauth2-proxy" in bad.stdout
+    assert (
+        "oauth2-proxy.oauth2-proxy.svc.cluster.local" in bad.stdout
+        and "istio-ingressgateway-oauth2-proxy" in bad.stdout
+    )
     good = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(fixed)], "")
     assert good.returncode == 0, good.stdout + good.stderr
     unusable = run_cli(["validate", str(render), "--config", str(policy), "--mesh-config", str(policy)], "")

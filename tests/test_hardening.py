@@ -4,6 +4,7 @@ Each test runs the real code path (the `kfkrm` command in a subprocess, or the r
 checks what a user sees: the exit code, the one stderr line, and the output items parsed by
 PyYAML independently of kfkrm's reader.
 """
+
 import os
 import resource
 import subprocess
@@ -17,11 +18,15 @@ from helpers import REPO, items_block, load_output, resource_list, run_cli
 from kfkrm.runtime import yamlio
 
 POLICY = "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\nallowedRegistries: [registry.corp.example.com]\n"
-PROXY = ("apiVersion: kfkrm.dev/v1alpha1\nkind: ImageProxy\nmetadata: {name: p}\n"
-         "rules: [{from: '*', to: registry.corp.example.com/proxy}]\nallowedRegistries: [registry.corp.example.com]\n")
+PROXY = (
+    "apiVersion: kfkrm.dev/v1alpha1\nkind: ImageProxy\nmetadata: {name: p}\n"
+    "rules: [{from: '*', to: registry.corp.example.com/proxy}]\nallowedRegistries: [registry.corp.example.com]\n"
+)
 LABELS = "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateLabels\nmetadata: {name: t}\nlabels: {team: ml}\n"
-PATCH = ("apiVersion: kfkrm.dev/v1alpha1\nkind: JsonPatch\nmetadata: {name: p}\npatches:\n"
-         "- target: {kind: Deployment}\n  ops: [{op: add, path: /metadata/labels, value: {patched: 'yes'}}]\n")
+PATCH = (
+    "apiVersion: kfkrm.dev/v1alpha1\nkind: JsonPatch\nmetadata: {name: p}\npatches:\n"
+    "- target: {kind: Deployment}\n  ops: [{op: add, path: /metadata/labels, value: {patched: 'yes'}}]\n"
+)
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -55,6 +60,7 @@ def _with_items_block(block: str, config: str) -> str:
 
 # -- 1. a comment before the first item must not shift it -------------------------------
 
+
 def _commented_block(indent: int) -> str:
     pad = " " * indent
     lines = items_block(DEPLOYMENT).splitlines(True)
@@ -78,13 +84,17 @@ def test_comment_before_first_item_json_patch_keeps_the_deployment(indent):
 
 
 def test_dash_comment_form_and_flow_items():
-    block = ("- # the deployment follows\n" + "".join("  " + line for line in DEPLOYMENT.splitlines(True))
-             + "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: kubeflow}, data: {image: x}}\n")
+    block = (
+        "- # the deployment follows\n"
+        + "".join("  " + line for line in DEPLOYMENT.splitlines(True))
+        + "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: kubeflow}, data: {image: x}}\n"
+    )
     proc = run_cli(["enterprise-policy"], _with_items_block(block, POLICY))
     _assert_one_line_error(proc, "docker.io/nginx:1.25")
 
 
 # -- 2. alias bombs ------------------------------------------------------------------------
+
 
 def _alias_bomb(levels: int) -> str:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
@@ -96,9 +106,11 @@ def _alias_bomb(levels: int) -> str:
 
 @pytest.mark.parametrize("function,config", [("json-patch", PATCH), ("enterprise-policy", POLICY)])
 def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
-    item = ("- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: bomb, namespace: kubeflow}\n"
-            "  spec:\n    template:\n      spec:\n        containers: [{name: c, image: docker.io/x:1}]\n"
-            "  bomb:\n" + _alias_bomb(9).replace("    ", "    ", 1))
+    item = (
+        "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: bomb, namespace: kubeflow}\n"
+        "  spec:\n    template:\n      spec:\n        containers: [{name: c, image: docker.io/x:1}]\n"
+        "  bomb:\n" + _alias_bomb(9).replace("    ", "    ", 1)
+    )
     text = _with_items_block(item, config)
     assert len(item) < 1024
     start = time.monotonic()
@@ -106,8 +118,9 @@ def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
     before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
     try:
-        proc = subprocess.run([sys.executable, "-m", "kfkrm", function], input=text, capture_output=True, text=True,
-                              env=env, timeout=20)
+        proc = subprocess.run(
+            [sys.executable, "-m", "kfkrm", function], input=text, capture_output=True, text=True, env=env, timeout=20
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the alias bomb ran for more than 20 s")
     elapsed = time.monotonic() - start
@@ -126,8 +139,10 @@ def test_alias_bomb_in_the_function_config():
 
 
 def test_moderate_aliases_inside_one_item_still_work():
-    item = ("- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c, namespace: kubeflow, labels: &l {a: b}}\n"
-            "  data: {x: y}\n  extra: *l\n")
+    item = (
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c, namespace: kubeflow, labels: &l {a: b}}\n"
+        "  data: {x: y}\n  extra: *l\n"
+    )
     proc = run_cli(["json-patch"], _with_items_block(item, PATCH.replace("kind: Deployment", "kind: ConfigMap")))
     assert proc.returncode == 0, proc.stderr
     [out] = load_output(proc.stdout)["items"]
@@ -137,23 +152,35 @@ def test_moderate_aliases_inside_one_item_still_work():
 
 # -- 3. local config is decided by the parsed annotation only -----------------------------
 
+
 def test_local_config_in_a_comment_does_not_exempt_the_item():
-    text = DEPLOYMENT.replace("image: docker.io/nginx:1.25", "image: docker.io/nginx:1.25  # not config.kubernetes.io/local-config: true")
+    text = DEPLOYMENT.replace(
+        "image: docker.io/nginx:1.25", "image: docker.io/nginx:1.25  # not config.kubernetes.io/local-config: true"
+    )
     proc = run_cli(["image-proxy"], _with_items_block(items_block(text), PROXY))
     assert proc.returncode == 0, proc.stderr
     [out] = load_output(proc.stdout)["items"]
-    assert out["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.corp.example.com/proxy/docker.io/library/nginx:1.25"
+    assert (
+        out["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "registry.corp.example.com/proxy/docker.io/library/nginx:1.25"
+    )
 
 
 def test_a_real_local_config_annotation_still_exempts_the_item():
-    text = DEPLOYMENT.replace("  namespace: kubeflow\n", "  namespace: kubeflow\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n")
+    text = DEPLOYMENT.replace(
+        "  namespace: kubeflow\n",
+        "  namespace: kubeflow\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n",
+    )
     block = items_block(text)
-    proc = run_cli(["image-proxy"], _with_items_block(block, PROXY.replace("allowedRegistries: [registry.corp.example.com]\n", "")))
+    proc = run_cli(
+        ["image-proxy"], _with_items_block(block, PROXY.replace("allowedRegistries: [registry.corp.example.com]\n", ""))
+    )
     assert proc.returncode == 0, proc.stderr
     assert block in proc.stdout
 
 
 # -- 5. duplicate keys ------------------------------------------------------------------
+
 
 def test_duplicate_key_in_a_touched_item():
     text = DEPLOYMENT.replace("  namespace: kubeflow\n", "  namespace: kubeflow\n  namespace: other\n")
@@ -169,7 +196,10 @@ def test_duplicate_key_in_the_function_config():
 
 # -- 6. one stderr line, escaped ---------------------------------------------------------
 
-@pytest.mark.parametrize("name", ['"evil\\nkfkrm: ok all good"', '"evil\\rkfkrm: ok"', '"evil\\u2028kfkrm: ok"', '"a\\e[31mred"'])
+
+@pytest.mark.parametrize(
+    "name", ['"evil\\nkfkrm: ok all good"', '"evil\\rkfkrm: ok"', '"evil\\u2028kfkrm: ok"', '"a\\e[31mred"']
+)
 def test_stderr_is_one_escaped_line(name):
     text = DEPLOYMENT.replace("  name: web\n", f"  name: {name}\n")
     proc = run_cli(["enterprise-policy"], _with_items_block(items_block(text), POLICY))
@@ -183,6 +213,7 @@ def test_stderr_is_one_escaped_line(name):
 
 # -- 7. explicit tags and depth ----------------------------------------------------------
 
+
 def _tag_of_extra(text: str) -> str:
     """The tag of the first item's `extra` value as kfkrm's own YAML 1.2 loader resolves it."""
     root = yaml.compose(text, Loader=yamlio.Loader)
@@ -190,8 +221,19 @@ def _tag_of_extra(text: str) -> str:
     return next(v.tag for k, v in items.value[0].value if k.value == "extra")
 
 
-@pytest.mark.parametrize("value", ["!!timestamp 2021-01-29", "!!set {a, b}", "!!omap [{b: 1}, {a: 2}]",
-                                   "!!binary aGVsbG8=", "!!str 0777", "!!float 1", "!!int '12'", "!!pairs [{a: 1}, {a: 2}]"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "!!timestamp 2021-01-29",
+        "!!set {a, b}",
+        "!!omap [{b: 1}, {a: 2}]",
+        "!!binary aGVsbG8=",
+        "!!str 0777",
+        "!!float 1",
+        "!!int '12'",
+        "!!pairs [{a: 1}, {a: 2}]",
+    ],
+)
 def test_explicit_tags_keep_their_meaning_on_a_changed_item(value):
     text = DEPLOYMENT.replace("  namespace: kubeflow\n", f"  namespace: kubeflow\nextra: {value}\n", 1)
     given = _with_items_block(items_block(text), LABELS)
@@ -205,8 +247,9 @@ def test_explicit_tags_keep_their_meaning_on_a_changed_item(value):
     assert out["extra"] == want and type(out["extra"]) is type(want), (out["extra"], want)
 
 
-@pytest.mark.parametrize("value", ["!!int hello", "!!float abc", "!!bool yes", "!!null x", "!!python/name:os.system ''",
-                                   "!mytag x"])
+@pytest.mark.parametrize(
+    "value", ["!!int hello", "!!float abc", "!!bool yes", "!!null x", "!!python/name:os.system ''", "!mytag x"]
+)
 def test_bad_explicit_tags_are_input_errors(value):
     text = DEPLOYMENT.replace("  namespace: kubeflow\n", f"  namespace: kubeflow\nextra: {value}\n", 1)
     proc = run_cli(["pod-template-labels"], _with_items_block(items_block(text), LABELS))
@@ -229,7 +272,10 @@ def test_deep_block_nesting_is_an_input_error():
 
 # -- 8. image strings that are not references ---------------------------------------------
 
-@pytest.mark.parametrize("image", ['"docker.io/nginx extra"', '"registry.corp.example.com/nginx:1\\nfoo"', "'UPPER/Case'"])
+
+@pytest.mark.parametrize(
+    "image", ['"docker.io/nginx extra"', '"registry.corp.example.com/nginx:1\\nfoo"', "'UPPER/Case'"]
+)
 def test_unparsable_image_is_a_policy_violation(image):
     text = DEPLOYMENT.replace("image: docker.io/nginx:1.25", f"image: {image}")
     proc = run_cli(["enterprise-policy"], _with_items_block(items_block(text), POLICY))
@@ -245,14 +291,23 @@ def test_unparsable_image_is_an_image_proxy_error_under_allowed_registries():
 # -- 4. argocd/generate.sh finds exec functions whatever their spelling --------------------
 
 _EXEC_SPELLINGS = {
-    "quoted-key": ("fn.yaml", 'apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata:\n  name: fn\n  annotations:\n'
-                              '    "config.kubernetes.io/function": |\n      exec:\n        path: /usr/local/bin/kfkrm\n'
-                              'namespaces: [kubeflow]\n'),
-    "json": ("fn.json", '{"apiVersion": "kfkrm.dev/v1alpha1", "kind": "NamespaceInjection", "metadata": {"name": "fn", '
-                        '"annotations": {"config.kubernetes.io/function": "exec:\\n  path: /usr/local/bin/kfkrm\\n"}}, '
-                        '"namespaces": ["kubeflow"]}\n'),
-    "flow-value": ("fn.yaml", "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: fn, annotations: "
-                              "{'config.k8s.io/function': '{exec: {path: /usr/local/bin/kfkrm}}'}}\nnamespaces: [kubeflow]\n"),
+    "quoted-key": (
+        "fn.yaml",
+        'apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata:\n  name: fn\n  annotations:\n'
+        '    "config.kubernetes.io/function": |\n      exec:\n        path: /usr/local/bin/kfkrm\n'
+        'namespaces: [kubeflow]\n',
+    ),
+    "json": (
+        "fn.json",
+        '{"apiVersion": "kfkrm.dev/v1alpha1", "kind": "NamespaceInjection", "metadata": {"name": "fn", '
+        '"annotations": {"config.kubernetes.io/function": "exec:\\n  path: /usr/local/bin/kfkrm\\n"}}, '
+        '"namespaces": ["kubeflow"]}\n',
+    ),
+    "flow-value": (
+        "fn.yaml",
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: fn, annotations: "
+        "{'config.k8s.io/function': '{exec: {path: /usr/local/bin/kfkrm}}'}}\nnamespaces: [kubeflow]\n",
+    ),
 }
 
 
@@ -267,13 +322,14 @@ def test_generate_refuses_exec_functions_in_any_spelling(spelling, tmp_path):
     kustomization = app / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("transformers/fn.yaml", f"transformers/{name}"))
     from helpers import stand_in_dir
+
     proc = _generate(checkout, app, [stand_in_dir()])
     _assert_loud_failure(proc, "exec functions are not run here", f"./transformers/{name}")
 
 
 def test_generate_failure_line_survives_backslash_c(tmp_path):
-    from test_argocd import _generate, _small_app
     from helpers import stand_in_dir
+    from test_argocd import _generate, _small_app
 
     checkout, app = _small_app(tmp_path, None)
     (app / "kustomization.yaml").unlink()
@@ -285,10 +341,12 @@ def test_generate_failure_line_survives_backslash_c(tmp_path):
 
 # -- 1b. a quoted scalar whose continuation line looks like an item: the whole-parse fallback
 
-_TRICKY = ("- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: kubeflow}\n"
-           "  spec:\n    selector: {matchLabels: {app: web}}\n    template:\n      metadata: {labels: {app: web}}\n"
-           "      spec: {containers: [{name: web, image: docker.io/nginx:1.25}]}\n"
-           '  note: "first\n- second"\n')
+_TRICKY = (
+    "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: kubeflow}\n"
+    "  spec:\n    selector: {matchLabels: {app: web}}\n    template:\n      metadata: {labels: {app: web}}\n"
+    "      spec: {containers: [{name: web, image: docker.io/nginx:1.25}]}\n"
+    '  note: "first\n- second"\n'
+)
 
 
 def test_runner_falls_back_to_a_whole_parse_when_a_split_item_only_looks_broken():

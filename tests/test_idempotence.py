@@ -6,6 +6,7 @@ remove, and give back every item byte for byte. Checked on all three renders wit
 field report's profile, every section set (removals, relocation, rewrites, enrolment,
 the derived policy).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,11 @@ def test_the_profile_on_its_own_output_changes_nothing(version):
     assert not [r for r in _results(second.stdout) if r["severity"] == "error"]
     # nothing new to worry about: every warning of the second run was a warning of the first
     first_warnings = {_warning(r) for r in _results(first.stdout) if r["severity"] == "warning"}
-    assert [r["message"] for r in _results(second.stdout)
-            if r["severity"] == "warning" and _warning(r) not in first_warnings] == []
+    assert [
+        r["message"]
+        for r in _results(second.stdout)
+        if r["severity"] == "warning" and _warning(r) not in first_warnings
+    ] == []
 
 
 def _warning(result: dict) -> tuple:

@@ -3,11 +3,12 @@
 The acceptance check uses a scanner of its own (below), not the function's finder: it
 looks at every string of every output object, and inside ConfigMap values at the text.
 """
+
 from __future__ import annotations
 
 import json
-from functools import partial
 import re
+from functools import partial
 
 import pytest
 import yaml
@@ -28,8 +29,10 @@ allowedRegistries: [{CORP}]
 # -- an independent scanner --------------------------------------------------------------
 # Public registry hosts at the start of a reference: not preceded by a name character or
 # "/", so "registry.corp.example.com/proxy/gcr.io/x" does not count.
-PUBLIC = re.compile(r"(?<![\w./-])(?:docker\.io|index\.docker\.io|(?:[a-z]+\.)?gcr\.io|ghcr\.io|quay\.io|public\.ecr\.aws"
-                    r"|registry\.k8s\.io|mcr\.microsoft\.com|nvcr\.io)/[\w./-]+")
+PUBLIC = re.compile(
+    r"(?<![\w./-])(?:docker\.io|index\.docker\.io|(?:[a-z]+\.)?gcr\.io|ghcr\.io|quay\.io|public\.ecr\.aws"
+    r"|registry\.k8s\.io|mcr\.microsoft\.com|nvcr\.io)/[\w./-]+"
+)
 # An image key in JSON or YAML text, with its value.
 IMAGE_IN_TEXT = re.compile(r"""["']?\b(?:image|\w*Image|\w*_IMAGE)["']?\s*:\s*["']?([^\s"',}]+)""")
 DOC_KEYS = {"_example"}  # documentation only: Knative checksums it, nothing reads it
@@ -88,6 +91,7 @@ def output_objects(stdout):
 
 
 # -- the real manifests --------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module", params=VERSIONS)
 def proxied(request):
@@ -152,8 +156,11 @@ EXPECTED_EMBEDDED = {
 
 def test_each_embedded_place_is_reported(proxied):
     version, _, out, doc = proxied
-    reported = {(r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"])
-                for r in doc["results"] if r["severity"] == "info"}
+    reported = {
+        (r["resourceRef"]["kind"], r["resourceRef"]["name"], r["field"]["path"])
+        for r in doc["results"]
+        if r["severity"] == "info"
+    }
     missing = [p for p in EXPECTED_EMBEDDED[version] if p not in reported]
     assert missing == []
     assert not [r for r in doc["results"] if r["severity"] != "info"]
@@ -193,7 +200,11 @@ def test_embedded_values_keep_their_format(proxied):
             assert len(old.splitlines()) == len(value.splitlines()), key
             for a, b in zip(old.splitlines(), value.splitlines()):
                 if a != b:
-                    assert re.sub(CORP + r"/proxy/(docker\.io/(library/)?)?", "", b) == a.replace("docker.io/", ""), (key, a, b)
+                    assert re.sub(CORP + r"/proxy/(docker\.io/(library/)?)?", "", b) == a.replace("docker.io/", ""), (
+                        key,
+                        a,
+                        b,
+                    )
             if key.endswith(".py"):
                 compile(value, key, "exec")
             elif value.lstrip().startswith("{"):
@@ -201,6 +212,7 @@ def test_embedded_values_keep_their_format(proxied):
 
 
 # -- small cases ------------------------------------------------------------------------------
+
 
 def deployment(*images, env=None, args=None):
     containers = "".join(f"      - name: c{i}\n        image: {img}\n" for i, img in enumerate(images))
@@ -238,51 +250,95 @@ def images_of(stdout):
 
 
 def test_whole_components_and_normalisation():
-    text = resource_list(items_block(deployment(
-        "docker.io.evil.example/x:1", "gcr.io/ml-pipeline-test/x:1", "gcr.io/ml-pipeline/api:2",
-        "kubeflow/x:3", "nginx", "index.docker.io/library/redis:7", "localhost:5000/y:1",
-    )), config([("docker.io", f"{CORP}/hub"), ("gcr.io/ml-pipeline", f"{CORP}/kfp")]))
+    text = resource_list(
+        items_block(
+            deployment(
+                "docker.io.evil.example/x:1",
+                "gcr.io/ml-pipeline-test/x:1",
+                "gcr.io/ml-pipeline/api:2",
+                "kubeflow/x:3",
+                "nginx",
+                "index.docker.io/library/redis:7",
+                "localhost:5000/y:1",
+            )
+        ),
+        config([("docker.io", f"{CORP}/hub"), ("gcr.io/ml-pipeline", f"{CORP}/kfp")]),
+    )
     out = run(text)
     assert out.exit_code == 0, out.stderr
     assert images_of(out.stdout) == [
         f"{CORP}/hub/library/busybox",
-        "docker.io.evil.example/x:1", "gcr.io/ml-pipeline-test/x:1", f"{CORP}/kfp/api:2",
-        f"{CORP}/hub/kubeflow/x:3", f"{CORP}/hub/library/nginx", f"{CORP}/hub/library/redis:7", "localhost:5000/y:1",
+        "docker.io.evil.example/x:1",
+        "gcr.io/ml-pipeline-test/x:1",
+        f"{CORP}/kfp/api:2",
+        f"{CORP}/hub/kubeflow/x:3",
+        f"{CORP}/hub/library/nginx",
+        f"{CORP}/hub/library/redis:7",
+        "localhost:5000/y:1",
     ]
 
 
 def test_tags_and_digests_kept_exactly_first_rule_wins():
     digest = "sha256:" + "ab" * 32
-    text = resource_list(items_block(deployment(f"gcr.io/a/b:v1@{digest}", f"quay.io/c@{digest}")),
-                         config([("gcr.io/a", f"{CORP}/first"), ("gcr.io", f"{CORP}/second"), ("*", f"{CORP}/proxy")]))
+    text = resource_list(
+        items_block(deployment(f"gcr.io/a/b:v1@{digest}", f"quay.io/c@{digest}")),
+        config([("gcr.io/a", f"{CORP}/first"), ("gcr.io", f"{CORP}/second"), ("*", f"{CORP}/proxy")]),
+    )
     out = run(text)
     assert images_of(out.stdout)[1:] == [f"{CORP}/first/b:v1@{digest}", f"{CORP}/proxy/quay.io/c@{digest}"]
 
 
 def test_image_already_under_a_target_is_left_alone():
-    text = resource_list(items_block(deployment(f"{CORP}/proxy/gcr.io/x:1", f"{CORP}/hub/library/nginx")),
-                         config([("docker.io", f"{CORP}/hub"), ("*", f"{CORP}/proxy")]))
+    text = resource_list(
+        items_block(deployment(f"{CORP}/proxy/gcr.io/x:1", f"{CORP}/hub/library/nginx")),
+        config([("docker.io", f"{CORP}/hub"), ("*", f"{CORP}/proxy")]),
+    )
     out = run(text)
     assert images_of(out.stdout)[1:] == [f"{CORP}/proxy/gcr.io/x:1", f"{CORP}/hub/library/nginx"]
 
 
 def test_env_and_args_only_where_the_name_says_image():
-    text = resource_list(items_block(deployment(
-        "app:1",
-        env={"METRICS_DOMAIN": "knative.dev/eventing", "PING_IMAGE": "gcr.io/k/ping:1", "HOME_URL": "gcr.io/not/an-image"},
-        args=["--executor-image", "quay.io/argoproj/argoexec:v3", "--kubectl-delivery-image=mpioperator/kd:latest",
-              "--server", "quay.io/not/an-image:1"],
-    )), config([("*", f"{CORP}/proxy")]))
+    text = resource_list(
+        items_block(
+            deployment(
+                "app:1",
+                env={
+                    "METRICS_DOMAIN": "knative.dev/eventing",
+                    "PING_IMAGE": "gcr.io/k/ping:1",
+                    "HOME_URL": "gcr.io/not/an-image",
+                },
+                args=[
+                    "--executor-image",
+                    "quay.io/argoproj/argoexec:v3",
+                    "--kubectl-delivery-image=mpioperator/kd:latest",
+                    "--server",
+                    "quay.io/not/an-image:1",
+                ],
+            )
+        ),
+        config([("*", f"{CORP}/proxy")]),
+    )
     out = run(text)
     c = output_objects(out.stdout)[0]["spec"]["template"]["spec"]["containers"][0]
-    assert [e["value"] for e in c["env"]] == ["knative.dev/eventing", f"{CORP}/proxy/gcr.io/k/ping:1", "gcr.io/not/an-image"]
-    assert c["args"] == ["--executor-image", f"{CORP}/proxy/quay.io/argoproj/argoexec:v3",
-                         f"--kubectl-delivery-image={CORP}/proxy/docker.io/mpioperator/kd:latest", "--server", "quay.io/not/an-image:1"]
+    assert [e["value"] for e in c["env"]] == [
+        "knative.dev/eventing",
+        f"{CORP}/proxy/gcr.io/k/ping:1",
+        "gcr.io/not/an-image",
+    ]
+    assert c["args"] == [
+        "--executor-image",
+        f"{CORP}/proxy/quay.io/argoproj/argoexec:v3",
+        f"--kubectl-delivery-image={CORP}/proxy/docker.io/mpioperator/kd:latest",
+        "--server",
+        "quay.io/not/an-image:1",
+    ]
 
 
 def test_embedded_false_touches_only_container_fields():
-    text = resource_list(items_block(deployment("app:1", env={"PING_IMAGE": "gcr.io/k/ping:1"})),
-                         config([("*", f"{CORP}/proxy")], "embedded: false\n"))
+    text = resource_list(
+        items_block(deployment("app:1", env={"PING_IMAGE": "gcr.io/k/ping:1"})),
+        config([("*", f"{CORP}/proxy")], "embedded: false\n"),
+    )
     out = run(text)
     c = output_objects(out.stdout)[0]["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == f"{CORP}/proxy/docker.io/library/app:1" and c["env"][0]["value"] == "gcr.io/k/ping:1"
@@ -320,13 +376,23 @@ def test_configmap_values_rewritten_in_their_own_format():
     assert data["cacheImage"] == f"{CORP}/proxy/gcr.io/google-containers/busybox"
     assert "cacheImage: 'registry.corp" in out.stdout  # quoting kept
     assert data["url"] == "gcr.io/not-an-image"
-    assert data["predictors"] == CONFIGMAP_PREDICTORS.replace("tensorflow/serving", f"{CORP}/proxy/docker.io/tensorflow/serving")
+    assert data["predictors"] == CONFIGMAP_PREDICTORS.replace(
+        "tensorflow/serving", f"{CORP}/proxy/docker.io/tensorflow/serving"
+    )
     assert yaml.safe_load(data["spawner.yaml"])["image"] == {
-        "value": f"{CORP}/proxy/gcr.io/a/b:1", "options": [f"{CORP}/proxy/gcr.io/a/b:1", f"{CORP}/proxy/gcr.io/a/c:1"]}
+        "value": f"{CORP}/proxy/gcr.io/a/b:1",
+        "options": [f"{CORP}/proxy/gcr.io/a/b:1", f"{CORP}/proxy/gcr.io/a/c:1"],
+    }
     assert data["spawner.yaml"].startswith("# the default image: tensorflow/serving\n")
     assert data["_example"] == "image: gcr.io/documented/only:1\n"
     fields = sorted(r["field"]["path"] for r in load_output(out.stdout)["results"])
-    assert fields == ["data.cacheImage", "data.predictors", 'data["spawner.yaml"]', 'data["spawner.yaml"]', 'data["spawner.yaml"]']
+    assert fields == [
+        "data.cacheImage",
+        "data.predictors",
+        'data["spawner.yaml"]',
+        'data["spawner.yaml"]',
+        'data["spawner.yaml"]',
+    ]
 
 
 CONFIGMAP_PREDICTORS = yaml.safe_load(CONFIGMAP)["data"]["predictors"]
@@ -362,8 +428,12 @@ def test_istio_hub_rewritten_when_sound():
 
 
 def test_istio_hub_split_by_rules_is_a_warning_naming_what_to_set():
-    out = run(resource_list(items_block(ISTIO_VALUES),
-                            config([("gcr.io/istio-release/proxyv2", f"{CORP}/istio-proxy"), ("gcr.io", f"{CORP}/gcr")])))
+    out = run(
+        resource_list(
+            items_block(ISTIO_VALUES),
+            config([("gcr.io/istio-release/proxyv2", f"{CORP}/istio-proxy"), ("gcr.io", f"{CORP}/gcr")]),
+        )
+    )
     assert out.exit_code == 0
     assert json.loads(output_objects(out.stdout)[0]["data"]["values"])["global"]["hub"] == "gcr.io/istio-release"
     [warning] = [r for r in load_output(out.stdout)["results"] if r["severity"] == "warning"]
@@ -371,36 +441,57 @@ def test_istio_hub_split_by_rules_is_a_warning_naming_what_to_set():
 
 
 def test_allowed_registries_error_names_resource_and_field():
-    text = resource_list(items_block(deployment("gcr.io/a/b:1", "nginx:1")),
-                         config([("docker.io", f"{CORP}/hub")], f"allowedRegistries: [{CORP}]\n"))
+    text = resource_list(
+        items_block(deployment("gcr.io/a/b:1", "nginx:1")),
+        config([("docker.io", f"{CORP}/hub")], f"allowedRegistries: [{CORP}]\n"),
+    )
     out = run(text)
     assert out.exit_code == 1
-    assert out.stderr.count("\n") == 1 and "spec.template.spec.containers[0].image" in out.stderr and "gcr.io/a/b:1" in out.stderr
+    assert (
+        out.stderr.count("\n") == 1
+        and "spec.template.spec.containers[0].image" in out.stderr
+        and "gcr.io/a/b:1" in out.stderr
+    )
     doc = load_output(out.stdout)
     assert doc["items"] == load_output(text)["items"]  # the input, unchanged
     [error] = [r for r in doc["results"] if r["severity"] == "error"]
     assert error["resourceRef"]["name"] == "app"
 
 
-@pytest.mark.parametrize("rules, expected", [
-    ("rules:\n- {to: registry.corp.example.com/x}\n", "rules[0].from: required field is missing"),
-    ("rules:\n- {from: docker.io}\n", "rules[0].to: required field is missing"),
-    ("rules:\n- {from: docker.io, to: 'https://registry.corp.example.com'}\n", "rules[0].to"),
-    ("rules:\n- {from: docker.io, to: corp/proxy}\n", "rules[0].to"),
-    ("rules:\n- {from: docker.io, to: 'registry.corp.example.com/x:tag'}\n", "rules[0].to"),
-    ("rules:\n- {from: 'gcr.io/x:1', to: registry.corp.example.com/x}\n", "rules[0].from"),
-    ("rules:\n- {from: docker.io, to: registry.corp.example.com/a}\n- {from: docker.io, to: registry.corp.example.com/b}\n",
-     "duplicates rules[0].from"),
-    ("rules:\n- {from: kubeflow, to: registry.corp.example.com/a}\n- {from: docker.io/kubeflow, to: registry.corp.example.com/b}\n",
-     "duplicates rules[0].from"),
-    ("rules: []\n", "rules: must hold at least one rule"),
-    ("rules:\n- {from: '*', to: registry.corp.example.com/a}\n- {from: gcr.io, to: registry.corp.example.com/b}\n",
-     "must be the last rule"),
-    ("rules:\n- {from: '*', to: registry.corp.example.com/a}\nallowedRegistries: ['http://x']\n", "allowedRegistries"),
-    ("rules:\n- {from: '*', to: registry.corp.example.com/a}\nembeded: true\n", "embeded: unknown field"),
-])
+@pytest.mark.parametrize(
+    "rules, expected",
+    [
+        ("rules:\n- {to: registry.corp.example.com/x}\n", "rules[0].from: required field is missing"),
+        ("rules:\n- {from: docker.io}\n", "rules[0].to: required field is missing"),
+        ("rules:\n- {from: docker.io, to: 'https://registry.corp.example.com'}\n", "rules[0].to"),
+        ("rules:\n- {from: docker.io, to: corp/proxy}\n", "rules[0].to"),
+        ("rules:\n- {from: docker.io, to: 'registry.corp.example.com/x:tag'}\n", "rules[0].to"),
+        ("rules:\n- {from: 'gcr.io/x:1', to: registry.corp.example.com/x}\n", "rules[0].from"),
+        (
+            "rules:\n- {from: docker.io, to: registry.corp.example.com/a}\n- {from: docker.io, to: registry.corp.example.com/b}\n",
+            "duplicates rules[0].from",
+        ),
+        (
+            "rules:\n- {from: kubeflow, to: registry.corp.example.com/a}\n- {from: docker.io/kubeflow, to: registry.corp.example.com/b}\n",
+            "duplicates rules[0].from",
+        ),
+        ("rules: []\n", "rules: must hold at least one rule"),
+        (
+            "rules:\n- {from: '*', to: registry.corp.example.com/a}\n- {from: gcr.io, to: registry.corp.example.com/b}\n",
+            "must be the last rule",
+        ),
+        (
+            "rules:\n- {from: '*', to: registry.corp.example.com/a}\nallowedRegistries: ['http://x']\n",
+            "allowedRegistries",
+        ),
+        ("rules:\n- {from: '*', to: registry.corp.example.com/a}\nembeded: true\n", "embeded: unknown field"),
+    ],
+)
 def test_bad_config(rules, expected):
-    text = resource_list(items_block(deployment("nginx")), "apiVersion: kfkrm.dev/v1alpha1\nkind: ImageProxy\nmetadata: {name: t}\n" + rules)
+    text = resource_list(
+        items_block(deployment("nginx")),
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: ImageProxy\nmetadata: {name: t}\n" + rules,
+    )
     out = run(text)
     assert out.exit_code == 1
     assert out.stderr.count("\n") == 1 and expected in out.stderr, out.stderr

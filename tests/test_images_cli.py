@@ -1,4 +1,5 @@
 """`kfkrm images`: the mirror list, on the real rendered manifests and on small input."""
+
 from __future__ import annotations
 
 import json
@@ -35,14 +36,26 @@ def test_lists_images_with_their_places_v1_10():
     lines = out.stdout.splitlines()
     # written down from the manifests: an env var, an arg, a KServe runtime, Istio's hub + tag
     for image, place in [
-        ("ghcr.io/kubeflow/kfp-driver:2.5.0", "Deployment kubeflow/ml-pipeline spec.template.spec.containers[0].env[23].value"),
-        ("quay.io/argoproj/argoexec:v3.5.14", "Deployment kubeflow/workflow-controller spec.template.spec.containers[0].args[3]"),
-        ("docker.io/kserve/sklearnserver:v0.15.0", "ClusterServingRuntime kserve-sklearnserver spec.containers[0].image"),
-        ("gcr.io/istio-release/proxyv2:1.26.1", "ConfigMap istio-system/istio-sidecar-injector data.values (global.hub)"),
+        (
+            "ghcr.io/kubeflow/kfp-driver:2.5.0",
+            "Deployment kubeflow/ml-pipeline spec.template.spec.containers[0].env[23].value",
+        ),
+        (
+            "quay.io/argoproj/argoexec:v3.5.14",
+            "Deployment kubeflow/workflow-controller spec.template.spec.containers[0].args[3]",
+        ),
+        (
+            "docker.io/kserve/sklearnserver:v0.15.0",
+            "ClusterServingRuntime kserve-sklearnserver spec.containers[0].image",
+        ),
+        (
+            "gcr.io/istio-release/proxyv2:1.26.1",
+            "ConfigMap istio-system/istio-sidecar-injector data.values (global.hub)",
+        ),
     ]:
         assert image in lines
-        following = lines[lines.index(image) + 1:]
-        block = following[:next((i for i, line in enumerate(following) if not line.startswith("  ")), len(following))]
+        following = lines[lines.index(image) + 1 :]
+        block = following[: next((i for i, line in enumerate(following) if not line.startswith("  ")), len(following))]
         assert any(line.strip().startswith(place) for line in block), (image, block)
 
 
@@ -55,7 +68,10 @@ def test_mirror_pairs_v1_3_0(tmp_path):
     # KServe keeps the tags beside the repository: both are listed
     assert pairs["docker.io/tensorflow/serving:1.14.0"] == f"{CORP}/dockerhub/tensorflow/serving:1.14.0"
     assert pairs["docker.io/tensorflow/serving:1.14.0-gpu"] == f"{CORP}/dockerhub/tensorflow/serving:1.14.0-gpu"
-    assert pairs["gcr.io/ml-pipeline/argoexec:v2.12.9-license-compliance"] == f"{CORP}/proxy/gcr.io/ml-pipeline/argoexec:v2.12.9-license-compliance"
+    assert (
+        pairs["gcr.io/ml-pipeline/argoexec:v2.12.9-license-compliance"]
+        == f"{CORP}/proxy/gcr.io/ml-pipeline/argoexec:v2.12.9-license-compliance"
+    )
     assert pairs["docker.io/istio/proxyv2:1.9.0"] == f"{CORP}/dockerhub/istio/proxyv2:1.9.0"
     assert len(pairs) > 90
 

@@ -5,6 +5,7 @@ Service istio-system/istio-ingressgateway is a NodePort in v1.3.0 and a ClusterI
 with ports status-port, http2 (80) and https (443); kubeflow/kubeflow-gateway has one HTTP
 server on port 80 for host *.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -47,8 +48,11 @@ tls:
   httpsRedirect: true
 """
 ORIGINAL_TYPE = {"v1.3.0": "NodePort", "v1.10": "ClusterIP"}
-HTTPS_SERVER = {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["kubeflow.corp.example.com"],
-                "tls": {"mode": "SIMPLE", "credentialName": "kubeflow-tls"}}
+HTTPS_SERVER = {
+    "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+    "hosts": ["kubeflow.corp.example.com"],
+    "tls": {"mode": "SIMPLE", "credentialName": "kubeflow-tls"},
+}
 
 
 def ns_name(obj):
@@ -71,7 +75,9 @@ def output(outcome):
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
 def test_service_becomes_a_load_balancer(version):
     text, outcome = run_on(version, LB_CONFIG)
-    before = {(o["kind"],) + ns_name(o): o for o in load_output(text)["items"]}[("Service", "istio-system", "istio-ingressgateway")]
+    before = {(o["kind"],) + ns_name(o): o for o in load_output(text)["items"]}[
+        ("Service", "istio-system", "istio-ingressgateway")
+    ]
     after = output(outcome)[("Service", "istio-system", "istio-ingressgateway")]
     assert before["spec"]["type"] == ORIGINAL_TYPE[version]
     assert after["spec"]["type"] == "LoadBalancer"
@@ -171,24 +177,37 @@ def test_cluster_ip_drops_what_kubernetes_refuses():
 
 
 def test_existing_https_server_is_updated_in_place():
-    outcome = run_small("tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: new-cert\n  hosts: [a.example.com]\n")
+    outcome = run_small(
+        "tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: new-cert\n  hosts: [a.example.com]\n"
+    )
     assert outcome.exit_code == 0, outcome.stderr
     servers = output(outcome)[("Gateway", "kubeflow", "kubeflow-gateway")]["spec"]["servers"]
     assert len(servers) == 2
-    assert servers[0] == {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}  # no redirect asked
-    assert servers[1] == {"port": {"number": 443, "name": "https-old", "protocol": "HTTPS"}, "hosts": ["a.example.com"],
-                          "tls": {"mode": "SIMPLE", "credentialName": "new-cert"}}
+    assert servers[0] == {
+        "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+        "hosts": ["*"],
+    }  # no redirect asked
+    assert servers[1] == {
+        "port": {"number": 443, "name": "https-old", "protocol": "HTTPS"},
+        "hosts": ["a.example.com"],
+        "tls": {"mode": "SIMPLE", "credentialName": "new-cert"},
+    }
 
 
 def test_service_without_the_https_port_and_selector_mismatch_are_warnings():
     service = SERVICE.replace("  - {name: https, port: 443, targetPort: 8443, nodePort: 31390}\n", "").replace(
-        "istio: ingressgateway}", "istio: other}")
-    outcome = run_small("tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: c\n  hosts: [a.example.com]\n", service, GATEWAY)
+        "istio: ingressgateway}", "istio: other}"
+    )
+    outcome = run_small(
+        "tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: c\n  hosts: [a.example.com]\n", service, GATEWAY
+    )
     assert outcome.exit_code == 0, outcome.stderr
     warnings = [r["message"] for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"]
     assert len(warnings) == 1 and "has no port 443" in warnings[0]
     service = SERVICE.replace("istio: ingressgateway}", "istio: other}")
-    outcome = run_small("tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: c\n  hosts: [a.example.com]\n", service, GATEWAY)
+    outcome = run_small(
+        "tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: c\n  hosts: [a.example.com]\n", service, GATEWAY
+    )
     warnings = [r["message"] for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"]
     assert len(warnings) == 1 and "disagree on istio" in warnings[0]
 
@@ -196,13 +215,22 @@ def test_service_without_the_https_port_and_selector_mismatch_are_warnings():
 TLS_OK = "tls:\n  gateway: kubeflow/kubeflow-gateway\n  credentialName: c\n  hosts: [a.example.com]\n"
 BAD_CONFIGS = {
     "service not in input": ("service: istio-system/other\n", "Service istio-system/other is not in the input"),
-    "gateway not in input": (TLS_OK.replace("kubeflow/kubeflow-gateway", "istio-system/corp-gateway"), "Gateway istio-system/corp-gateway is not in the input"),
+    "gateway not in input": (
+        TLS_OK.replace("kubeflow/kubeflow-gateway", "istio-system/corp-gateway"),
+        "Gateway istio-system/corp-gateway is not in the input",
+    ),
     "service without namespace": ("service: istio-ingressgateway\n", "expected namespace/name"),
-    "ranges without load balancer": ("type: NodePort\nloadBalancerSourceRanges: [10.0.0.0/8]\n", "needs type LoadBalancer"),
+    "ranges without load balancer": (
+        "type: NodePort\nloadBalancerSourceRanges: [10.0.0.0/8]\n",
+        "needs type LoadBalancer",
+    ),
     "bad cidr": ("loadBalancerSourceRanges: [10.0.0.0]\n", "is not a CIDR range"),
     "bad type": ("type: ExternalName\n", "type:"),
     "bad annotation key": ("annotations: {'bad key': x}\n", "annotations: key 'bad key'"),
-    "tls without credential": (TLS_OK.replace("  credentialName: c\n", ""), "tls.credentialName: required field is missing"),
+    "tls without credential": (
+        TLS_OK.replace("  credentialName: c\n", ""),
+        "tls.credentialName: required field is missing",
+    ),
     "tls without hosts": (TLS_OK.replace("[a.example.com]", "[]"), "tls.hosts: must list at least one host"),
     "tls wildcard host": (TLS_OK.replace("[a.example.com]", "['*']"), "wildcard host"),
     "tls bad port": (TLS_OK + "  port: 70000\n", "tls.port"),

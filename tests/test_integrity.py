@@ -8,6 +8,7 @@ references to it; an object moved to another namespace keeps its baseline twins 
 what it resolved before; a declared gateway workload stands in for a removed one. The CLI
 path is run as users run it: `kfkrm validate - --config policy.yaml --baseline upstream.yaml`.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,21 @@ from kfkrm.runtime.config import ConfigError, parse_config
 from kfkrm.runtime.resourcelist import ResourceList, items_from_stream
 
 ALL_VERSIONS = ("v1.3.0", "v1.7.0", "v1.10")
-POLICY = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterprisePolicy", "metadata": {"name": "integrity"},
-          "integrity": True}
-TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
-                  "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),
-                  "CronJob": ("spec", "jobTemplate", "spec", "template"), "Pod": ()}
+POLICY = {
+    "apiVersion": "kfkrm.dev/v1alpha1",
+    "kind": "EnterprisePolicy",
+    "metadata": {"name": "integrity"},
+    "integrity": True,
+}
+TEMPLATE_PATHS = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "Pod": (),
+}
 
 
 @lru_cache(maxsize=None)
@@ -59,6 +70,7 @@ def sources(violations) -> set:
 
 
 # -- independent oracles ---------------------------------------------------------------------
+
 
 def pod_label_sets(docs) -> dict[str, list[dict]]:
     pods: dict[str, list[dict]] = {}
@@ -94,6 +106,7 @@ def services_selecting_nothing(docs) -> tuple[set, set]:
 
 def route_destinations(version: str) -> set:
     """(VirtualService ns/name, Service ns/name) for every route or mirror host that names a Service."""
+
     def hosts(node, parent=None):
         if isinstance(node, dict):
             if parent in ("destination", "mirror") and isinstance(node.get("host"), str):
@@ -103,6 +116,7 @@ def route_destinations(version: str) -> set:
         elif isinstance(node, list):
             for v in node:
                 yield from hosts(v)
+
     found = set()
     for doc in documents(version):
         if doc["kind"] != "VirtualService":
@@ -118,6 +132,7 @@ def route_destinations(version: str) -> set:
 
 
 # -- the graph against the oracles -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_service_selectors_match_a_brute_force_search(version):
@@ -148,12 +163,16 @@ def test_a_render_against_itself_as_baseline_breaks_nothing(version):
 def test_deleting_a_routed_service_reports_exactly_the_references_to_it(version):
     service = "kubeflow/ml-pipeline-ui"
     routes = {vs for vs, target in route_destinations(version) if target == service}
-    rules = {f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in documents(version)
-             if d["kind"] == "DestinationRule" and d["spec"]["host"] == "ml-pipeline-ui.kubeflow.svc.cluster.local"}
+    rules = {
+        f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+        for d in documents(version)
+        if d["kind"] == "DestinationRule" and d["spec"]["host"] == "ml-pipeline-ui.kubeflow.svc.cluster.local"
+    }
     assert routes
     found = integrity_violations(items(version, ("Service", service)), baseline=upstream_baseline(version))
-    assert {(v.item.kind, f"{v.item.namespace}/{v.item.name}") for v in found} == \
-        {("VirtualService", vs) for vs in routes} | {("DestinationRule", dr) for dr in rules}
+    assert {(v.item.kind, f"{v.item.namespace}/{v.item.name}") for v in found} == {
+        ("VirtualService", vs) for vs in routes
+    } | {("DestinationRule", dr) for dr in rules}
     for v in found:  # both ends and the field
         assert f"names Service {service}," in v.message and v.field.startswith("spec.")
 
@@ -169,7 +188,8 @@ def test_a_moved_workload_keeps_its_baseline_twins_and_loses_what_it_resolved(ve
     secret = next(v for v in spec["volumes"] if "secret" in v)["secret"]["secretName"]
     assert ("Secret", "kubeflow", secret) in {(t[3], t[4], t[5]) for t in _upstream_dangling(version)}
     resolved_before = {r.field for r in references.references([deployment])} - {
-        r.field for r in references.dangling(items(version))[0] if r.source.name == "cache-server"}
+        r.field for r in references.dangling(items(version))[0] if r.source.name == "cache-server"
+    }
     deployment.obj["metadata"]["namespace"] = "elsewhere"
     found = integrity_violations(moved, baseline=upstream_baseline(version))
     fields = {(v.item.kind, v.field) for v in found}
@@ -192,8 +212,11 @@ def _upstream_dangling(version):
 def test_removed_local_gateway_pods_leave_its_service_and_gateway_selecting_nothing(version):
     """What RemoveIstio does to the cluster-local gateway (Knative's and KServe's in-mesh route)."""
     workload = ("Deployment", "istio-system/cluster-local-gateway")
-    after = [d for d in documents(version)
-             if (d["kind"], f"{d['metadata'].get('namespace', '')}/{d['metadata']['name']}") != workload]
+    after = [
+        d
+        for d in documents(version)
+        if (d["kind"], f"{d['metadata'].get('namespace', '')}/{d['metadata']['name']}") != workload
+    ]
     assert len(after) == len(documents(version)) - 1
     broken = services_selecting_nothing(after)[1] - services_selecting_nothing(documents(version))[1]
     assert broken  # istio-system/cluster-local-gateway (v1.3.0) or istio-system/knative-local-gateway
@@ -202,8 +225,11 @@ def test_removed_local_gateway_pods_leave_its_service_and_gateway_selecting_noth
     assert any(v.item.kind == "Gateway" and v.item.namespace == "knative-serving" for v in found)
 
 
-GATEWAY_WORKLOAD = {"namespace": "istio-system", "serviceAccount": "istio-ingressgateway-service-account",
-                    "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"}}
+GATEWAY_WORKLOAD = {
+    "namespace": "istio-system",
+    "serviceAccount": "istio-ingressgateway-service-account",
+    "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+}
 
 
 @pytest.mark.parametrize("version", ("v1.7.0", "v1.10"))
@@ -211,21 +237,31 @@ def test_a_declared_local_gateway_stands_in_for_the_removed_one(version):
     removed = ("Deployment", "istio-system/cluster-local-gateway")
     local = {"namespace": "istio-system", "labels": {"app": "cluster-local-gateway", "istio": "cluster-local-gateway"}}
     config = policy_config(localGateway=local)
-    assert integrity_violations(items(version, removed), config,
-                                enterprise_policy.integrity_baseline(items(version), config)) == []
+    assert (
+        integrity_violations(
+            items(version, removed), config, enterprise_policy.integrity_baseline(items(version), config)
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_a_declared_gateway_workload_stands_in_for_the_removed_one(version):
-    removed = (("Deployment", "istio-system/istio-ingressgateway"),
-               ("ServiceAccount", "istio-system/istio-ingressgateway-service-account"))
+    removed = (
+        ("Deployment", "istio-system/istio-ingressgateway"),
+        ("ServiceAccount", "istio-system/istio-ingressgateway-service-account"),
+    )
     without = integrity_violations(items(version, *removed), baseline=upstream_baseline(version))
-    principals = [d for d in documents(version) if d["kind"] == "AuthorizationPolicy"
-                  and "sa/istio-ingressgateway-service-account" in str(d.get("spec"))]
+    principals = [
+        d
+        for d in documents(version)
+        if d["kind"] == "AuthorizationPolicy" and "sa/istio-ingressgateway-service-account" in str(d.get("spec"))
+    ]
     assert {v.item.kind for v in without} >= ({"AuthorizationPolicy"} if principals else set()) | {"Service"}
     config = policy_config(gatewayWorkload=GATEWAY_WORKLOAD)
-    declared = integrity_violations(items(version, *removed), config,
-                                    enterprise_policy.integrity_baseline(items(version), config))
+    declared = integrity_violations(
+        items(version, *removed), config, enterprise_policy.integrity_baseline(items(version), config)
+    )
     # left: only the gateway's own Service, which selects pods the organisation runs elsewhere
     assert {(v.item.kind, v.item.name) for v in declared} <= {("Service", "istio-ingressgateway")}
 
@@ -242,14 +278,22 @@ def test_a_reference_inserted_before_another_does_not_make_it_new():
 
 # -- configs and the CLI -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("config, message", [
-    ({"integrity": False}, "sets no rule"),
-    ({"meshNamespaces": ["kubeflow"], "gatewayWorkload": {"namespace": "istio-ingress"}},
-     "gatewayWorkload is only used with integrity: true"),
-    ({"meshNamespaces": ["kubeflow"], "localGateway": {"namespace": "istio-ingress"}},
-     "localGateway is only used with integrity: true"),
-    ({"integrity": True, "gatewayWorkload": {"labels": {"istio": "x"}}}, "gatewayWorkload.namespace"),
-])
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"integrity": False}, "sets no rule"),
+        (
+            {"meshNamespaces": ["kubeflow"], "gatewayWorkload": {"namespace": "istio-ingress"}},
+            "gatewayWorkload is only used with integrity: true",
+        ),
+        (
+            {"meshNamespaces": ["kubeflow"], "localGateway": {"namespace": "istio-ingress"}},
+            "localGateway is only used with integrity: true",
+        ),
+        ({"integrity": True, "gatewayWorkload": {"labels": {"istio": "x"}}}, "gatewayWorkload.namespace"),
+    ],
+)
 def test_bad_integrity_configs(config, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         parse_config(enterprise_policy.Config, {**POLICY, "integrity": None, **config}, "enterprise-policy")
@@ -258,8 +302,10 @@ def test_bad_integrity_configs(config, message):
 @pytest.fixture(scope="module")
 def policy_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("integrity") / "policy.yaml"
-    path.write_text("apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: corp}\n"
-                    "forbid: [{group: apps, kind: Deployment, name: no-such-deployment}]\n")
+    path.write_text(
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: corp}\n"
+        "forbid: [{group: apps, kind: Deployment, name: no-such-deployment}]\n"
+    )
     return path
 
 
@@ -269,14 +315,23 @@ def test_the_cli_with_a_baseline_fails_naming_both_ends_of_a_deleted_route(versi
     upstream = tmp_path / "upstream.yaml"
     upstream.write_text(rendered_text(version))
     docs = rendered_text(version).split("\n---\n")
-    kept = [d for d in docs if not ("\nkind: Service\n" in "\n" + d and "\n  name: centraldashboard\n" in d
-                                    and "\n  namespace: kubeflow\n" in d)]
+    kept = [
+        d
+        for d in docs
+        if not (
+            "\nkind: Service\n" in "\n" + d and "\n  name: centraldashboard\n" in d and "\n  namespace: kubeflow\n" in d
+        )
+    ]
     assert len(kept) == len(docs) - 1
     proc = run_cli(["validate", "-", "--config", str(policy_file), "--baseline", str(upstream)], "\n---\n".join(kept))
     assert proc.returncode == 1, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith("integrity ")]
-    assert rows and all("VirtualService kubeflow/centraldashboard" in r and "destination.host" in r
-                        and "names Service kubeflow/centraldashboard," in r for r in rows)
+    assert rows and all(
+        "VirtualService kubeflow/centraldashboard" in r
+        and "destination.host" in r
+        and "names Service kubeflow/centraldashboard," in r
+        for r in rows
+    )
     assert "corp: 1 violations" in proc.stdout and "dangle as they do in the baseline" in proc.stdout
 
 
@@ -318,16 +373,25 @@ def test_the_profile_reports_what_its_adaptation_broke(version):
     adapted = run_function("enterprise-profile", resource_list(given, PROFILE))
     assert adapted.exit_code == 0, adapted.stderr
     config = policy_config()
-    expected = integrity_violations(ResourceList.parse(adapted.stdout).items, config,
-                                    enterprise_policy.integrity_baseline(ResourceList.parse(resource_list(given)).items,
-                                                                         config))
+    expected = integrity_violations(
+        ResourceList.parse(adapted.stdout).items,
+        config,
+        enterprise_policy.integrity_baseline(ResourceList.parse(resource_list(given)).items, config),
+    )
     assert ("RoleBinding", "kubeflow/corp-argo-binding", "subjects[1]") in sources(expected)
     out = run_function("enterprise-profile", resource_list(given, PROFILE + "validate: true\n"))
     assert out.exit_code == 1
     at = out.stdout.rfind("\nresults:\n")
     results = yaml.safe_load(out.stdout[at:])["results"] if at >= 0 else []
-    reported = {(r["resourceRef"]["kind"], f"{r['resourceRef'].get('namespace', '')}/{r['resourceRef']['name']}",
-                 r["field"]["path"]) for r in results if "[integrity]" in r["message"] and r["severity"] == "error"}
+    reported = {
+        (
+            r["resourceRef"]["kind"],
+            f"{r['resourceRef'].get('namespace', '')}/{r['resourceRef']['name']}",
+            r["field"]["path"],
+        )
+        for r in results
+        if "[integrity]" in r["message"] and r["severity"] == "error"
+    }
     assert reported == sources(expected)
     # turned off, the same run passes
     off = PROFILE + "validate: {integrity: false, forbid: [{kind: X}]}\n"
@@ -338,8 +402,12 @@ def test_the_profile_reports_what_its_adaptation_broke(version):
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_crd_conversion_services_read_off_the_text_equal_the_parsed_ones(version):
     def conversion_refs(graph):
-        return [(r.source.name, r.field, r.target) for r in references.references(graph)
-                if r.source.kind == "CustomResourceDefinition"]
+        return [
+            (r.source.name, r.field, r.target)
+            for r in references.references(graph)
+            if r.source.kind == "CustomResourceDefinition"
+        ]
+
     parsed = [i for i in items(version) if i.kind == "CustomResourceDefinition" and "conversion" in i.raw]
     for item in parsed:
         item.obj  # noqa: B018 - parsed whole: the partial reader is skipped
@@ -456,21 +524,30 @@ subjects: [{kind: ServiceAccount, name: app}, {kind: User, name: someone}]
 """
 
 EXPECTED_REFERRERS = {
-    ("Service", "apps/app"): {("VirtualService", "spec.http[0].route[0].destination.host"),
-                              ("VirtualService", "spec.http[0].route[1].destination.host"),
-                              ("DestinationRule", "spec.host"),
-                              ("EnvoyFilter", "spec.configPatches[0].patch.value.cluster"),
-                              ("ValidatingWebhookConfiguration", "webhooks[0].clientConfig.service"),
-                              ("APIService", "spec.service"),
-                              ("CustomResourceDefinition", "spec.conversion.webhook.clientConfig.service")},
-    ("ServiceAccount", "apps/app"): {("Deployment", "spec.template.spec.serviceAccountName"),
-                                     ("RoleBinding", "subjects[0]"),
-                                     ("AuthorizationPolicy", "spec.rules[0].from[0].source.principals[0]")},
-    ("ConfigMap", "apps/app-config"): {("Deployment", "spec.template.spec.volumes[0].configMap.name"),
-                                       ("Deployment", "spec.template.spec.containers[0].envFrom[0].configMapRef.name")},
-    ("Deployment", "apps/app"): {("Service", "spec.selector"), ("Gateway", "spec.selector"),
-                                 ("EnvoyFilter", "spec.workloadSelector.labels"),
-                                 ("AuthorizationPolicy", "spec.selector.matchLabels")},
+    ("Service", "apps/app"): {
+        ("VirtualService", "spec.http[0].route[0].destination.host"),
+        ("VirtualService", "spec.http[0].route[1].destination.host"),
+        ("DestinationRule", "spec.host"),
+        ("EnvoyFilter", "spec.configPatches[0].patch.value.cluster"),
+        ("ValidatingWebhookConfiguration", "webhooks[0].clientConfig.service"),
+        ("APIService", "spec.service"),
+        ("CustomResourceDefinition", "spec.conversion.webhook.clientConfig.service"),
+    },
+    ("ServiceAccount", "apps/app"): {
+        ("Deployment", "spec.template.spec.serviceAccountName"),
+        ("RoleBinding", "subjects[0]"),
+        ("AuthorizationPolicy", "spec.rules[0].from[0].source.principals[0]"),
+    },
+    ("ConfigMap", "apps/app-config"): {
+        ("Deployment", "spec.template.spec.volumes[0].configMap.name"),
+        ("Deployment", "spec.template.spec.containers[0].envFrom[0].configMapRef.name"),
+    },
+    ("Deployment", "apps/app"): {
+        ("Service", "spec.selector"),
+        ("Gateway", "spec.selector"),
+        ("EnvoyFilter", "spec.workloadSelector.labels"),
+        ("AuthorizationPolicy", "spec.selector.matchLabels"),
+    },
     ("Gateway", "apps/gw"): {("VirtualService", "spec.gateways[0]")},
     ("ServiceEntry", "apps/external"): {("VirtualService", "spec.http[0].mirror.host")},
     ("Namespace", "/apps"): {("AuthorizationPolicy", "spec.rules[0].from[0].source.namespaces[0]")},

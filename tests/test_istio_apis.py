@@ -6,6 +6,7 @@ their openAPIV3Schema says which kinds, fields and enum values that Istio serves
 each schema the test builds objects that use every field and every enum value it defines;
 the table must flag none of them for that Istio.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,11 @@ def bundled(version: str) -> tuple[tuple[int, int], list[dict]]:
     text = rendered_text(version)
     tags = {(int(a), int(b)) for a, b in PILOT_TAG.findall(text)}
     assert len(tags) == 1, tags
-    crds = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader)
-            if d and d.get("kind") == "CustomResourceDefinition" and d["spec"]["group"].endswith("istio.io")]
+    crds = [
+        d
+        for d in yaml.load_all(text, Loader=yaml.CSafeLoader)
+        if d and d.get("kind") == "CustomResourceDefinition" and d["spec"]["group"].endswith("istio.io")
+    ]
     assert crds
     return tags.pop(), crds
 
@@ -166,15 +170,18 @@ def test_a_version_newer_than_the_table_is_checked_as_the_newest_with_a_warning(
     out = run_function(function, resource_list(ISTIOD, config))
     assert out.exit_code == 0, out.stderr
     results = load_output(out.stdout).get("results", [])
-    warnings = [r for r in results if r["severity"] == "warning" and "newer than kfkrm's Istio API table" in r["message"]]
+    warnings = [
+        r for r in results if r["severity"] == "warning" and "newer than kfkrm's Istio API table" in r["message"]
+    ]
     assert len(warnings) == 1 and warnings[0]["field"]["path"] == "istioVersion", results
     newest = istio_apis.format_minor(istio_apis.NEWEST)
     assert f"checked as Istio {newest}" in warnings[0]["message"]
     # checked as the newest: the same findings as with the newest version itself
     same = run_function(function, resource_list(ISTIOD, config.replace(version, newest)))
     assert same.exit_code == 0
-    assert [r for r in load_output(same.stdout).get("results", []) if "newer than" not in r["message"]] == \
-        [r for r in results if "newer than" not in r["message"]]
+    assert [r for r in load_output(same.stdout).get("results", []) if "newer than" not in r["message"]] == [
+        r for r in results if "newer than" not in r["message"]
+    ]
 
 
 @pytest.mark.parametrize("bad", ["1.4", "0.9", "1", "1.x", "1.28.1"])
@@ -185,5 +192,7 @@ def test_versions_the_table_cannot_check_are_refused(bad):
 
 def test_a_field_newer_than_the_mesh_is_still_flagged():
     obj = {"spec": {"priority": 1}}
-    assert [w for w, _ in istio_apis.newer_fields((1, 10), "networking.istio.io", "EnvoyFilter", obj)] == ["spec.priority"]
+    assert [w for w, _ in istio_apis.newer_fields((1, 10), "networking.istio.io", "EnvoyFilter", obj)] == [
+        "spec.priority"
+    ]
     assert not list(istio_apis.newer_fields((1, 11), "networking.istio.io", "EnvoyFilter", obj))

@@ -3,6 +3,7 @@
 kpt hands functions the user's file text as it is and writes the result back into the
 user's files, so every YAML 1.1 trap and comment here must survive untouched.
 """
+
 import subprocess
 
 import pytest
@@ -89,7 +90,9 @@ def package(tmp_path, kfkrm_exec):
 
 
 def _expected_deployment():
-    return DEPLOYMENT.replace("        app: web # selector label\n", "        app: web # selector label\n        team: ml\n")
+    return DEPLOYMENT.replace(
+        "        app: web # selector label\n", "        app: web # selector label\n        team: ml\n"
+    )
 
 
 def test_kpt_fn_render_allow_exec_keeps_traps_and_comments(package):
@@ -104,8 +107,11 @@ def test_kpt_fn_render_allow_exec_keeps_traps_and_comments(package):
 def test_kpt_fn_eval_exec_with_configmap_arguments(package, kfkrm_exec):
     (package / "Kptfile").unlink()
     (package / "labels.yaml").unlink()
-    proc = subprocess.run([kpt_binary(), "fn", "eval", str(package), "--exec", f"{kfkrm_exec} pod-template-labels", "--", "team=ml"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [kpt_binary(), "fn", "eval", str(package), "--exec", f"{kfkrm_exec} pod-template-labels", "--", "team=ml"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (package / "traps.yaml").read_text() == TRAPS
     assert (package / "deployment.yaml").read_text() == _expected_deployment()
@@ -115,8 +121,11 @@ def test_kpt_fn_eval_reports_config_errors(package, kfkrm_exec):
     (package / "Kptfile").unlink()
     bad = package / "bad.yaml"
     bad.write_text(LABELS.replace("labels:\n  team: ml", "lables:\n  team: ml"))
-    proc = subprocess.run([kpt_binary(), "fn", "eval", str(package), "--exec", str(kfkrm_exec), "--fn-config", str(bad)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [kpt_binary(), "fn", "eval", str(package), "--exec", str(kfkrm_exec), "--fn-config", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "lables: unknown field" in proc.stderr
     assert (package / "deployment.yaml").read_text() == DEPLOYMENT

@@ -5,6 +5,7 @@ resolves a relative exec path against its own working directory). The image vari
 when a container engine with the kfkrm image is prepared (scripts/test.sh); under CI=true
 it is required, as the container tests of tests/test_delivery.py are.
 """
+
 import os
 import shutil
 import subprocess
@@ -41,23 +42,31 @@ def _check_rendered(pkg: Path, version: str, source: Path):
     assert (pkg / "Kptfile").read_text() == (source / "Kptfile").read_text()
     # kpt's bookkeeping annotations do not leak into the user's files
     for d in after:
-        for name in (d["metadata"].get("annotations") or {}):
+        for name in d["metadata"].get("annotations") or {}:
             assert not name.startswith(("config.kubernetes.io/", "internal.config.kubernetes.io/")), (key(d), name)
     after_by_key = {key(d): d for d in after}
     # RemoveArgo: the bundled workflow controller and the Argo CRDs are gone, KFP's controllers stay
     names = {(d["kind"], d["metadata"]["name"]) for d in after}
     assert ("Deployment", "workflow-controller") in {(d["kind"], d["metadata"]["name"]) for d in before}
     assert ("Deployment", "workflow-controller") not in names
-    assert not any(d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in after)
-    assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and ("Deployment", "ml-pipeline-persistenceagent") in names
+    assert not any(
+        d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".argoproj.io") for d in after
+    )
+    assert ("Deployment", "ml-pipeline-scheduledworkflow") in names and (
+        "Deployment",
+        "ml-pipeline-persistenceagent",
+    ) in names
     removed = {key(d) for d in before} - set(after_by_key)
     assert removed and all("argo" in str(k).lower() or "workflow" in str(k).lower() for k in removed), removed
     # NamespaceInjection
     namespace = after_by_key[("v1", "Namespace", "", "kubeflow")]
     assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
     # PodTemplateLabels / PodTemplateAnnotations on every kubeflow workload, selectors untouched
-    workloads = [d for d in before if d["kind"] in WORKLOADS and d["metadata"].get("namespace") == "kubeflow"
-                 and key(d) not in removed]
+    workloads = [
+        d
+        for d in before
+        if d["kind"] in WORKLOADS and d["metadata"].get("namespace") == "kubeflow" and key(d) not in removed
+    ]
     assert len(workloads) > 20
     for d in workloads:
         out = after_by_key[key(d)]

@@ -5,6 +5,7 @@ module provides the contract (runtime.contract.FunctionModule).
 Read from the source with ast (no import side effects); imports under `if TYPE_CHECKING:`
 are type hints only and are ignored. Lazy imports inside functions count.
 """
+
 import ast
 import inspect
 from pathlib import Path
@@ -32,7 +33,8 @@ def _module_name(path: Path) -> str:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(path: Path) -> set[str]:
@@ -52,7 +54,7 @@ def _imports(path: Path) -> set[str]:
             elif isinstance(child, ast.ImportFrom):
                 if child.level:
                     base = package.split(".")
-                    base = base[:len(base) - (child.level - 1)]
+                    base = base[: len(base) - (child.level - 1)]
                     target = ".".join(base + ([child.module] if child.module else []))
                 else:
                     target = child.module or ""
@@ -104,7 +106,7 @@ def test_no_import_cycles():
         state[module] = "open"
         for target in sorted(GRAPH[module]):
             if state.get(target) == "open":
-                cycles.append(stack[stack.index(target):] + [target])
+                cycles.append(stack[stack.index(target) :] + [target])
             elif target not in state:
                 visit(target, stack + [target])
         state[module] = "done"
@@ -118,8 +120,12 @@ def test_no_import_cycles():
 def test_no_function_module_imports_another():
     function_modules = {spec.module for spec in FUNCTIONS}
     assert function_modules <= set(MODULES)
-    offenders = [(m, t) for m, imports in GRAPH.items() for t in imports
-                 if _layer(m) == 2 and m not in MAY_IMPORT_FUNCTIONS and t in function_modules]
+    offenders = [
+        (m, t)
+        for m, imports in GRAPH.items()
+        for t in imports
+        if _layer(m) == 2 and m not in MAY_IMPORT_FUNCTIONS and t in function_modules
+    ]
     assert offenders == []
     # nothing in fns/ is a module the registry does not know, except its infrastructure
     assert {m for m in MODULES if m.startswith("kfkrm.fns")} == function_modules | FNS_INFRASTRUCTURE
@@ -130,9 +136,16 @@ def test_the_profile_uses_only_public_names_of_the_functions_it_composes():
     and the public sub-models its own config reuses (image_proxy.Rule), never a _private name."""
     function_names = {spec.module.rpartition(".")[2] for spec in FUNCTIONS}
     tree = ast.parse(MODULES["kfkrm.fns.enterprise_profile"].read_text())
-    private = sorted({f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
-                      if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                      and n.value.id in function_names and n.attr.startswith("_")})
+    private = sorted(
+        {
+            f"{n.value.id}.{n.attr}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in function_names
+            and n.attr.startswith("_")
+        }
+    )
     assert private == []
 
 

@@ -5,6 +5,7 @@ output text for `kubeflow` in the shapes a namespace reference takes, with an ex
 allow-list of the word's other uses, and dangling-reference checks written here (addresses
 -> a Service, binding subjects -> a ServiceAccount, webhook services -> a Service).
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,7 +61,7 @@ def reference_lines(text: str) -> list[str]:
             continue
         allowed = [why for p, why in ALLOWED if p.search(line)]
         if allowed and allowed[0].startswith("a CRD category"):
-            above = [prev for prev in lines[max(0, n - 4):n] if not prev.strip().startswith("- ")]
+            above = [prev for prev in lines[max(0, n - 4) : n] if not prev.strip().startswith("- ")]
             if above and above[-1].strip() == "categories:":
                 continue
         elif allowed:
@@ -130,12 +131,17 @@ def census(objs: list[dict], ns: str) -> dict:
             if subject.get("namespace") == ns:
                 subjects.append((subject["kind"], subject["name"]))
     bare = {a.split(".")[0] + "." + ns for a in addresses}
-    return {"objects": sum(1 for o in objs if o["metadata"].get("namespace") == ns),
-            "principals": len(principals), "addresses": bare, "webhook services": len(webhook_services),
-            "subjects": len(subjects)}
+    return {
+        "objects": sum(1 for o in objs if o["metadata"].get("namespace") == ns),
+        "principals": len(principals),
+        "addresses": bare,
+        "webhook services": len(webhook_services),
+        "subjects": len(subjects),
+    }
 
 
 # -- the renders -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("version", RENDERS)
 def test_nothing_is_left_in_kubeflow(version):
@@ -148,8 +154,13 @@ def test_nothing_is_left_in_kubeflow(version):
     assert "kubeflow" not in namespaces and "ml-platform" in namespaces
     before = next(o for o in input_objects(version) if o["kind"] == "Namespace" and o["metadata"]["name"] == "kubeflow")
     assert namespaces["ml-platform"]["metadata"].get("labels") == before["metadata"].get("labels")
-    assert census(objs, "kubeflow") == {"objects": 0, "principals": 0, "addresses": set(), "webhook services": 0,
-                                       "subjects": 0}
+    assert census(objs, "kubeflow") == {
+        "objects": 0,
+        "principals": 0,
+        "addresses": set(),
+        "webhook services": 0,
+        "subjects": 0,
+    }
 
 
 def test_the_issue_counts_on_v1_10_move_over():
@@ -157,8 +168,13 @@ def test_the_issue_counts_on_v1_10_move_over():
     services, 47 binding subjects) is found in `kubeflow` before and in `ml-platform` after.
     Its 20 addresses are 19 Services and Knative's config key `gateway.kubeflow.kubeflow-gateway`."""
     before = census(input_objects("v1.10"), "kubeflow")
-    assert (before["objects"], before["principals"], len(before["addresses"]), before["webhook services"],
-            before["subjects"]) == (234, 25, 19, 25, 47)
+    assert (
+        before["objects"],
+        before["principals"],
+        len(before["addresses"]),
+        before["webhook services"],
+        before["subjects"],
+    ) == (234, 25, 19, 25, 47)
     assert "gateway.kubeflow.kubeflow-gateway:" in rendered_items_text("v1.10")
     after = census(output_objects("v1.10"), "ml-platform")
     assert after["objects"] == 234 and after["principals"] == 25 and after["webhook services"] == 25
@@ -170,6 +186,7 @@ def test_the_issue_counts_on_v1_10_move_over():
 def test_no_reference_is_left_dangling(version):
     """Every address, binding subject and webhook service pointing into ml-platform names
     an object there, unless it named nothing in kubeflow before either."""
+
     def targets(objs, ns):
         return {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == ns}
 
@@ -224,8 +241,12 @@ def test_kubeflow_is_left_where_it_is_no_namespace(version):
     """API groups, images, labels, object names and CRD categories keep the word."""
     text = items_text(relocated(version).stdout)
     source = rendered_items_text(version)
-    for pattern in (r"kubeflow\.org", r"(?<!/ns)/kubeflow/", r"app\.kubernetes\.io/part-of: kubeflow-profile",
-                    r"name: kubeflow-gateway"):
+    for pattern in (
+        r"kubeflow\.org",
+        r"(?<!/ns)/kubeflow/",
+        r"app\.kubernetes\.io/part-of: kubeflow-profile",
+        r"name: kubeflow-gateway",
+    ):
         assert len(re.findall(pattern, text)) == len(re.findall(pattern, source)), pattern
 
     def categories(objs):
@@ -290,8 +311,10 @@ stringData:
 """)
     assert out.exit_code == 0, out.stderr
     secret = output_obj(out, "Secret", "creds")
-    assert base64.b64decode(secret["data"]["config"]) == \
-        b"endpoint: http://api.ml-platform.svc:8080\nnamespace: ml-platform\n"
+    assert (
+        base64.b64decode(secret["data"]["config"])
+        == b"endpoint: http://api.ml-platform.svc:8080\nnamespace: ml-platform\n"
+    )
     assert base64.b64decode(secret["data"]["blob"]) == bytes(range(256))
     assert secret["stringData"]["url"] == "grpc://api.ml-platform:9090"
 
@@ -384,10 +407,16 @@ data:
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "ml-platform", "istio-injection": "enabled"}
     app = output_obj(out, "Deployment", "app")
     container = app["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"] == ["--namespace=ml-platform", "--lock-namespace", "ml-platform",
-                                 "--api=http://api.ml-platform.svc.cluster.local:8080"]
-    assert container["env"] == [{"name": "POD_NAMESPACE", "value": "ml-platform"},
-                                {"name": "GROUP", "value": "kubeflow.org"}]
+    assert container["args"] == [
+        "--namespace=ml-platform",
+        "--lock-namespace",
+        "ml-platform",
+        "--api=http://api.ml-platform.svc.cluster.local:8080",
+    ]
+    assert container["env"] == [
+        {"name": "POD_NAMESPACE", "value": "ml-platform"},
+        {"name": "GROUP", "value": "kubeflow.org"},
+    ]
     assert container["image"] == "kubeflow/tool:1.0"
     assert app["metadata"]["labels"] == {"app.kubernetes.io/part-of": "kubeflow"}
     assert app["spec"]["selector"] == {"matchLabels": {"app": "kubeflow"}}
@@ -397,8 +426,10 @@ data:
     assert "system:serviceaccount:ml-platform:runner" in hook["webhooks"][0]["matchConditions"][0]["expression"]
     assert hook["webhooks"][0]["name"] == "v.kubeflow.org"
     crb = output_obj(out, "ClusterRoleBinding", "runner-kubeflow")
-    assert [s.get("namespace", s["name"]) for s in crb["subjects"]] == \
-        ["ml-platform", "system:serviceaccounts:ml-platform"]
+    assert [s.get("namespace", s["name"]) for s in crb["subjects"]] == [
+        "ml-platform",
+        "system:serviceaccounts:ml-platform",
+    ]
     cm = output_obj(out, "ConfigMap", "config-istio")
     assert list(cm["data"]) == ["gateway.ml-platform.kubeflow-gateway", "ingress", "lock-namespace"]
     assert '"ingressGateway": "ml-platform/kubeflow-gateway"' in cm["data"]["ingress"]
@@ -452,12 +483,15 @@ def test_a_clash_in_the_new_namespace_is_an_error_and_changes_nothing():
     assert items_text(out.stdout) == items_text(text)
 
 
-@pytest.mark.parametrize("namespaces, message", [
-    ("{kubeflow: kubeflow}", "maps to itself"),
-    ("{kubeflow: ml-platform, ml-platform: other}", "both moved and a target"),
-    ("{}", "at least one"),
-    ("{kubeflow: ML_Platform}", "namespace name"),
-])
+@pytest.mark.parametrize(
+    "namespaces, message",
+    [
+        ("{kubeflow: kubeflow}", "maps to itself"),
+        ("{kubeflow: ml-platform, ml-platform: other}", "both moved and a target"),
+        ("{}", "at least one"),
+        ("{kubeflow: ML_Platform}", "namespace name"),
+    ],
+)
 def test_bad_configs_are_one_line_errors(namespaces, message):
     config = CONFIG.replace("namespaces:\n  kubeflow: ml-platform", f"namespaces: {namespaces}")
     out = run_items(config=config)
@@ -503,15 +537,26 @@ def test_the_profile_relocates_first_and_every_adaptation_follows(version):
     assert out.stderr.split(" | ")[1].startswith("namespace-relocation: moved")
     assert reference_lines(items_text(out.stdout)) == []
     objs = objects(out.stdout)
-    assert census(objs, "kubeflow") == {"objects": 0, "principals": 0, "addresses": set(), "webhook services": 0,
-                                       "subjects": 0}
-    auth = [o for o in objs if o["kind"] in ("StatefulSet", "Deployment")
-            and o["metadata"]["name"] in ("authservice", "oauth2-proxy")]
+    assert census(objs, "kubeflow") == {
+        "objects": 0,
+        "principals": 0,
+        "addresses": set(),
+        "webhook services": 0,
+        "subjects": 0,
+    }
+    auth = [
+        o
+        for o in objs
+        if o["kind"] in ("StatefulSet", "Deployment") and o["metadata"]["name"] in ("authservice", "oauth2-proxy")
+    ]
     assert [o["metadata"]["namespace"] for o in auth] == ["ml-platform"]
-    labelled = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")
-                and o["metadata"]["namespace"] == "ml-platform"
-                and (o["spec"]["template"]["metadata"].get("labels") or {}).get("corp.example.com/team")
-                == "ml-platform"]
+    labelled = [
+        o
+        for o in objs
+        if o["kind"] in ("Deployment", "StatefulSet")
+        and o["metadata"]["namespace"] == "ml-platform"
+        and (o["spec"]["template"]["metadata"].get("labels") or {}).get("corp.example.com/team") == "ml-platform"
+    ]
     assert len(labelled) > 20
     assert "kubeflow-gateway" not in {o["metadata"]["name"] for o in objs if o["kind"] == "Gateway"}
 
@@ -531,8 +576,13 @@ auth: {namespace: kubeflow, excludeOutboundPorts: ["443"]}
 """
     first = run_function("enterprise-profile", resource_list(rendered_items_text(version), profile))
     assert first.exit_code == 0, first.stderr
-    second = run_function("enterprise-profile", first.stdout.split("\nfunctionConfig:")[0] + "\n" + "functionConfig:\n"
-                          + "".join("  " + line + "\n" for line in profile.strip().splitlines()))
+    second = run_function(
+        "enterprise-profile",
+        first.stdout.split("\nfunctionConfig:")[0]
+        + "\n"
+        + "functionConfig:\n"
+        + "".join("  " + line + "\n" for line in profile.strip().splitlines()),
+    )
     assert second.exit_code == 0, second.stderr
     assert items_text(second.stdout) == items_text(first.stdout)
 
@@ -595,8 +645,11 @@ def test_the_prod_environment_chain_puts_kubeflow_in_ml_platform(tmp_path):
     assert reference_lines(text) == []
     docs = objects(stdout)
     assert not [d for d in docs if d["metadata"].get("namespace") == "kubeflow"]
-    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
-                 and d["metadata"].get("namespace") == "ml-platform"]
+    workloads = [
+        d
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"].get("namespace") == "ml-platform"
+    ]
     assert len(workloads) > 20
     for d in workloads:
         assert d["spec"]["template"]["metadata"]["labels"]["corp.example.com/environment"] == "prod"
@@ -635,30 +688,38 @@ spec:
       containers: [{name: c, image: x, args: [--ns=$(POD_NAMESPACE)]}]
 """)
     assert out.exit_code == 1
-    assert "Certificate kubeflow/serving-cert: holds kustomize vars not resolved yet ($(SERVICE_NAME), " \
-           "$(SERVICE_NAMESPACE))" in out.stderr
+    assert (
+        "Certificate kubeflow/serving-cert: holds kustomize vars not resolved yet ($(SERVICE_NAME), "
+        "$(SERVICE_NAMESPACE))" in out.stderr
+    )
     assert "(and" not in out.stderr  # $(POD_NAMESPACE) in args is Kubernetes' own expansion
 
 
 def test_configmap_binary_data_is_decoded_too():
     blob = base64.b64encode(b"http://api.kubeflow.svc:8080").decode()
-    out = run_items(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: team}}\n"
-                    f"binaryData: {{url: {blob}}}\n")
+    out = run_items(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: team}}\nbinaryData: {{url: {blob}}}\n"
+    )
     assert out.exit_code == 0
     url = output_obj(out, "ConfigMap", "b")["binaryData"]["url"]
     assert base64.b64decode(url) == b"http://api.ml-platform.svc:8080"
 
 
-@pytest.mark.parametrize("raw, found", [
-    ("- apiVersion: v1\n  kind: Service\n  metadata:\n    name: a\n    namespace: kubeflow\n  spec: {}\n",
-     "kubeflow"),
-    ("- kind: Service\n  metadata:\n    name: a\n    namespace: 'kubeflow'\n", "kubeflow"),
-    ("- kind: RoleBinding\n  metadata:\n    name: a\n  subjects:\n  - name: b\n    namespace: kubeflow\n", None),
-    ("- kind: Service\n  metadata: {name: a, namespace: kubeflow}\n", None),
-])
+@pytest.mark.parametrize(
+    "raw, found",
+    [
+        (
+            "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: a\n    namespace: kubeflow\n  spec: {}\n",
+            "kubeflow",
+        ),
+        ("- kind: Service\n  metadata:\n    name: a\n    namespace: 'kubeflow'\n", "kubeflow"),
+        ("- kind: RoleBinding\n  metadata:\n    name: a\n  subjects:\n  - name: b\n    namespace: kubeflow\n", None),
+        ("- kind: Service\n  metadata: {name: a, namespace: kubeflow}\n", None),
+    ],
+)
 def test_the_metadata_namespace_line_is_found_only_where_it_is(raw, found):
     """The one-line edit a move makes without parsing: only metadata's own namespace line."""
     from kfkrm.domain.namespace_refs import metadata_namespace_value
 
     span = metadata_namespace_value(raw, "kubeflow")
-    assert (raw[span[0]:span[1]] if span else None) == found
+    assert (raw[span[0] : span[1]] if span else None) == found

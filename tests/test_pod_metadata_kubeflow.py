@@ -1,6 +1,6 @@
 """PodTemplateLabels and PodTemplateAnnotations on the real rendered Kubeflow manifests."""
-import re
 
+import re
 from functools import lru_cache
 
 import pytest
@@ -10,9 +10,15 @@ from helpers import VERSIONS, rendered_items_text, rendered_text, resource_list,
 
 # Written from the Kubernetes API, independently of kfkrm's walker: where each kind keeps its pod template.
 TEMPLATE_PATHS = {
-    "Deployment": ["spec", "template"], "StatefulSet": ["spec", "template"], "DaemonSet": ["spec", "template"],
-    "ReplicaSet": ["spec", "template"], "ReplicationController": ["spec", "template"], "Job": ["spec", "template"],
-    "CronJob": ["spec", "jobTemplate", "spec", "template"], "PodTemplate": ["template"], "Pod": [],
+    "Deployment": ["spec", "template"],
+    "StatefulSet": ["spec", "template"],
+    "DaemonSet": ["spec", "template"],
+    "ReplicaSet": ["spec", "template"],
+    "ReplicationController": ["spec", "template"],
+    "Job": ["spec", "template"],
+    "CronJob": ["spec", "jobTemplate", "spec", "template"],
+    "PodTemplate": ["template"],
+    "Pod": [],
 }
 CORE_GROUPS = {"Pod": "v1", "PodTemplate": "v1", "ReplicationController": "v1"}
 
@@ -101,7 +107,9 @@ def _check(version, out, key, wanted):
             # selectors are never touched
             assert a["spec"].get("selector") == b["spec"].get("selector")
             if b["kind"] == "CronJob":
-                assert a["spec"]["jobTemplate"]["spec"].get("selector") == b["spec"]["jobTemplate"]["spec"].get("selector")
+                assert a["spec"]["jobTemplate"]["spec"].get("selector") == b["spec"]["jobTemplate"]["spec"].get(
+                    "selector"
+                )
             # nothing else changed but that map (and the sidecar label/annotation it aligns)
             _template(a)["metadata"][key] = {k: v for k, v in _template(a)["metadata"][key].items() if k not in wanted}
             if not _template(a)["metadata"][key] and _map(_template(b), key) is None:
@@ -131,13 +139,18 @@ def test_every_pod_template_labelled_and_nothing_else_changed(version, labelled)
 
 
 def test_every_pod_template_annotated_and_sidecar_labels_aligned(version, annotated):
-    _check(version, annotated, "annotations", {"sidecar.istio.io/inject": "true", "corp.example.com/owner": "ml-platform"})
+    _check(
+        version, annotated, "annotations", {"sidecar.istio.io/inject": "true", "corp.example.com/owner": "ml-platform"}
+    )
 
 
 def test_v110_sidecar_false_labels_are_reported(annotated, version):
     # Kubeflow v1.10 opts many workloads out with a sidecar.istio.io/inject: "false" pod label.
-    opted_out = [d for d in _split_docs(rendered_text(version))
-                 if re.search(r'(?m)^      labels:\n(?:        .*\n)*?        sidecar\.istio\.io/inject: "?false"?$', d)]
+    opted_out = [
+        d
+        for d in _split_docs(rendered_text(version))
+        if re.search(r'(?m)^      labels:\n(?:        .*\n)*?        sidecar\.istio\.io/inject: "?false"?$', d)
+    ]
     warnings = [r for r in yaml.safe_load(annotated.stdout).get("results", []) if r["severity"] == "warning"]
     assert len(warnings) == len(opted_out)
     if version == "v1.10":
@@ -158,8 +171,10 @@ def _items_block(stdout):
 
 
 def test_second_run_changes_nothing(labelled, annotated):
-    for name, out, config in (("pod-template-labels", labelled, LABELS_CONFIG),
-                              ("pod-template-annotations", annotated, ANNOTATIONS_CONFIG)):
+    for name, out, config in (
+        ("pod-template-labels", labelled, LABELS_CONFIG),
+        ("pod-template-annotations", annotated, ANNOTATIONS_CONFIG),
+    ):
         items = _items_block(out.stdout)
         again = run_function(name, resource_list(items, config))
         assert again.exit_code == 0

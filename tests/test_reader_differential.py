@@ -9,6 +9,7 @@ header values, flow-style items, CRLF, a BOM, document markers), every item the 
 yields must have the header and the object the oracle gives, and an untouched list must
 come back byte for byte.
 """
+
 import json
 import random
 import re
@@ -57,14 +58,16 @@ def _check(text: str, block: str, expected_items=None):
     # a changed item is written anew, the others stay as they were
     if rl.items:
         target = rl.items[len(rl.items) // 2]
-        target.obj.setdefault("metadata", {})["annotations"] = {**(target.obj["metadata"].get("annotations") or {}),
-                                                                "kfkrm.dev/touched": "yes"}
+        target.obj.setdefault("metadata", {})["annotations"] = {
+            **(target.obj["metadata"].get("annotations") or {}),
+            "kfkrm.dev/touched": "yes",
+        }
         out = rl.emit()
         expected = list(want)
         expected[len(rl.items) // 2] = target.obj
         assert _oracle(out)["items"] == expected
-        assert "".join(i.raw for i in rl.items[:len(rl.items) // 2]) in out
-        assert "".join(i.raw for i in rl.items[len(rl.items) // 2 + 1:]) in out
+        assert "".join(i.raw for i in rl.items[: len(rl.items) // 2]) in out
+        assert "".join(i.raw for i in rl.items[len(rl.items) // 2 + 1 :]) in out
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -74,6 +77,7 @@ def test_real_renders_read_exactly_as_pyyaml_reads_them(version):
 
 
 # -- generated variations ---------------------------------------------------------------
+
 
 @lru_cache(maxsize=None)
 def _pool():
@@ -97,8 +101,13 @@ def _indent(text: str, n: int) -> str:
 def _entry_variant(entry: str, draw) -> str:
     style = draw(st.sampled_from(["inline", "own-line", "own-line-comment", "extra-spaces", "flow"]))
     if draw(st.booleans()):
-        entry = re.sub(r"^(  kind: )([A-Za-z0-9]+)$", lambda m: m.group(1) + draw(st.sampled_from(['"{}"', "'{}'"])).format(m.group(2)),
-                       entry, count=1, flags=re.M)
+        entry = re.sub(
+            r"^(  kind: )([A-Za-z0-9]+)$",
+            lambda m: m.group(1) + draw(st.sampled_from(['"{}"', "'{}'"])).format(m.group(2)),
+            entry,
+            count=1,
+            flags=re.M,
+        )
     if draw(st.booleans()):
         entry = re.sub(r"^(    name: )([A-Za-z0-9.-]+)$", r'\1"\2"', entry, count=1, flags=re.M)
     first, rest = entry[2:].split("\n", 1)
@@ -156,8 +165,12 @@ def resource_lists(draw):
     return text, block, n
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-          derandomize=True)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
 @given(data=st.data())
 def test_generated_variations_read_exactly_as_pyyaml_reads_them(data):
     text, block, n = data.draw(resource_lists())

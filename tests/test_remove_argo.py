@@ -4,12 +4,19 @@ The expected removals are hand-written from reading the rendered manifests and t
 install that KFP vendors (apps|applications/pipeline/upstream/third-party/argo): they are
 not derived from the function.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from helpers import (
-    items_block, key, load_output, output_item_texts, rendered_items_text, resource_list, run_function,
+    items_block,
+    key,
+    load_output,
+    output_item_texts,
+    rendered_items_text,
+    resource_list,
+    run_function,
 )
 from kfkrm.runtime.resourcelist import ResourceList
 
@@ -40,11 +47,13 @@ _COMMON = [
 EXPECTED_REMOVED = {
     "v1.3.0": sorted(
         [("CustomResourceDefinition", "", f"{p}.argoproj.io") for p in _CRDS_V13]
-        + _COMMON + [("Service", "kubeflow", "workflow-controller-metrics")]
+        + _COMMON
+        + [("Service", "kubeflow", "workflow-controller-metrics")]
     ),
     "v1.10": sorted(
         [("CustomResourceDefinition", "", f"{p}.argoproj.io") for p in _CRDS_V110]
-        + _COMMON + [("PriorityClass", "", "workflow-controller")]
+        + _COMMON
+        + [("PriorityClass", "", "workflow-controller")]
     ),
 }
 # KFP objects that must stay (read from the manifests): among them every KFP role that grants
@@ -105,7 +114,8 @@ def test_every_removed_object_is_reported(real_run):
     results = load_output(outcome.stdout)["results"]
     reported = sorted(
         (r["resourceRef"]["kind"], r["resourceRef"].get("namespace", ""), r["resourceRef"]["name"])
-        for r in results if r["severity"] == "info" and r["message"].startswith("removed")
+        for r in results
+        if r["severity"] == "info" and r["message"].startswith("removed")
     )
     assert reported == EXPECTED_REMOVED[version]
 
@@ -119,7 +129,11 @@ def test_kfp_objects_stay(real_run):
     # hand-written list is KFP's and stays.
     expected_gone = set(EXPECTED_REMOVED[version])
     for item in _input_items(version):
-        if item.kind in ("Role", "ClusterRole") and "argoproj.io" in item.raw and _kns(item.header) not in expected_gone:
+        if (
+            item.kind in ("Role", "ClusterRole")
+            and "argoproj.io" in item.raw
+            and _kns(item.header) not in expected_gone
+        ):
             assert _kns(item.header) in after, item.ref()
 
 
@@ -209,7 +223,10 @@ def _names(doc) -> set:
 def test_follows_the_controller_to_its_own_objects_whatever_their_names():
     argo_sa = "[{kind: ServiceAccount, name: wf-sa, namespace: ml}]"
     outcome, doc = _run(
-        CONTROLLER, SA, CM, OTHER_CM,
+        CONTROLLER,
+        SA,
+        CM,
+        OTHER_CM,
         _binding("wf-bind", "wf-role", argo_sa),
         _role("wf-role", "[{apiGroups: [''], resources: [pods], verbs: [get]}]"),
     )
@@ -237,7 +254,9 @@ def test_ambiguous_objects_are_kept_with_a_warning():
 
 def test_a_service_account_shared_with_another_workload_is_kept_with_a_warning():
     sharer = CONTROLLER.replace("name: wfc", "name: other").replace("app: workflow-controller", "app: other")
-    outcome, doc = _run(CONTROLLER, SA, sharer, _binding("b", "r", "[{kind: ServiceAccount, name: wf-sa, namespace: ml}]"))
+    outcome, doc = _run(
+        CONTROLLER, SA, sharer, _binding("b", "r", "[{kind: ServiceAccount, name: wf-sa, namespace: ml}]")
+    )
     assert outcome.exit_code == 0, outcome.stderr
     assert _names(doc) == {("ServiceAccount", "wf-sa"), ("Deployment", "other"), ("ClusterRoleBinding", "b")}
     assert "wf-sa" in _warned(doc)
@@ -245,8 +264,12 @@ def test_a_service_account_shared_with_another_workload_is_kept_with_a_warning()
 
 def test_aggregate_role_with_other_groups_is_not_argos():
     agg = "{rbac.authorization.k8s.io/aggregate-to-edit: 'true'}"
-    only_argo = _role("argo-edit", "[{apiGroups: [argoproj.io], resources: [workflows, cronworkflows/finalizers], verbs: [get]}]", agg)
-    kfp_like = _role("kfp-edit", "[{apiGroups: [argoproj.io, kubeflow.org], resources: [workflows], verbs: [get]}]", agg)
+    only_argo = _role(
+        "argo-edit", "[{apiGroups: [argoproj.io], resources: [workflows, cronworkflows/finalizers], verbs: [get]}]", agg
+    )
+    kfp_like = _role(
+        "kfp-edit", "[{apiGroups: [argoproj.io, kubeflow.org], resources: [workflows], verbs: [get]}]", agg
+    )
     not_aggregated = _role("argo-reader", "[{apiGroups: [argoproj.io], resources: [workflows], verbs: [get]}]")
     outcome, doc = _run(CONTROLLER, only_argo, kfp_like, not_aggregated)
     assert outcome.exit_code == 0, outcome.stderr
@@ -261,11 +284,17 @@ def test_no_argo_is_an_error_and_changes_nothing():
     assert output_item_texts(outcome.stdout) == [i.raw for i in ResourceList.parse(text).items]
 
 
-@pytest.mark.parametrize("config, problem", [
-    (CONFIG + "keepCRD: true\n", "keepCRD: unknown field"),
-    (CONFIG + "keepCRDs: maybe\n", "keepCRDs"),
-    ("apiVersion: kfkrm.dev/v1alpha1\nkind: RemoveIstio\nmetadata: {name: x}\n", "expects kfkrm.dev/v1alpha1 RemoveArgo"),
-])
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        (CONFIG + "keepCRD: true\n", "keepCRD: unknown field"),
+        (CONFIG + "keepCRDs: maybe\n", "keepCRDs"),
+        (
+            "apiVersion: kfkrm.dev/v1alpha1\nkind: RemoveIstio\nmetadata: {name: x}\n",
+            "expects kfkrm.dev/v1alpha1 RemoveArgo",
+        ),
+    ],
+)
 def test_bad_config(config, problem):
     text = resource_list(items_block(CONTROLLER, SA), config)
     outcome = run_function("remove-argo", text)
@@ -276,7 +305,9 @@ def test_bad_config(config, problem):
 
 def test_configmap_config():
     config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {keepCRDs: 'true'}\n"
-    crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: workflows.argoproj.io}\n"
+    crd = (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: workflows.argoproj.io}\n"
+    )
     outcome, doc = _run(CONTROLLER, crd, config=config)
     assert outcome.exit_code == 0, outcome.stderr
     assert _names(doc) == {("CustomResourceDefinition", "workflows.argoproj.io")}

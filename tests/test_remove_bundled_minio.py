@@ -11,12 +11,13 @@ three real Kubeflow renders, with oracles independent of the function's own code
   address in the output (sync.py's creations included) names a removed object;
 - a second run changes nothing.
 """
+
 from __future__ import annotations
 
 import collections
 import functools
-import json
 import http.server
+import json
 import re
 
 import pytest
@@ -26,16 +27,25 @@ from helpers import load_output, rendered_items_text, resource_list, run_functio
 
 RELEASES = ("v1.3.0", "v1.7.0", "v1.10")
 BUCKET = "ml-artifacts"
-SECRET_S3 = {"bucket": BUCKET, "endpoint": "objects.corp.example.com:9443", "region": "eu-central-1",
-             "accessKeySecret": {"name": "corp-s3", "key": "AWS_ACCESS_KEY_ID"},
-             "secretKeySecret": {"name": "corp-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+SECRET_S3 = {
+    "bucket": BUCKET,
+    "endpoint": "objects.corp.example.com:9443",
+    "region": "eu-central-1",
+    "accessKeySecret": {"name": "corp-s3", "key": "AWS_ACCESS_KEY_ID"},
+    "secretKeySecret": {"name": "corp-s3", "key": "AWS_SECRET_ACCESS_KEY"},
+}
 SDK_S3 = {"bucket": BUCKET, "endpoint": "s3.amazonaws.com", "region": "us-west-2", "useSDKCreds": True}
 ADDRESSING = ("minio-service", "minio-service.kubeflow", "mlpipeline-minio-artifact", "minio://")
 
 
 def function_config(s3: dict, remove: bool = True, target: str = "namespace") -> str:
-    config = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "ArgoArtifactRepository", "metadata": {"name": "s3"},
-              "s3": s3, "target": target}
+    config = {
+        "apiVersion": "kfkrm.dev/v1alpha1",
+        "kind": "ArgoArtifactRepository",
+        "metadata": {"name": "s3"},
+        "s3": s3,
+        "target": target,
+    }
     if target == "namespace":
         config["namespaces"] = ["kubeflow"]
     if remove:
@@ -49,11 +59,16 @@ def profile_config(s3: dict, external: bool = False) -> str:
     repository = {"s3": s3, "removeBundledMinio": True}
     if external:
         repository["namespaces"] = ["kubeflow"]
-    return yaml.safe_dump({
-        "apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterpriseProfile", "metadata": {"name": "corp"},
-        "argo": {"external": external, "artifactRepository": repository},
-        "validate": True,
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kfkrm.dev/v1alpha1",
+            "kind": "EnterpriseProfile",
+            "metadata": {"name": "corp"},
+            "argo": {"external": external, "artifactRepository": repository},
+            "validate": True,
+        },
+        sort_keys=False,
+    )
 
 
 _RUNS: dict = {}
@@ -63,7 +78,8 @@ def run(release: str, config: str):
     if (release, config) not in _RUNS:
         _RUNS[(release, config)] = run_function(
             "enterprise-profile" if "EnterpriseProfile" in config else "argo-artifact-repository",
-            resource_list(rendered_items_text(release), config))
+            resource_list(rendered_items_text(release), config),
+        )
     return _RUNS[(release, config)]
 
 
@@ -92,16 +108,22 @@ def parsed(out) -> dict:
 
 
 def deployment(items, app: str) -> dict:
-    found = [i for i in items if i["kind"] == "Deployment"
-             and (i["spec"]["selector"].get("matchLabels") or {}).get("app") == app]
+    found = [
+        i
+        for i in items
+        if i["kind"] == "Deployment" and (i["spec"]["selector"].get("matchLabels") or {}).get("app") == app
+    ]
     assert len(found) == 1, app
     return found[0]
 
 
 def env_of(items, app: str) -> dict:
     """name -> resolved value (configMapKeyRef resolved, secretKeyRef as ('secret', name, key))."""
-    configmaps = {(i["metadata"].get("namespace"), i["metadata"]["name"]): i.get("data") or {}
-                  for i in items if i["kind"] == "ConfigMap"}
+    configmaps = {
+        (i["metadata"].get("namespace"), i["metadata"]["name"]): i.get("data") or {}
+        for i in items
+        if i["kind"] == "ConfigMap"
+    }
     dep = deployment(items, app)
     out = {}
     for e in dep["spec"]["template"]["spec"]["containers"][0].get("env") or []:
@@ -136,9 +158,12 @@ def test_no_object_and_no_address_of_the_bundled_minio_is_left(case):
     after = by_key(parsed(out)["items"])
     minio_named = {k for k in before if re.search(r"(^|-)minio", k[2])}
     assert minio_named and not (minio_named & set(after))
-    assert {k for k in minio_named if k[0] in ("Deployment", "Service", "Secret", "PersistentVolumeClaim")} \
-        == {("Deployment", "kubeflow", "minio"), ("Service", "kubeflow", "minio-service"),
-            ("Secret", "kubeflow", "mlpipeline-minio-artifact"), ("PersistentVolumeClaim", "kubeflow", "minio-pvc")}
+    assert {k for k in minio_named if k[0] in ("Deployment", "Service", "Secret", "PersistentVolumeClaim")} == {
+        ("Deployment", "kubeflow", "minio"),
+        ("Service", "kubeflow", "minio-service"),
+        ("Secret", "kubeflow", "mlpipeline-minio-artifact"),
+        ("PersistentVolumeClaim", "kubeflow", "minio-pvc"),
+    }
     assert set(before) - set(after) == minio_named  # and nothing else
     controller = after[("ConfigMap", "kubeflow", "workflow-controller-configmap")]
     assert yaml.safe_load(controller["data"]["artifactRepository"])["s3"]["bucket"] == BUCKET
@@ -173,8 +198,9 @@ def test_kfp_names_the_organisation_store_field_by_field(case):
     assert ui["MINIO_SSL"] == "true" and ui["AWS_REGION"] == s3["region"]
     if "useSDKCreds" in s3:
         for env in (api, ui):
-            store_keys = [k for k, v in env.items()
-                          if isinstance(v, tuple) and k.startswith(("OBJECTSTORE", "MINIO", "AWS"))]
+            store_keys = [
+                k for k, v in env.items() if isinstance(v, tuple) and k.startswith(("OBJECTSTORE", "MINIO", "AWS"))
+            ]
             assert not store_keys, "no static keys with useSDKCreds"
     else:
         secret = s3["accessKeySecret"]["name"]
@@ -200,14 +226,18 @@ def test_kfp_names_the_organisation_store_field_by_field(case):
         if "useSDKCreds" in s3:
             assert default["credentials"] == {"fromEnv": True}
         else:
-            assert default["credentials"]["secretRef"] == {"secretName": "corp-s3", "accessKeyKey": "AWS_ACCESS_KEY_ID",
-                                                           "secretKeyKey": "AWS_SECRET_ACCESS_KEY"}
+            assert default["credentials"]["secretRef"] == {
+                "secretName": "corp-s3",
+                "accessKeyKey": "AWS_ACCESS_KEY_ID",
+                "secretKeyKey": "AWS_SECRET_ACCESS_KEY",
+            }
     else:
         assert "providers" not in launcher["data"]  # KFP 2.0.0-alpha.7 has no such setting: a warning says so
         assert any("no providers setting" in r["message"] for r in parsed(out)["results"])
 
 
 # -- the profile controller's sync.py, executed -----------------------------------------------
+
 
 class _NoServer:
     """Stands in for http.server.HTTPServer while sync.py is loaded: records the handler."""
@@ -259,11 +289,13 @@ def test_profile_controller_creates_nothing_that_reaches_minio(case, monkeypatch
     if sdk:
         assert secrets == []
     else:
-        assert [(s["metadata"]["name"], sorted(s["data"])) for s in secrets] == \
-            [("corp-s3", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])]
+        assert [(s["metadata"]["name"], sorted(s["data"])) for s in secrets] == [
+            ("corp-s3", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+        ]
     host = s3["endpoint"].partition(":")[0]
-    artifact = next(c for c in created
-                    if c["kind"] == "Deployment" and c["metadata"]["name"] == "ml-pipeline-ui-artifact")
+    artifact = next(
+        c for c in created if c["kind"] == "Deployment" and c["metadata"]["name"] == "ml-pipeline-ui-artifact"
+    )
     container = artifact["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["MINIO_HOST"] == host and env["MINIO_NAMESPACE"] == "" and env["AWS_S3_ENDPOINT"] == host
@@ -283,11 +315,17 @@ def test_profile_controller_creates_nothing_that_reaches_minio(case, monkeypatch
 
 # -- nothing dangling ---------------------------------------------------------------------------
 
+
 def references(obj, namespace: str):
     """(kind, namespace, name) of every Secret, ConfigMap, claim and ServiceAccount an object names."""
     if isinstance(obj, dict):
-        for field, kind in (("secretKeyRef", "Secret"), ("secretRef", "Secret"), ("configMapKeyRef", "ConfigMap"),
-                            ("configMapRef", "ConfigMap"), ("persistentVolumeClaim", "PersistentVolumeClaim")):
+        for field, kind in (
+            ("secretKeyRef", "Secret"),
+            ("secretRef", "Secret"),
+            ("configMapKeyRef", "ConfigMap"),
+            ("configMapRef", "ConfigMap"),
+            ("persistentVolumeClaim", "PersistentVolumeClaim"),
+        ):
             ref = obj.get(field)
             if isinstance(ref, dict):
                 yield kind, namespace, ref.get("name") or ref.get("claimName")
@@ -344,7 +382,7 @@ def test_second_run_changes_nothing(case):
 def items_block_of(stdout: str) -> str:
     """The `items:` block of a ResourceList as kfkrm prints it (items, then functionConfig)."""
     start = stdout.index("\nitems:\n") + len("\nitems:\n")
-    return stdout[start:stdout.index("\nfunctionConfig:\n", start) + 1]
+    return stdout[start : stdout.index("\nfunctionConfig:\n", start) + 1]
 
 
 # -- evidence, config and policy on small cases ---------------------------------------------------
@@ -432,11 +470,20 @@ def test_a_minio_kfp_does_not_address_is_kept_with_a_warning():
     assert any(r["severity"] == "warning" and "no Service minio-service selects it" in r["message"] for r in results)
 
 
-@pytest.mark.parametrize("s3, problem", [
-    ({**SECRET_S3, "secretKeySecret": {"name": "other-secret", "key": "k"}}, "must name one Secret"),
-    ({**SECRET_S3, "accessKeySecret": {"name": "mlpipeline-minio-artifact", "key": "a"},
-      "secretKeySecret": {"name": "mlpipeline-minio-artifact", "key": "s"}}, "the bundled minio's, which is removed"),
-])
+@pytest.mark.parametrize(
+    "s3, problem",
+    [
+        ({**SECRET_S3, "secretKeySecret": {"name": "other-secret", "key": "k"}}, "must name one Secret"),
+        (
+            {
+                **SECRET_S3,
+                "accessKeySecret": {"name": "mlpipeline-minio-artifact", "key": "a"},
+                "secretKeySecret": {"name": "mlpipeline-minio-artifact", "key": "s"},
+            },
+            "the bundled minio's, which is removed",
+        ),
+    ],
+)
 def test_credentials_that_kfp_cannot_follow_are_errors(s3, problem):
     out = small_run(MINIO, SERVICE, s3=s3)
     assert out.exit_code == 1 and problem in out.stderr and "Traceback" not in out.stderr
@@ -446,8 +493,9 @@ def test_credentials_that_kfp_cannot_follow_are_errors(s3, problem):
 def test_without_the_flag_nothing_is_removed():
     from helpers import items_block
 
-    out = run_function("argo-artifact-repository",
-                       resource_list(items_block(MINIO, SERVICE), function_config(SDK_S3, remove=False)))
+    out = run_function(
+        "argo-artifact-repository", resource_list(items_block(MINIO, SERVICE), function_config(SDK_S3, remove=False))
+    )
     assert out.exit_code == 0
     assert {i["metadata"]["name"] for i in load_output(out.stdout)["items"]} >= {"minio", "minio-service", "minio-pvc"}
 
@@ -466,12 +514,17 @@ def test_the_derived_policy_forbids_the_bundled_minio():
     terms = forbid(True)
     assert {t["name"] for t in terms} == {"minio", "minio-service", "mlpipeline-minio-artifact", "minio-pvc"}
     # The policy fails the unadapted input on every bundled minio object: the terms can fail ...
-    policy = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterprisePolicy", "metadata": {"name": "p"},
-              "forbid": terms}
+    policy = {
+        "apiVersion": "kfkrm.dev/v1alpha1",
+        "kind": "EnterprisePolicy",
+        "metadata": {"name": "p"},
+        "forbid": terms,
+    }
     raw = run_function("enterprise-policy", resource_list(items_block(MINIO, SERVICE), yaml.safe_dump(policy)))
     assert raw.exit_code == 1
-    assert {"minio", "minio-service", "minio-pvc", "mlpipeline-minio-artifact"} <= \
-        {r["resourceRef"]["name"] for r in load_output(raw.stdout)["results"] if r["severity"] == "error"}
+    assert {"minio", "minio-service", "minio-pvc", "mlpipeline-minio-artifact"} <= {
+        r["resourceRef"]["name"] for r in load_output(raw.stdout)["results"] if r["severity"] == "error"
+    }
     # ... and the profile, which removes them before validating, passes it.
     config = yaml.safe_load(profile_config(SDK_S3))
     config["argo"]["artifactRepository"]["target"] = "namespace"
@@ -486,8 +539,10 @@ def test_golden_example_remove_minio():
     from helpers import REPO, items_block
 
     case = REPO / "examples" / "argo-artifact-repository-remove-minio"
-    out = run_function("argo-artifact-repository", resource_list(items_block((case / "resources.yaml").read_text()),
-                                                                 (case / "fn-config.yaml").read_text()))
+    out = run_function(
+        "argo-artifact-repository",
+        resource_list(items_block((case / "resources.yaml").read_text()), (case / "fn-config.yaml").read_text()),
+    )
     assert (out.exit_code, out.stderr) == (0, (case / ".expected" / "stderr.txt").read_text())
     assert out.stdout == (case / ".expected" / "output.yaml").read_text()
     for needle in ADDRESSING:

@@ -1,5 +1,6 @@
 """RemoveIstio on the real Kubeflow manifests, with lists of Istio's objects written by hand
 from reading the install manifests (common/istio*/ of each version), and bad configs."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,8 +8,20 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import (KUBEFLOW, REPO, items_block, load_output as load_output_uncached, need_shared, output_item_texts, rendered_items_text, rendered_text,
-                     resource_list, run_function)
+from helpers import (
+    KUBEFLOW,
+    REPO,
+    items_block,
+    need_shared,
+    output_item_texts,
+    rendered_items_text,
+    rendered_text,
+    resource_list,
+    run_function,
+)
+from helpers import (
+    load_output as load_output_uncached,
+)
 from kfkrm.runtime.resourcelist import items_from_stream
 
 CONFIG = """
@@ -135,7 +148,8 @@ AuthorizationPolicy istio-system/cluster-local-gateway
 EnvoyFilter istio-system/x-forwarded-host
 """
 KUBEFLOW_IN_ISTIO_FOLDER_1_10 = "\n".join(
-    line for line in KUBEFLOW_IN_ISTIO_FOLDER_1_3.splitlines() if "x-forwarded-host" not in line)
+    line for line in KUBEFLOW_IN_ISTIO_FOLDER_1_3.splitlines() if "x-forwarded-host" not in line
+)
 
 EXPECTED_REMOVED = {
     "v1.3.0": ISTIO_1_9_INSTALL + KUBEFLOW_IN_ISTIO_FOLDER_1_3,
@@ -143,9 +157,13 @@ EXPECTED_REMOVED = {
 }
 # Kept with a warning: unmarked objects in istio-system that are not Istio configuration.
 EXPECTED_UNCLASSIFIED = {
-    "v1.3.0": {"StatefulSet istio-system/authservice", "Service istio-system/authservice",
-               "PersistentVolumeClaim istio-system/authservice-pvc",
-               "ConfigMap istio-system/oidc-authservice-parameters", "Secret istio-system/oidc-authservice-client"},
+    "v1.3.0": {
+        "StatefulSet istio-system/authservice",
+        "Service istio-system/authservice",
+        "PersistentVolumeClaim istio-system/authservice-pvc",
+        "ConfigMap istio-system/oidc-authservice-parameters",
+        "Secret istio-system/oidc-authservice-client",
+    },
     "v1.10": set(),
 }
 
@@ -190,8 +208,11 @@ def test_removes_exactly_the_hand_listed_objects(run):
 def test_every_removed_object_is_reported_and_the_summary_counts(run):
     version, outcome = run
     results = load_output(outcome.stdout)["results"]
-    reported = {f"{r['resourceRef']['kind']} {r['resourceRef'].get('namespace', '') + '/' if r['resourceRef'].get('namespace') else ''}{r['resourceRef']['name']}"
-                for r in results if r["message"].startswith("removed: ")}
+    reported = {
+        f"{r['resourceRef']['kind']} {r['resourceRef'].get('namespace', '') + '/' if r['resourceRef'].get('namespace') else ''}{r['resourceRef']['name']}"
+        for r in results
+        if r["message"].startswith("removed: ")
+    }
     assert reported == refs(EXPECTED_REMOVED[version])
     assert f"removed {len(refs(EXPECTED_REMOVED[version]))} objects" in outcome.stderr
 
@@ -199,8 +220,11 @@ def test_every_removed_object_is_reported_and_the_summary_counts(run):
 def test_unclassified_objects_are_kept_with_a_warning(run):
     version, outcome = run
     results = load_output(outcome.stdout)["results"]
-    warned = {f"{r['resourceRef']['kind']} {r['resourceRef']['namespace']}/{r['resourceRef']['name']}"
-              for r in results if r["severity"] == "warning"}
+    warned = {
+        f"{r['resourceRef']['kind']} {r['resourceRef']['namespace']}/{r['resourceRef']['name']}"
+        for r in results
+        if r["severity"] == "warning"
+    }
     assert warned == EXPECTED_UNCLASSIFIED[version]
     after = {ref(o) for o in load_output(outcome.stdout)["items"]}
     assert EXPECTED_UNCLASSIFIED[version] <= after
@@ -210,15 +234,25 @@ def test_acceptance_no_istiod_crd_or_injector_and_kubeflow_config_kept(run):
     version, outcome = run
     out = load_output(outcome.stdout)["items"]
     assert not [o for o in out if o["metadata"]["name"] == "istiod"]
-    assert not [o for o in out if o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"].endswith("istio.io")]
-    istiod_webhooks = [o for o in out if o["kind"].endswith("WebhookConfiguration")
-                       for hook in o.get("webhooks") or []
-                       if ((hook.get("clientConfig") or {}).get("service") or {}).get("name") == "istiod"]
+    assert not [
+        o for o in out if o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"].endswith("istio.io")
+    ]
+    istiod_webhooks = [
+        o
+        for o in out
+        if o["kind"].endswith("WebhookConfiguration")
+        for hook in o.get("webhooks") or []
+        if ((hook.get("clientConfig") or {}).get("service") or {}).get("name") == "istiod"
+    ]
     assert not istiod_webhooks
     removed = refs(EXPECTED_REMOVED[version])
-    wanted = {ref(o) for o in input_objects(version)
-              if o["kind"] in ("VirtualService", "AuthorizationPolicy", "DestinationRule", "RequestAuthentication",
-                               "PeerAuthentication") and ref(o) not in removed}
+    wanted = {
+        ref(o)
+        for o in input_objects(version)
+        if o["kind"]
+        in ("VirtualService", "AuthorizationPolicy", "DestinationRule", "RequestAuthentication", "PeerAuthentication")
+        and ref(o) not in removed
+    }
     assert wanted <= {ref(o) for o in out}
     assert len([w for w in wanted if w.startswith("VirtualService")]) >= 9
 
@@ -243,12 +277,16 @@ def test_second_run_changes_nothing(run):
 
 # -- istioVersion ---------------------------------------------------------------------------
 
+
 def version_warnings(version: str, istio: str) -> set[tuple[str, str]]:
     config = CONFIG + LOCAL + f'istioVersion: "{istio}"\n'
     outcome = run_function("remove-istio", resource_list(rendered_items_text(version), config))
     assert outcome.exit_code == 0, outcome.stderr
-    return {(r["resourceRef"]["name"], r["field"]["path"]) for r in load_output(outcome.stdout)["results"]
-            if r["severity"] == "warning" and f"Istio {istio} does not" in r["message"]}
+    return {
+        (r["resourceRef"]["name"], r["field"]["path"])
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and f"Istio {istio} does not" in r["message"]
+    }
 
 
 def test_kubeflow_1_3_on_istio_1_6_needs_nothing_newer():
@@ -275,23 +313,34 @@ def test_api_versions_the_mesh_does_not_serve_are_warned():
     )
     outcome = run_function("remove-istio", resource_list(items, CONFIG + 'istioVersion: "1.5"\n'))
     assert outcome.exit_code == 0, outcome.stderr
-    warned = {(r["resourceRef"]["name"], r["field"]["path"]) for r in load_output(outcome.stdout)["results"]
-              if r["severity"] == "warning" and "resourceRef" in r}
+    warned = {
+        (r["resourceRef"]["name"], r["field"]["path"])
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and "resourceRef" in r
+    }
     assert warned == {("new", "apiVersion"), ("delegating", "spec.http[1].delegate")}
     outcome = run_function("remove-istio", resource_list(items, CONFIG + 'istioVersion: "1.6"\n'))
-    warned = {(r["resourceRef"]["name"], r["field"]["path"]) for r in load_output(outcome.stdout)["results"]
-              if r["severity"] == "warning" and "resourceRef" in r}
+    warned = {
+        (r["resourceRef"]["name"], r["field"]["path"])
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and "resourceRef" in r
+    }
     assert warned == {("new", "apiVersion"), ("old", "apiVersion")}
 
 
 # -- keep and remove ------------------------------------------------------------------------
 
+
 def test_keep_overrides_a_default_removal_and_silences_the_unclassified_warning():
     need_shared()
-    config = CONFIG + LOCAL + """keep:
+    config = (
+        CONFIG
+        + LOCAL
+        + """keep:
 - {kind: AuthorizationPolicy, namespace: istio-system, name: global-deny-all}
 - {namespace: istio-system, name: "*authservice*"}
 """
+    )
     outcome = run_function("remove-istio", resource_list(rendered_items_text("v1.3.0"), config))
     assert outcome.exit_code == 0, outcome.stderr
     doc = load_output(outcome.stdout)
@@ -337,19 +386,23 @@ def test_no_istio_in_the_input_is_a_warning():
 # -- bad configs ----------------------------------------------------------------------------
 
 ISTIOD = items_block(
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {release: istio}}\n")
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {release: istio}}\n"
+)
 
 
-@pytest.mark.parametrize("extra, expected", [
-    ("istioVersion: 1.6\n", 'istioVersion: must be a quoted string like "1.6"'),
-    ('istioVersion: "0.9"\n', "istioVersion: expected an Istio minor version from 1.5 on"),
-    ('istioVersion: "1.4"\n', "istioVersion: expected an Istio minor version"),
-    ("keep: [{}]\n", "keep[0]: a selector term must set at least one of"),
-    ("keep: {name: x}\n", "keep: "),
-    ("remove: [{nmae: x}]\n", "remove[0].nmae: unknown field"),
-    ("istioversion: '1.6'\n", "istioversion: unknown field"),
-    ("keep: [{name: istiod}]\nremove: [{kind: Deployment}]\n", "matches both keep[0] and remove[0]"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ("istioVersion: 1.6\n", 'istioVersion: must be a quoted string like "1.6"'),
+        ('istioVersion: "0.9"\n', "istioVersion: expected an Istio minor version from 1.5 on"),
+        ('istioVersion: "1.4"\n', "istioVersion: expected an Istio minor version"),
+        ("keep: [{}]\n", "keep[0]: a selector term must set at least one of"),
+        ("keep: {name: x}\n", "keep: "),
+        ("remove: [{nmae: x}]\n", "remove[0].nmae: unknown field"),
+        ("istioversion: '1.6'\n", "istioversion: unknown field"),
+        ("keep: [{name: istiod}]\nremove: [{kind: Deployment}]\n", "matches both keep[0] and remove[0]"),
+    ],
+)
 def test_bad_config_is_one_clear_error_and_no_mutated_output(extra, expected):
     text = resource_list(ISTIOD, CONFIG + extra)
     outcome = run_function("remove-istio", text)
@@ -367,8 +420,10 @@ def test_the_example_config_validates():
 
 # -- the Istio API table against the CRDs Kubeflow bundles ------------------------------------
 
-BUNDLED_CRDS = {(1, 9): "v1.3.0/common/istio-1-9-0/istio-crds/base/crd.yaml",
-                (1, 26): "v1.10/common/istio/istio-crds/base/crd.yaml"}
+BUNDLED_CRDS = {
+    (1, 9): "v1.3.0/common/istio-1-9-0/istio-crds/base/crd.yaml",
+    (1, 26): "v1.10/common/istio/istio-crds/base/crd.yaml",
+}
 
 
 @lru_cache(maxsize=None)
@@ -399,12 +454,18 @@ def schema_node(schema: dict, path: str):
 def test_api_table_serves_exactly_what_the_bundled_crds_serve(minor):
     from kfkrm.domain import istio_apis
 
-    served_by_crds = {(c["spec"]["group"], v["name"], c["spec"]["names"]["kind"])
-                      for c in bundled_crds(minor) for v in c["spec"].get("versions") or [{"name": c["spec"]["version"]}]
-                      if v.get("served", True)}
+    served_by_crds = {
+        (c["spec"]["group"], v["name"], c["spec"]["names"]["kind"])
+        for c in bundled_crds(minor)
+        for v in c["spec"].get("versions") or [{"name": c["spec"]["version"]}]
+        if v.get("served", True)
+    }
     kinds_in_crds = {(g, k) for g, _, k in served_by_crds}
-    served_by_table = {(e.group, e.version, e.kind) for e in istio_apis.KINDS
-                       if e.served_by(minor) and (e.group, e.kind) in kinds_in_crds}
+    served_by_table = {
+        (e.group, e.version, e.kind)
+        for e in istio_apis.KINDS
+        if e.served_by(minor) and (e.group, e.kind) in kinds_in_crds
+    }
     assert served_by_table == served_by_crds
 
 
@@ -426,6 +487,7 @@ def test_field_table_agrees_with_the_bundled_crd_schemas(minor):
 
 # -- the cluster-local gateway (issue 11) ------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.7.0", "v1.10"])
 def test_removing_the_local_gateway_kserve_and_knative_use_is_an_error_naming_the_setting(version):
     outcome = run_function("remove-istio", resource_list(rendered_items_text(version), CONFIG))
@@ -446,16 +508,23 @@ def test_keep_local_gateway_keeps_its_workload_and_every_service_selecting_it(ve
     assert outcome.exit_code == 0, outcome.stderr
     out = load_output(outcome.stdout)["items"]
     after = {ref(o) for o in out}
-    assert {"Deployment istio-system/cluster-local-gateway",
-            "ServiceAccount istio-system/cluster-local-gateway-service-account"} <= after
+    assert {
+        "Deployment istio-system/cluster-local-gateway",
+        "ServiceAccount istio-system/cluster-local-gateway-service-account",
+    } <= after
     # Independent oracle: every Service left in istio-system selects some pod template left there.
-    templates = [(o["metadata"].get("namespace"), ((o["spec"]["template"].get("metadata") or {}).get("labels") or {}))
-                 for o in out if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
+    templates = [
+        (o["metadata"].get("namespace"), ((o["spec"]["template"].get("metadata") or {}).get("labels") or {}))
+        for o in out
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+    ]
     for o in out:
         selector = (o.get("spec") or {}).get("selector") if o["kind"] == "Service" else None
         if selector and o["metadata"].get("namespace") == "istio-system":
-            assert any(ns == "istio-system" and all(labels.get(k) == v for k, v in selector.items())
-                       for ns, labels in templates), ref(o)
+            assert any(
+                ns == "istio-system" and all(labels.get(k) == v for k, v in selector.items())
+                for ns, labels in templates
+            ), ref(o)
 
 
 def test_a_kept_service_left_selecting_nothing_is_a_warning():
@@ -466,9 +535,14 @@ def test_a_kept_service_left_selecting_nothing_is_a_warning():
         "apiVersion: v1\nkind: Service\nmetadata: {name: corp-egress, namespace: istio-system}\n"
         "spec: {selector: {app: egress}, ports: [{port: 80}]}\n",
     )
-    outcome = run_function("remove-istio", resource_list(items, CONFIG + "keep:\n- {kind: Service, name: corp-egress}\n"))
+    outcome = run_function(
+        "remove-istio", resource_list(items, CONFIG + "keep:\n- {kind: Service, name: corp-egress}\n")
+    )
     assert outcome.exit_code == 0, outcome.stderr
-    warned = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"
-              and r["resourceRef"]["name"] == "corp-egress"]
+    warned = [
+        r
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and r["resourceRef"]["name"] == "corp-egress"
+    ]
     assert warned and "Deployment istio-system/istio-egressgateway" in warned[0]["message"]
     assert warned[0]["field"]["path"] == "spec.selector"

@@ -1,4 +1,5 @@
 """Reading and writing ResourceLists: layouts the orchestrators send, fidelity, results."""
+
 import yaml
 
 from helpers import items_block, load_output, resource_list, run_function
@@ -83,21 +84,31 @@ def test_accepts_v1alpha1_and_list_and_writes_v1():
         out = run_function("pod-template-labels", resource_list(items, LABELS, api_version))
         assert out.exit_code == 0, out.stderr
         assert out.stdout.startswith("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n")
-    text = resource_list(items, LABELS).replace("kind: ResourceList", "kind: List").replace("config.kubernetes.io/v1", "v1", 1)
+    text = (
+        resource_list(items, LABELS)
+        .replace("kind: ResourceList", "kind: List")
+        .replace("config.kubernetes.io/v1", "v1", 1)
+    )
     out = run_function("pod-template-labels", text)
     assert out.exit_code == 0, out.stderr
     assert load_output(out.stdout)["items"][0]["spec"]["template"]["metadata"]["labels"]["team"] == "ml"
 
 
 def test_empty_items_still_written():
-    out = run_function("pod-template-labels", "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n" + "".join("  " + line + "\n" for line in LABELS.splitlines()))
+    out = run_function(
+        "pod-template-labels",
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n"
+        + "".join("  " + line + "\n" for line in LABELS.splitlines()),
+    )
     assert out.exit_code == 0, out.stderr
     assert load_output(out.stdout)["items"] == []
 
 
 def test_wide_sequence_indent_and_comment_first_entries():
     # kpt sends `- # comment` entries; other tools indent the list under items:
-    wide = "".join("  " + line + "\n" if line.strip() else "\n" for line in items_block(CONFIGMAP, DEPLOYMENT).splitlines())
+    wide = "".join(
+        "  " + line + "\n" if line.strip() else "\n" for line in items_block(CONFIGMAP, DEPLOYMENT).splitlines()
+    )
     out = run_function("pod-template-labels", resource_list(wide, LABELS))
     assert out.exit_code == 0, out.stderr
     doc = load_output(out.stdout)
@@ -107,11 +118,15 @@ def test_wide_sequence_indent_and_comment_first_entries():
 
 
 def test_flow_style_input_is_still_understood():
-    text = yaml.safe_dump({
-        "apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
-        "items": [yaml.safe_load(DEPLOYMENT)],
-        "functionConfig": yaml.safe_load(LABELS),
-    }, default_flow_style=True)
+    text = yaml.safe_dump(
+        {
+            "apiVersion": "config.kubernetes.io/v1",
+            "kind": "ResourceList",
+            "items": [yaml.safe_load(DEPLOYMENT)],
+            "functionConfig": yaml.safe_load(LABELS),
+        },
+        default_flow_style=True,
+    )
     out = run_function("pod-template-labels", text)
     assert out.exit_code == 0, out.stderr
     assert load_output(out.stdout)["items"][0]["spec"]["template"]["metadata"]["labels"]["team"] == "ml"
@@ -128,7 +143,9 @@ def test_results_carry_severity_resource_ref_field_and_file():
 
 
 def test_local_config_items_are_never_mutated():
-    local = DEPLOYMENT.replace("    config.k8s.io/id: '7'\n", "    config.k8s.io/id: '7'\n    config.kubernetes.io/local-config: 'true'\n")
+    local = DEPLOYMENT.replace(
+        "    config.k8s.io/id: '7'\n", "    config.k8s.io/id: '7'\n    config.kubernetes.io/local-config: 'true'\n"
+    )
     kptfile = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n"
     items = items_block(local, kptfile)
     out = run_function("pod-template-labels", resource_list(items, LABELS))
@@ -137,7 +154,10 @@ def test_local_config_items_are_never_mutated():
 
 
 def test_kustomize_function_annotations_on_the_config_are_accepted():
-    config = LABELS.replace("  name: t\n", "  name: t\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n    config.kubernetes.io/function: |\n      container:\n        image: kfkrm:latest\n")
+    config = LABELS.replace(
+        "  name: t\n",
+        "  name: t\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n    config.kubernetes.io/function: |\n      container:\n        image: kfkrm:latest\n",
+    )
     out = run_function("pod-template-labels", resource_list(items_block(DEPLOYMENT), config))
     assert out.exit_code == 0, out.stderr
 
@@ -145,7 +165,9 @@ def test_kustomize_function_annotations_on_the_config_are_accepted():
 def test_runtime_writes_local_config_back_even_if_a_function_changed_it():
     from kfkrm.runtime.resourcelist import ResourceList
 
-    local = DEPLOYMENT.replace("    config.k8s.io/id: '7'\n", "    config.k8s.io/id: '7'\n    config.kubernetes.io/local-config: \"true\"\n")
+    local = DEPLOYMENT.replace(
+        "    config.k8s.io/id: '7'\n", "    config.k8s.io/id: '7'\n    config.kubernetes.io/local-config: \"true\"\n"
+    )
     kptfile = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n"
     items = items_block(local, kptfile, CONFIGMAP)
     rl = ResourceList.parse(resource_list(items, LABELS))

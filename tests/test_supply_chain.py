@@ -1,5 +1,6 @@
 """The image's supply chain (issue 13): base images pinned by digest, pip installing only
 hash-checked files from the locks, and a build context holding only what the build copies."""
+
 import fnmatch
 import re
 import subprocess
@@ -10,8 +11,10 @@ from helpers import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 LOCKS = ("requirements.lock", "requirements-build.lock", "requirements-test.lock")
-_DIGEST_REF = re.compile(r"^[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)+:[\w.-]+@sha256:[0-9a-f]{64}$|"
-                         r"^[a-z0-9._-]+:[\w.-]+@sha256:[0-9a-f]{64}$")
+_DIGEST_REF = re.compile(
+    r"^[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)+:[\w.-]+@sha256:[0-9a-f]{64}$|"
+    r"^[a-z0-9._-]+:[\w.-]+@sha256:[0-9a-f]{64}$"
+)
 
 
 def _instructions() -> list[str]:
@@ -65,27 +68,55 @@ def _ignored(path: str, patterns: list[str]) -> bool:
         negate = pattern.startswith("!")
         pat = pattern[1:] if negate else pattern
         pat = pat.strip("/")
-        rx = re.compile("^" + re.escape(pat).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
-                        .replace(r"\*", "[^/]*").replace(r"\?", "[^/]") + "$")
-        if any(rx.match(c) or fnmatch.fnmatchcase(c, pat) and "**" not in pat and "/" not in pat.replace("*", "")
-               for c in candidates):
+        rx = re.compile(
+            "^"
+            + re.escape(pat)
+            .replace(r"\*\*/", "(?:.*/)?")
+            .replace(r"\*\*", ".*")
+            .replace(r"\*", "[^/]*")
+            .replace(r"\?", "[^/]")
+            + "$"
+        )
+        if any(
+            rx.match(c) or fnmatch.fnmatchcase(c, pat) and "**" not in pat and "/" not in pat.replace("*", "")
+            for c in candidates
+        ):
             ignored = not negate
     return ignored
 
 
 def test_dockerignore_keeps_the_context_to_what_the_build_copies():
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     sent = [f for f in files if not _ignored(f, patterns)]
     # what the Dockerfile copies from the context
-    sources = [s for line in _instructions() if line.startswith("COPY") and "--from" not in line
-               for s in line.split()[1:-1]]
+    sources = [
+        s for line in _instructions() if line.startswith("COPY") and "--from" not in line for s in line.split()[1:-1]
+    ]
     for source in sources:
-        assert any(f == source or f.startswith(source.rstrip("/") + "/") for f in sent), f"COPY {source} would be excluded"
-    for unwanted in (".git/config", ".venv/bin/python", "tests/helpers.py", "kustomization-examples",
-                     "docs", "functions/kfkrm/__pycache__/x.pyc", ".cache/x", ".hypothesis/x"):
+        assert any(f == source or f.startswith(source.rstrip("/") + "/") for f in sent), (
+            f"COPY {source} would be excluded"
+        )
+    for unwanted in (
+        ".git/config",
+        ".venv/bin/python",
+        "tests/helpers.py",
+        "kustomization-examples",
+        "docs",
+        "functions/kfkrm/__pycache__/x.pyc",
+        ".cache/x",
+        ".hypothesis/x",
+    ):
         assert _ignored(unwanted, patterns), unwanted
     assert not [f for f in sent if f.startswith(("tests/", "docs/", "kustomization-examples/", "kpt-examples/"))]
     size = sum((REPO / f).stat().st_size for f in sent if (REPO / f).is_file())

@@ -8,6 +8,7 @@ finds must be found by the finder, listed by `kfkrm images`, rewritten by ImageP
 (only on that line), and reported by the policy's registry rule; no template expression
 line may change.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,17 +85,25 @@ def literal_template_images(objects: list) -> list[tuple[str, str]]:
 
 def expression_lines(objects: list) -> list[str]:
     """Every template line that sets an image from a template expression: never to change."""
-    return sorted(line for doc in objects
-                  if doc.get("kind") == "ConfigMap" for text in template_strings(doc)
-                  for line in text.split("\n") if re.match(r"^\s*(?:- )?image:.*\{\{", line))
+    return sorted(
+        line
+        for doc in objects
+        if doc.get("kind") == "ConfigMap"
+        for text in template_strings(doc)
+        for line in text.split("\n")
+        if re.match(r"^\s*(?:- )?image:.*\{\{", line)
+    )
 
 
 @pytest.mark.parametrize("version", RENDERS)
 def test_the_finder_finds_every_literal_template_image(version):
     expected = literal_template_images(docs(rendered_text(version)))
     assert len(expected) == EXPECTED[version]
-    found = [(f.item.name, f.ref.text) for f in find_images(items_from_stream(rendered_text(version)))
-             if " line " in f.where_text() and f.item.name == "istio-sidecar-injector"]
+    found = [
+        (f.item.name, f.ref.text)
+        for f in find_images(items_from_stream(rendered_text(version)))
+        if " line " in f.where_text() and f.item.name == "istio-sidecar-injector"
+    ]
     assert sorted(found) == sorted(expected)
 
 
@@ -104,8 +113,10 @@ def test_kfkrm_images_lists_busybox_with_its_template(version):
     assert out.returncode == 0, out.stderr
     listed = {e["image"]: e["locations"] for e in json.loads(out.stdout)}
     places = listed["docker.io/library/busybox:1.28"]
-    assert any(p.startswith("ConfigMap istio-system/istio-sidecar-injector data.config (templates.grpc-simple line ")
-               for p in places), places
+    assert any(
+        p.startswith("ConfigMap istio-system/istio-sidecar-injector data.config (templates.grpc-simple line ")
+        for p in places
+    ), places
 
 
 @pytest.mark.parametrize("version", RENDERS)
@@ -124,14 +135,19 @@ def test_image_proxy_rewrites_only_the_literal_template_lines(version):
     assert len(old.split("\n")) == len(new.split("\n"))
     assert len(changed) == EXPECTED[version]
     assert all("busybox:1.28" in a and f"{CORP}/dockerhub/library/busybox:1.28" in b for a, b in changed)
-    infos = [r for r in load_output(out.stdout).get("results", []) if "line" in r["message"] and "busybox" in r["message"]]
+    infos = [
+        r for r in load_output(out.stdout).get("results", []) if "line" in r["message"] and "busybox" in r["message"]
+    ]
     assert len(infos) == EXPECTED[version]
 
 
 def _injector_config(objects: list) -> str:
     for doc in objects:
-        if doc.get("kind") == "ConfigMap" and doc["metadata"]["name"] == "istio-sidecar-injector" \
-                and "config" in (doc.get("data") or {}):
+        if (
+            doc.get("kind") == "ConfigMap"
+            and doc["metadata"]["name"] == "istio-sidecar-injector"
+            and "config" in (doc.get("data") or {})
+        ):
             yaml.safe_load(str(doc["data"]["config"]))
             return str(doc["data"]["config"])
     raise AssertionError("no istio-sidecar-injector ConfigMap with data.config")
@@ -166,8 +182,11 @@ spec:
 
 
 def _configmap(data: dict) -> str:
-    return items_block(yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
-                                       "metadata": {"name": "t", "namespace": "ns"}, "data": data}))
+    return items_block(
+        yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t", "namespace": "ns"}, "data": data}
+        )
+    )
 
 
 def _data(stdout: str) -> dict:
@@ -179,8 +198,9 @@ def test_an_unparseable_template_value_is_rewritten_line_by_line():
         yamlio.load_all(TEMPLATE)  # the case: not YAML
     out = run_function("image-proxy", resource_list(_configmap({"tpl": TEMPLATE}), PROXY))
     assert out.exit_code == 0, out.stderr
-    expected = (TEMPLATE.replace("image: busybox:1.28", f"image: {CORP}/dockerhub/library/busybox:1.28")
-                .replace("'gcr.io/a/b:2'", f"'{CORP}/proxy/gcr.io/a/b:2'"))
+    expected = TEMPLATE.replace("image: busybox:1.28", f"image: {CORP}/dockerhub/library/busybox:1.28").replace(
+        "'gcr.io/a/b:2'", f"'{CORP}/proxy/gcr.io/a/b:2'"
+    )
     assert _data(out.stdout)["tpl"] == expected
 
 

@@ -1,6 +1,7 @@
 """The embedded upstream Kubeflow streams (upstream/kubeflow/<release>/): each file is what its
 PROVENANCE says, the tests and the examples use them, and nothing in the examples needs
 ../shared or the network."""
+
 import hashlib
 import os
 import re
@@ -32,7 +33,9 @@ def test_each_file_matches_its_provenance(version):
     assert prov["render"] == "kubectl kustomize example"
     assert re.fullmatch(r"v\d+\.\d+\.\d+", prov["ref"]) and prov["ref"].startswith(version)
     data = (UPSTREAM / version / prov["file"]).read_bytes()
-    assert hashlib.sha256(data).hexdigest() == prov["sha256"], f"{version}: the file is not the one its PROVENANCE names"
+    assert hashlib.sha256(data).hexdigest() == prov["sha256"], (
+        f"{version}: the file is not the one its PROVENANCE names"
+    )
     # an independent count: documents with a kind, parsed by PyYAML
     kinds = [d for d in yaml.safe_load_all(data) if d and "kind" in d]
     assert len(kinds) == prov["objects"]
@@ -69,7 +72,7 @@ def test_the_examples_need_neither_shared_nor_network():
 
 
 def test_refresh_script_documents_that_it_needs_network():
-    script = (REPO / "scripts" / "refresh-upstream.sh")
+    script = REPO / "scripts" / "refresh-upstream.sh"
     assert os.access(script, os.X_OK)
     text = script.read_text()
     assert "NEEDS NETWORK" in text and "kubectl kustomize example" in text

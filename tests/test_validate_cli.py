@@ -2,6 +2,7 @@
 list what an organisation expects to be told (public images, wildcard hosts, gateways,
 bundled Argo and Istio, the auth service's place), with counts that an independent scanner
 in this file derives from the rendered manifests."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ CORP = "registry.corp.example.com/"
 
 # -- an independent scanner (PyYAML's C loader, own path table, own injection rule) ----------
 
-TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"), "DaemonSet": ("spec", "template"),
-                  "Job": ("spec", "template"), "CronJob": ("spec", "jobTemplate", "spec", "template"), "Pod": ()}
+TEMPLATE_PATHS = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "Pod": (),
+}
 
 
 @lru_cache(maxsize=None)
@@ -51,7 +58,11 @@ def public_container_images(version) -> set:
 
 
 def uninjected_kubeflow_templates(version) -> set:
-    ns_labels = next(o["metadata"].get("labels") or {} for o in objects(version) if o["kind"] == "Namespace" and o["metadata"]["name"] == "kubeflow")
+    ns_labels = next(
+        o["metadata"].get("labels") or {}
+        for o in objects(version)
+        if o["kind"] == "Namespace" and o["metadata"]["name"] == "kubeflow"
+    )
     found = set()
     for obj, _, tpl in templates(version):
         if obj["metadata"].get("namespace") != "kubeflow":
@@ -73,7 +84,9 @@ def virtualservice_counts(version) -> tuple[int, int]:
         if obj["kind"] != "VirtualService":
             continue
         spec = obj["spec"]
-        lists = [spec.get("gateways") or []] + [m.get("gateways") or [] for h in spec.get("http") or [] for m in h.get("match") or []]
+        lists = [spec.get("gateways") or []] + [
+            m.get("gateways") or [] for h in spec.get("http") or [] for m in h.get("match") or []
+        ]
         gateways += sum(1 for refs in lists for g in refs if g != "mesh")
         hosts += spec.get("hosts", []).count("*")
     return gateways, hosts
@@ -84,12 +97,16 @@ def virtualservice_counts(version) -> tuple[int, int]:
 # extensionProviders and its own VirtualService's destination).
 AUTH = {
     "v1.3.0": 5 + 2,  # StatefulSet, Service, PVC, ConfigMap, Secret; uri and cluster of authn-filter
-    "v1.10": 8 + 2,  # Deployment, Service, ServiceAccount, Secret, 3 ConfigMaps, VirtualService; istio mesh config, VS host
+    "v1.10": 8
+    + 2,  # Deployment, Service, ServiceAccount, Secret, 3 ConfigMaps, VirtualService; istio mesh config, VS host
 }
 # v1.10 on Istio 1.6: oauth2-proxy's CUSTOM AuthorizationPolicy (action, provider) and dex-jwt's outputClaimToHeaders.
 ISTIO_1_6 = {"v1.3.0": 0, "v1.10": 3}
-EMBEDDED_PLACES = [("ConfigMap", "kubeflow/inferenceservice-config"), ("ConfigMap", "istio-system/istio-sidecar-injector"),
-                   ("ConfigMap", "knative-serving/config-deployment")]
+EMBEDDED_PLACES = [
+    ("ConfigMap", "kubeflow/inferenceservice-config"),
+    ("ConfigMap", "istio-system/istio-sidecar-injector"),
+    ("ConfigMap", "knative-serving/config-deployment"),
+]
 
 
 def validate(*args, stdin=""):
@@ -99,7 +116,7 @@ def validate(*args, stdin=""):
 def count_table(stdout: str) -> dict[str, int]:
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if "violations in" in line)
-    return {line.split()[0]: int(line.split()[1]) for line in lines[start + 1:] if line.startswith("  ")}
+    return {line.split()[0]: int(line.split()[1]) for line in lines[start + 1 :] if line.startswith("  ")}
 
 
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
@@ -133,7 +150,10 @@ def test_raw_upstream_output_lists_what_an_organisation_expects_with_counts(vers
 
     gateways, hosts = virtualservice_counts(version)
     assert (counts["gateway"], counts["host"]) == (gateways, hosts)
-    assert by_rule["forbid"] == {("Deployment", "kubeflow/workflow-controller", None), ("Deployment", "istio-system/istiod", None)}
+    assert by_rule["forbid"] == {
+        ("Deployment", "kubeflow/workflow-controller", None),
+        ("Deployment", "istio-system/istiod", None),
+    }
     assert counts["auth"] == AUTH[version]
     assert counts.get("istio", 0) == ISTIO_1_6[version]
     assert f"platform-rules: {sum(counts.values())} violations in {len(objects(version))} resources" in text.stdout
@@ -177,8 +197,10 @@ spec:
       containers: [{name: c, image: "registry.corp.example.com/nginx:1.25"}]
 """
     config = tmp_path / "policy.yaml"
-    config.write_text("apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
-                      "allowedRegistries: [registry.corp.example.com]\nmeshNamespaces: [kubeflow]\n")
+    config.write_text(
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
+        "allowedRegistries: [registry.corp.example.com]\nmeshNamespaces: [kubeflow]\n"
+    )
     out = validate("--config", str(config), stdin=stream)
     assert (out.returncode, out.stdout, out.stderr) == (0, "p: no violations in 2 resources\n", "")
     rl_file = tmp_path / "rl.yaml"
@@ -187,15 +209,21 @@ spec:
     assert (out.returncode, out.stdout) == (0, "p: no violations in 2 resources\n")
 
 
-@pytest.mark.parametrize("args, stdin, expected", [
-    ([], "", "the following arguments are required: --config"),
-    (["/nonexistent.yaml", "--config", str(POLICY)], "", "No such file or directory"),
-    (["--config", "/nonexistent-policy.yaml"], "kind: Namespace\n", "--config /nonexistent-policy.yaml"),
-    (["--config", str(POLICY)], "kind: Deployment\napiVersion: apps/v1\nmetadata: {name: a, namespace: kubeflow}\nspec: {template: [x\n",
-     "item Deployment kubeflow/a is not valid YAML"),
-    (["--config", str(POLICY)], "just: a mapping\n", "not a ResourceList"),
-    (["--config", str(POLICY), "--format", "xml"], "", "invalid choice: 'xml'"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, expected",
+    [
+        ([], "", "the following arguments are required: --config"),
+        (["/nonexistent.yaml", "--config", str(POLICY)], "", "No such file or directory"),
+        (["--config", "/nonexistent-policy.yaml"], "kind: Namespace\n", "--config /nonexistent-policy.yaml"),
+        (
+            ["--config", str(POLICY)],
+            "kind: Deployment\napiVersion: apps/v1\nmetadata: {name: a, namespace: kubeflow}\nspec: {template: [x\n",
+            "item Deployment kubeflow/a is not valid YAML",
+        ),
+        (["--config", str(POLICY)], "just: a mapping\n", "not a ResourceList"),
+        (["--config", str(POLICY), "--format", "xml"], "", "invalid choice: 'xml'"),
+    ],
+)
 def test_usage_and_input_errors_exit_2_with_one_message(args, stdin, expected):
     out = validate(*args, stdin=stdin)
     assert out.returncode == 2, out
@@ -205,8 +233,12 @@ def test_usage_and_input_errors_exit_2_with_one_message(args, stdin, expected):
 
 def test_an_invalid_policy_exits_2_naming_the_field(tmp_path):
     config = tmp_path / "policy.yaml"
-    config.write_text("apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\nmeshNamespaces: [kubeflow]\n"
-                      "exemptions:\n- {name: katib-mysql, rule: mesh}\n")
+    config.write_text(
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\nmeshNamespaces: [kubeflow]\n"
+        "exemptions:\n- {name: katib-mysql, rule: mesh}\n"
+    )
     out = validate("--config", str(config), stdin="kind: Namespace\napiVersion: v1\nmetadata: {name: a}\n")
     assert out.returncode == 2
-    assert out.stderr == ("kfkrm validate: error: functionConfig EnterprisePolicy: exemptions[0].reason: required field is missing\n")
+    assert out.stderr == (
+        "kfkrm validate: error: functionConfig EnterprisePolicy: exemptions[0].reason: required field is missing\n"
+    )

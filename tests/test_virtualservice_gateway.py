@@ -5,6 +5,7 @@ The expected VirtualServices and config references are hand-written from reading
 Kubeflow's gateway is left uses its own resolver, written here from Istio's rules, not
 the function's.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,12 +49,20 @@ EXPECTED_VS = {
 # (ConfigMap namespace, name prefix (kustomize adds a hash), data key) -> value after the rewrite.
 EXPECTED_CONFIG = {
     "v1.3.0": {
-        ("knative-serving", "config-istio", "gateway.istio-system.corp-gateway"): "istio-ingressgateway.istio-system.svc.cluster.local",
+        (
+            "knative-serving",
+            "config-istio",
+            "gateway.istio-system.corp-gateway",
+        ): "istio-ingressgateway.istio-system.svc.cluster.local",
         ("kubeflow", "kfserving-config", "ingressGateway"): '"corp-gateway.istio-system",',
         ("kubeflow", "notebook-controller-config", "ISTIO_GATEWAY"): TARGET,
     },
     "v1.10": {
-        ("knative-serving", "config-istio", "gateway.istio-system.corp-gateway"): "istio-ingressgateway.istio-system.svc.cluster.local",
+        (
+            "knative-serving",
+            "config-istio",
+            "gateway.istio-system.corp-gateway",
+        ): "istio-ingressgateway.istio-system.svc.cluster.local",
         ("kubeflow", "notebook-controller-config", "ISTIO_GATEWAY"): TARGET,
         ("kubeflow", "notebook-controller-config", "ISTIO_HOST"): HOST,
         ("kubeflow", "tensorboard-controller-config", "ISTIO_GATEWAY"): TARGET,
@@ -61,7 +70,10 @@ EXPECTED_CONFIG = {
     },
 }
 # The JSON field in inferenceservice-config's `ingress`: KFServing 0.5 writes name.namespace.
-EXPECTED_KSERVE_INGRESS = {"v1.3.0": '"ingressGateway" : "corp-gateway.istio-system"', "v1.10": f'"ingressGateway": "{TARGET}"'}
+EXPECTED_KSERVE_INGRESS = {
+    "v1.3.0": '"ingressGateway" : "corp-gateway.istio-system"',
+    "v1.10": f'"ingressGateway": "{TARGET}"',
+}
 EXPECTED_CHANGED_CONFIGMAPS = {
     "v1.3.0": ["config-istio", "inferenceservice-config", "kfserving-config", "notebook-controller-config"],
     "v1.10": ["config-istio", "inferenceservice-config", "notebook-controller-config", "tensorboard-controller-config"],
@@ -114,7 +126,11 @@ def test_every_kubeflow_virtualservice_goes_through_the_central_gateway(version)
         assert vs["spec"]["hosts"] == [HOST], key
         assert vs["spec"]["exportTo"] == ["."], key
     # the routes themselves are untouched
-    original = {ns_name(o): o for o in load_output(resource_list(rendered_items_text(version)))["items"] if o["kind"] == "VirtualService"}
+    original = {
+        ns_name(o): o
+        for o in load_output(resource_list(rendered_items_text(version)))["items"]
+        if o["kind"] == "VirtualService"
+    }
     for key, vs in vss.items():
         assert vs["spec"]["http"] == original[key]["spec"]["http"]
     assert f"routed {len(EXPECTED_VS[version])} VirtualServices" in outcome.stderr
@@ -147,8 +163,11 @@ def test_kubeflow_gateway_removed_and_everything_else_byte_identical(version):
     assert ("Gateway", "kubeflow", "kubeflow-gateway") not in kinds
     assert ("Gateway", "istio-system", "istio-ingressgateway") in kinds
     changed = {("VirtualService",) + k for k in EXPECTED_VS[version]}
-    changed |= {("ConfigMap", i.namespace, i.name) for i in inputs
-                if i.kind == "ConfigMap" and any(i.name.startswith(p) for p in EXPECTED_CHANGED_CONFIGMAPS[version])}
+    changed |= {
+        ("ConfigMap", i.namespace, i.name)
+        for i in inputs
+        if i.kind == "ConfigMap" and any(i.name.startswith(p) for p in EXPECTED_CHANGED_CONFIGMAPS[version])
+    }
     changed.add(("Gateway", "kubeflow", "kubeflow-gateway"))
     output_texts = {o.raw for o in outputs}
     for item in inputs:
@@ -166,7 +185,9 @@ def test_second_run_changes_nothing(version):
     assert second.exit_code == 0, second.stderr
     assert "nothing to do" in second.stderr
     assert load_output(second.stdout)["items"] == load_output(first.stdout)["items"]
-    assert [i.raw for i in ResourceList.parse(second.stdout).items] == [i.raw for i in ResourceList.parse(first.stdout).items]
+    assert [i.raw for i in ResourceList.parse(second.stdout).items] == [
+        i.raw for i in ResourceList.parse(first.stdout).items
+    ]
 
 
 @pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
@@ -176,15 +197,19 @@ def test_warnings_on_real_manifests(version):
     fields = sorted(r["field"]["path"] for r in warnings)
     assert fields == ["exportTo", "gateway"]  # the org gateway is not in the stream; exportTo ["."] hides them from it
     _, exported = run_on(version, CONFIG.replace('exportTo: ["."]', 'exportTo: ["*"]'))
-    assert [r["field"]["path"] for r in load_output(exported.stdout)["results"] if r["severity"] == "warning"] == ["gateway"]
+    assert [r["field"]["path"] for r in load_output(exported.stdout)["results"] if r["severity"] == "warning"] == [
+        "gateway"
+    ]
 
 
 # -- small cases ------------------------------------------------------------------------
 def vs(name, namespace, gateways, hosts=("*",), api="networking.istio.io/v1alpha3", extra=""):
     ns_line = f"\n  namespace: {namespace}" if namespace else ""
-    return (f"apiVersion: {api}\nkind: VirtualService\nmetadata:\n  name: {name}{ns_line}\n"
-            f"spec:\n  gateways: {list(gateways)}\n  hosts: {list(hosts)}\n"
-            f"  http:\n  - route:\n    - destination:\n        host: {name}\n{extra}")
+    return (
+        f"apiVersion: {api}\nkind: VirtualService\nmetadata:\n  name: {name}{ns_line}\n"
+        f"spec:\n  gateways: {list(gateways)}\n  hosts: {list(hosts)}\n"
+        f"  http:\n  - route:\n    - destination:\n        host: {name}\n{extra}"
+    )
 
 
 KF_GATEWAY = "apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata:\n  name: kubeflow-gateway\n  namespace: kubeflow\nspec:\n  selector: {istio: ingressgateway}\n"
@@ -217,7 +242,9 @@ def test_references_resolve_as_istio_resolves_them():
 
 def test_match_gateways_explicit_hosts_and_duplicates():
     extra = "  - match:\n    - gateways: [kubeflow-gateway, mesh]\n    route:\n    - destination: {host: x}\n"
-    outcome = run_small(vs("m", "kubeflow", ["kubeflow-gateway", TARGET, "mesh"], hosts=["*", "a.example.com"], extra=extra))
+    outcome = run_small(
+        vs("m", "kubeflow", ["kubeflow-gateway", TARGET, "mesh"], hosts=["*", "a.example.com"], extra=extra)
+    )
     assert outcome.exit_code == 0, outcome.stderr
     spec = out_items(outcome)[("kubeflow", "m")]["spec"]
     assert spec["gateways"] == [TARGET, "mesh"]
@@ -231,14 +258,21 @@ def test_without_hosts_the_wildcard_stays_with_a_warning_and_exportto_is_left():
     assert outcome.exit_code == 0, outcome.stderr
     spec = out_items(outcome)[("kubeflow", "a")]["spec"]
     assert spec["hosts"] == ["*"] and "exportTo" not in spec
-    assert any(r["severity"] == "warning" and r["field"]["path"] == "spec.hosts" for r in load_output(outcome.stdout)["results"])
+    assert any(
+        r["severity"] == "warning" and r["field"]["path"] == "spec.hosts"
+        for r in load_output(outcome.stdout)["results"]
+    )
 
 
 def test_virtualservice_without_namespace_is_left_with_a_warning():
     outcome = run_small(vs("a", "kubeflow", ["kubeflow-gateway"]), vs("nons", "", ["kubeflow-gateway"]))
     assert outcome.exit_code == 0, outcome.stderr
     assert out_items(outcome)[("", "nons")]["spec"]["gateways"] == ["kubeflow-gateway"]
-    warned = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning" and r.get("resourceRef", {}).get("name") == "nons"]
+    warned = [
+        r
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning" and r.get("resourceRef", {}).get("name") == "nons"
+    ]
     assert warned and warned[0]["field"]["path"] == "spec.gateways[0]"
 
 
@@ -249,38 +283,63 @@ def test_gateway_still_named_elsewhere_is_kept_and_the_mention_reported():
     items = out_items(outcome)
     assert ("kubeflow", "kubeflow-gateway") in items
     assert items[("apps", "other-app")]["data"]["GATEWAY"] == "kubeflow/kubeflow-gateway"
-    warnings = [(r.get("resourceRef", {}).get("name"), r.get("field", {}).get("path")) for r in load_output(outcome.stdout)["results"] if r["severity"] == "warning"]
+    warnings = [
+        (r.get("resourceRef", {}).get("name"), r.get("field", {}).get("path"))
+        for r in load_output(outcome.stdout)["results"]
+        if r["severity"] == "warning"
+    ]
     assert ("other-app", "data.GATEWAY") in warnings
     assert ("kubeflow-gateway", None) in warnings
 
 
 def test_unused_gateway_is_removed_only_when_asked():
-    kept = run_small(vs("a", "kubeflow", ["kubeflow-gateway"]), KF_GATEWAY, config=CONFIG.replace("removeUnusedGateways: true", "removeUnusedGateways: false"))
+    kept = run_small(
+        vs("a", "kubeflow", ["kubeflow-gateway"]),
+        KF_GATEWAY,
+        config=CONFIG.replace("removeUnusedGateways: true", "removeUnusedGateways: false"),
+    )
     assert ("kubeflow", "kubeflow-gateway") in out_items(kept)
     removed = run_small(vs("a", "kubeflow", ["kubeflow-gateway"]), KF_GATEWAY)
     assert ("kubeflow", "kubeflow-gateway") not in out_items(removed)
 
 
 def test_controller_host_takes_the_first_host_and_knative_value_follows_gateway_service():
-    config = CONFIG.replace("hosts: [kubeflow.corp.example.com]", "hosts: [kubeflow.corp.example.com, ml.corp.example.com]")
+    config = CONFIG.replace(
+        "hosts: [kubeflow.corp.example.com]", "hosts: [kubeflow.corp.example.com, ml.corp.example.com]"
+    )
     config = config.replace("gatewayWorkload: kubeflow-default\n", "")  # the deprecated field alone still works
     config += "gatewayService: corp-ingress.istio-system.svc.cluster.local\n"
-    controller = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notebook-controller-config-abc\n  namespace: kubeflow\n"
-                  "data:\n  ISTIO_GATEWAY: kubeflow/kubeflow-gateway\n  ISTIO_HOST: '*'\n")
-    knative = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-istio\n  namespace: knative-serving\n"
-               "data:\n  first: '1'\n  gateway.kubeflow.kubeflow-gateway: istio-ingressgateway.istio-system.svc.cluster.local\n  last: '2'\n")
+    controller = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notebook-controller-config-abc\n  namespace: kubeflow\n"
+        "data:\n  ISTIO_GATEWAY: kubeflow/kubeflow-gateway\n  ISTIO_HOST: '*'\n"
+    )
+    knative = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-istio\n  namespace: knative-serving\n"
+        "data:\n  first: '1'\n  gateway.kubeflow.kubeflow-gateway: istio-ingressgateway.istio-system.svc.cluster.local\n  last: '2'\n"
+    )
     outcome = run_small(vs("a", "kubeflow", ["kubeflow-gateway"]), controller, knative, config=config)
     assert outcome.exit_code == 0, outcome.stderr
     items = out_items(outcome)
-    assert items[("kubeflow", "notebook-controller-config-abc")]["data"] == {"ISTIO_GATEWAY": TARGET, "ISTIO_HOST": HOST}
+    assert items[("kubeflow", "notebook-controller-config-abc")]["data"] == {
+        "ISTIO_GATEWAY": TARGET,
+        "ISTIO_HOST": HOST,
+    }
     assert list(items[("knative-serving", "config-istio")]["data"].items()) == [
-        ("first", "1"), ("gateway.istio-system.corp-gateway", "corp-ingress.istio-system.svc.cluster.local"), ("last", "2")]
-    assert any(r["severity"] == "warning" and r.get("field", {}).get("path") == "data.ISTIO_HOST" for r in load_output(outcome.stdout)["results"])
+        ("first", "1"),
+        ("gateway.istio-system.corp-gateway", "corp-ingress.istio-system.svc.cluster.local"),
+        ("last", "2"),
+    ]
+    assert any(
+        r["severity"] == "warning" and r.get("field", {}).get("path") == "data.ISTIO_HOST"
+        for r in load_output(outcome.stdout)["results"]
+    )
 
 
 def test_configmap_config_is_accepted():
-    config = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  gateway: istio-system/corp-gateway\n"
-              "  hosts: kubeflow.corp.example.com\n  exportTo: '*'\n  removeUnusedGateways: 'true'\n")
+    config = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  gateway: istio-system/corp-gateway\n"
+        "  hosts: kubeflow.corp.example.com\n  exportTo: '*'\n  removeUnusedGateways: 'true'\n"
+    )
     outcome = run_small(vs("a", "kubeflow", ["kubeflow-gateway"]), KF_GATEWAY, config=config)
     assert outcome.exit_code == 0, outcome.stderr
     items = out_items(outcome)
@@ -295,9 +354,18 @@ def _replace(old, new):
 
 BAD_CONFIGS = {
     "no gateway": (_replace("gateway: istio-system/corp-gateway\n", ""), "gateway: required field is missing"),
-    "gateway without namespace": (_replace("gateway: istio-system/corp-gateway", "gateway: corp-gateway"), "expected namespace/name"),
-    "bad namespace": (_replace("gateway: istio-system/corp-gateway", "gateway: Istio_System/corp-gateway"), "is not a namespace name"),
-    "gateway replaced by itself": (_replace("[kubeflow/kubeflow-gateway]", "[istio-system/corp-gateway]"), "also listed in replaceGateways"),
+    "gateway without namespace": (
+        _replace("gateway: istio-system/corp-gateway", "gateway: corp-gateway"),
+        "expected namespace/name",
+    ),
+    "bad namespace": (
+        _replace("gateway: istio-system/corp-gateway", "gateway: Istio_System/corp-gateway"),
+        "is not a namespace name",
+    ),
+    "gateway replaced by itself": (
+        _replace("[kubeflow/kubeflow-gateway]", "[istio-system/corp-gateway]"),
+        "also listed in replaceGateways",
+    ),
     "empty replaceGateways": (_replace("[kubeflow/kubeflow-gateway]", "[]"), "replaceGateways: must name at least one"),
     "wildcard host": (_replace("[kubeflow.corp.example.com]", "['*']"), "hosts: \"*\" is the wildcard host"),
     "bad host": (_replace("[kubeflow.corp.example.com]", "[Kubeflow_Corp]"), "is not a host name"),
@@ -305,7 +373,10 @@ BAD_CONFIGS = {
     "empty exportTo": (_replace('["."]', "[]"), "exportTo: must not be empty"),
     "misspelt field": (_replace("hosts:", "host:"), "host: unknown field"),
     "wrong type": (_replace("removeUnusedGateways: true", "removeUnusedGateways: maybe"), "removeUnusedGateways"),
-    "nothing references the gateway": (_replace("[kubeflow/kubeflow-gateway]", "[kubeflow/other-gateway]"), "no VirtualService references any of replaceGateways"),
+    "nothing references the gateway": (
+        _replace("[kubeflow/kubeflow-gateway]", "[kubeflow/other-gateway]"),
+        "no VirtualService references any of replaceGateways",
+    ),
 }
 
 

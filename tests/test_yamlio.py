@@ -1,4 +1,5 @@
 """YAML 1.2 reading and meaning-preserving writing."""
+
 import yaml
 
 from helpers import yamlio

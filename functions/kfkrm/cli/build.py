@@ -13,6 +13,7 @@ functions come last in the kustomization, they run after kustomize in one proces
 fast path, same bytes); otherwise each call goes through kustomize. `--per-call` forces
 that route. Which one ran, and why, is in the last line. See docs/build.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,11 @@ def stand_in(bin_dir: Path) -> Path:
     """A `docker` running this kfkrm (interpreter and package) in-process: kfkrm-docker."""
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     docker = bin_dir / "docker"
-    docker.write_text("#!/bin/sh\n"
-                      f"PYTHONPATH={shlex.quote(package_parent)}${{PYTHONPATH:+:$PYTHONPATH}} "
-                      f"exec {shlex.quote(sys.executable)} -m kfkrm.cli.docker_shim \"$@\"\n")
+    docker.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(package_parent)}${{PYTHONPATH:+:$PYTHONPATH}} "
+        f"exec {shlex.quote(sys.executable)} -m kfkrm.cli.docker_shim \"$@\"\n"
+    )
     docker.chmod(0o755)
     return docker
 
@@ -74,10 +77,16 @@ def stand_in(bin_dir: Path) -> Path:
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("directory", help="the kustomization's folder")
-    parser.add_argument("--per-call", action="store_true",
-                        help="run every function through kustomize, one call each (the reference route)")
-    parser.add_argument("--kustomize", metavar="COMMAND",
-                        help='the kustomize command (default: $KFKRM_KUSTOMIZE, "kustomize build", "kubectl kustomize")')
+    parser.add_argument(
+        "--per-call",
+        action="store_true",
+        help="run every function through kustomize, one call each (the reference route)",
+    )
+    parser.add_argument(
+        "--kustomize",
+        metavar="COMMAND",
+        help='the kustomize command (default: $KFKRM_KUSTOMIZE, "kustomize build", "kubectl kustomize")',
+    )
     args = parser.parse_args(argv)
     progress = _Progress(sys.stderr.isatty())
     directory = Path(args.directory)
@@ -98,8 +107,10 @@ def _build(directory: Path, args, progress: _Progress) -> int:
         raise PlanError(f"{directory} is not a directory")
     execs = exec_function_files(str(directory))  # the same check as argocd/generate.sh
     if execs:
-        raise PlanError("exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
-                        "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs)))
+        raise PlanError(
+            "exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
+            "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs))
+        )
     the_plan = plan(directory)
     if args.per_call and the_plan.fast:
         the_plan = Plan(directory, the_plan.kustomization, fallback="--per-call")
@@ -115,20 +126,29 @@ def _build(directory: Path, args, progress: _Progress) -> int:
         if the_plan.fast:
             target = write_copy(the_plan, tmp_path / "kustomization")
             target = target.parent
-            progress(f"kustomize: {' '.join(kustomize)} of {directory} without its last "
-                     f"{len(the_plan.calls)} kfkrm functions")
+            progress(
+                f"kustomize: {' '.join(kustomize)} of {directory} without its last "
+                f"{len(the_plan.calls)} kfkrm functions"
+            )
         else:
-            progress(f"kustomize: {' '.join(kustomize)} of {directory}, every function through kustomize "
-                     f"({the_plan.fallback})")
-        proc = subprocess.run(kustomize + ["--enable-alpha-plugins", str(target)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            progress(
+                f"kustomize: {' '.join(kustomize)} of {directory}, every function through kustomize "
+                f"({the_plan.fallback})"
+            )
+        proc = subprocess.run(
+            kustomize + ["--enable-alpha-plugins", str(target)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         stderr = proc.stderr.decode("utf-8", "replace")
         if the_plan.fast:  # kustomize names the temporary copy: show the user's folder instead
             stderr = stderr.replace(str(target), str(directory))
         sys.stderr.write(stderr)
         if proc.returncode != 0:
-            return _finish(results_table.read(str(results_file)), the_plan, FAILED,
-                           f"{' '.join(kustomize)} failed (exit {proc.returncode}); kustomize's message is above")
+            return _finish(
+                results_table.read(str(results_file)),
+                the_plan,
+                FAILED,
+                f"{' '.join(kustomize)} failed (exit {proc.returncode}); kustomize's message is above",
+            )
         output = proc.stdout.decode("utf-8")
         if the_plan.fast:
             progress(f"functions: {', '.join(call.config['kind'] for call in the_plan.calls)} in-process")
@@ -168,12 +188,14 @@ def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
         errors = [r for r in rl.results if r.severity == ERROR]
         if errors:
             first = errors[0].one_line()
-            first = first[len("error: "):] if first.startswith("error: ") else first
+            first = first[len("error: ") :] if first.startswith("error: ") else first
             more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
             sys.stderr.write(f"{label}: error: {first}{more}\n")
             return "", f"{spec.name} failed ({call.source}); nothing was rendered"
         warnings = sum(1 for r in rl.results if r.severity == WARNING)
-        sys.stderr.write(f"{label}: {summary}" + (f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "") + "\n")
+        sys.stderr.write(
+            f"{label}: {summary}" + (f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "") + "\n"
+        )
     key = sort_order(the_plan.document)
     items = [item for item in rl.items if not item.is_local_config]  # kustomize drops local config at the end
     if key is not None:
@@ -189,8 +211,10 @@ def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
         sys.stderr.write(table)
     errors, warnings = results_table.counts(calls)
     route = "fast path" if the_plan.fast else f"per call: {the_plan.fallback}"
-    line = f"{PROG}: {len(calls)} function call{'s' if len(calls) != 1 else ''} ({route}), " \
-           f"{warnings} warning{'s' if warnings != 1 else ''}, {errors} error{'s' if errors != 1 else ''}"
+    line = (
+        f"{PROG}: {len(calls)} function call{'s' if len(calls) != 1 else ''} ({route}), "
+        f"{warnings} warning{'s' if warnings != 1 else ''}, {errors} error{'s' if errors != 1 else ''}"
+    )
     if failure:
         line += f"; error: {failure}"
         status = FAILED

@@ -11,6 +11,7 @@ Which images count as kfkrm's: any reference whose repository's last path compon
 `kfkrm` (`kfkrm:latest`, `registry.corp.example.com/platform/kfkrm@sha256:...`), or the
 repositories listed, comma-separated, in KFKRM_DOCKER_IMAGES.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,30 @@ import sys
 # docker run options that take a value (kustomize and kpt use -a, -e, --network, --user,
 # --security-opt, -v/--mount for mounts); everything else starting with - is a switch.
 _VALUE_OPTIONS = {
-    "-a", "--attach", "-e", "--env", "--network", "--net", "-u", "--user", "--security-opt",
-    "-v", "--volume", "--mount", "--name", "-w", "--workdir", "--entrypoint", "--env-file",
-    "--platform", "--pull", "--log-driver", "--cidfile", "-l", "--label", "--tmpfs",
+    "-a",
+    "--attach",
+    "-e",
+    "--env",
+    "--network",
+    "--net",
+    "-u",
+    "--user",
+    "--security-opt",
+    "-v",
+    "--volume",
+    "--mount",
+    "--name",
+    "-w",
+    "--workdir",
+    "--entrypoint",
+    "--env-file",
+    "--platform",
+    "--pull",
+    "--log-driver",
+    "--cidfile",
+    "-l",
+    "--label",
+    "--tmpfs",
 }
 
 
@@ -62,7 +84,7 @@ def parse_run(args: list[str]) -> tuple[str, list[str], dict]:
         i += 1
     if i >= len(args):
         raise ValueError("no image given")
-    return args[i], args[i + 1:], env
+    return args[i], args[i + 1 :], env
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,7 @@ container when both are there).
 Prints one file per line (escaped, so a file name cannot forge a line), exit 0; exit 2 on a
 usage error. A file that does not parse is not a transformer kustomize could read.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ platform team can fill its registry (skopeo, crane) before deploying. Sources ar
 normalised (docker.io/library/python:3.7); where the tag sits elsewhere (KServe's
 defaultImageVersion, Istio's hub and tag) the full references are listed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,9 @@ from ..runtime.resourcelist import InputError, read_input
 
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="kfkrm images", description=__doc__.split("\n\n")[1].replace("\n", " "))
-    parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
+    parser.add_argument(
+        "file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin"
+    )
     parser.add_argument("--config", help="an ImageProxy config: print source -> target pairs")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
@@ -65,7 +68,10 @@ def _locations(found, fmt: str) -> str:
         for source in f.sources():
             by_image.setdefault(source, []).append(f.where_text())
     if fmt == "json":
-        return json.dumps([{"image": image, "locations": places} for image, places in sorted(by_image.items())], indent=2) + "\n"
+        return (
+            json.dumps([{"image": image, "locations": places} for image, places in sorted(by_image.items())], indent=2)
+            + "\n"
+        )
     lines = []
     for image, places in sorted(by_image.items()):
         lines.append(image)
@@ -84,4 +90,6 @@ def _pairs(found, proxy, fmt: str) -> str:
             pairs.setdefault(ref.normalised, proxy.target(ref))
     if fmt == "json":
         return json.dumps([{"source": s, "target": t} for s, t in sorted(pairs.items())], indent=2) + "\n"
-    return "".join(f"{s} -> {t if t else '(no rule; already internal or not covered)'}\n" for s, t in sorted(pairs.items()))
+    return "".join(
+        f"{s} -> {t if t else '(no rule; already internal or not covered)'}\n" for s, t in sorted(pairs.items())
+    )

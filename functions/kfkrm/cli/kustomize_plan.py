@@ -25,6 +25,7 @@ One difference is deliberate: kustomize `vars` are resolved before the fast path
 functions run, where per call they are still `$(VAR)` text. Functions then see the real
 values, which is what makes AuthServiceRelocation possible on a source tree with vars.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,21 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
 GENERATOR_FIELDS = ("configMapGenerator", "secretGenerator", "generators")
 # Top-level fields the fast path copies as they are (no file paths in them).
-_PLAIN_FIELDS = {"apiVersion", "kind", "metadata", "namespace", "namePrefix", "nameSuffix", "commonLabels",
-                 "commonAnnotations", "labels", "images", "replicas", "sortOptions", "buildMetadata"}
+_PLAIN_FIELDS = {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "images",
+    "replicas",
+    "sortOptions",
+    "buildMetadata",
+}
 # Fields that list files or directories, copied with their files.
 _PATH_LIST_FIELDS = ("resources", "components", "transformers", "patchesStrategicMerge", "crds", "configurations")
 _PATH_ENTRY_FIELDS = ("patches", "patchesJson6902", "replacements")  # entries with an optional `path:`
@@ -55,6 +69,7 @@ class PlanError(Exception):
 @dataclass
 class Call:
     """One kfkrm function call of the trailing transformers."""
+
     source: str  # the transformers entry it came from
     config: dict  # the function config, as the file has it
 
@@ -103,7 +118,7 @@ def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
     """The kfkrm function calls a transformers entry makes, or None if it is anything else."""
     if not isinstance(entry, str) or "://" in entry:
         return None
-    path = (directory / entry)
+    path = directory / entry
     if not path.is_file():
         return None
     from ..runtime import yamlio
@@ -190,8 +205,12 @@ def plan(directory: Path) -> Plan:
     if not result.fallback:
         for list_field in _PATH_LIST_FIELDS:
             for entry in doc.get(list_field) or []:
-                if isinstance(entry, str) and "://" not in entry and not (directory / entry).is_dir() \
-                        and not _inside(directory, entry):
+                if (
+                    isinstance(entry, str)
+                    and "://" not in entry
+                    and not (directory / entry).is_dir()
+                    and not _inside(directory, entry)
+                ):
                     result.fallback = f"{list_field} entry {entry} is a file outside {directory}"
         for entry_field in _PATH_ENTRY_FIELDS:
             for entry in doc.get(entry_field) or []:
@@ -229,8 +248,10 @@ def write_copy(p: Plan, into: Path) -> Path:
             doc[list_field] = [relocate(e) if isinstance(e, str) else e for e in doc[list_field]]
     for entry_field in _PATH_ENTRY_FIELDS:
         if doc.get(entry_field):
-            doc[entry_field] = [dict(e, path=relocate(e["path"])) if isinstance(e, dict) and e.get("path") else e
-                                for e in doc[entry_field]]
+            doc[entry_field] = [
+                dict(e, path=relocate(e["path"])) if isinstance(e, dict) and e.get("path") else e
+                for e in doc[entry_field]
+            ]
     out = into / "kustomization.yaml"
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     return out
@@ -239,10 +260,30 @@ def write_copy(p: Plan, into: Path) -> Path:
 # -- kustomize's output order ---------------------------------------------------------------
 
 # kustomize's legacy order (api/resid/gvk.go): these kinds first, in this order; these last.
-LEGACY_FIRST = ("Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
-                "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap",
-                "Secret", "Endpoints", "Service", "LimitRange", "PriorityClass", "PersistentVolume",
-                "PersistentVolumeClaim", "Deployment", "StatefulSet", "CronJob", "PodDisruptionBudget")
+LEGACY_FIRST = (
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+)
 LEGACY_LAST = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 

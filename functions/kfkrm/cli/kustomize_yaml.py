@@ -14,6 +14,7 @@ emitter is a port of libyaml, as PyYAML's is; what differs is the choice of styl
 tests/test_build.py checks this writer against every resource of the embedded upstream
 renders, which kustomize printed.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,14 +27,55 @@ from ..runtime import yamlio
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # go-yaml v2 resolve.go: plain scalars that do not resolve to !!str.
-_V2_SPECIAL = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
-               "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", "", ".nan", ".NaN",
-               ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", "<<"}
+_V2_SPECIAL = {
+    "y",
+    "Y",
+    "yes",
+    "Yes",
+    "YES",
+    "n",
+    "N",
+    "no",
+    "No",
+    "NO",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "False",
+    "FALSE",
+    "on",
+    "On",
+    "ON",
+    "off",
+    "Off",
+    "OFF",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    "",
+    ".nan",
+    ".NaN",
+    ".NAN",
+    ".inf",
+    ".Inf",
+    ".INF",
+    "+.inf",
+    "+.Inf",
+    "+.INF",
+    "-.inf",
+    "-.Inf",
+    "-.INF",
+    "<<",
+}
 _V2_INT = re.compile(r"^[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _V2_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][-+]?[0-9]+)?$")
 _V2_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
-_V2_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
-                           r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$")
+_V2_TIMESTAMP = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$"
+)
 
 
 def _resolves_to_non_string(s: str) -> bool:
@@ -57,8 +99,9 @@ Dumper.yaml_implicit_resolvers = {}
 Dumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
 Dumper.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^null$"), ["n"])
 Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^-?[0-9]+$"), list("-0123456789"))
-Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"),
-                             list("-0123456789"))
+Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"), list("-0123456789")
+)
 
 
 def _represent_str(dumper, data):
@@ -136,13 +179,25 @@ def _represent_seq(dumper, data):
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data)
 
 
-for _type, _representer in ((str, _represent_str), (yamlio.Str, _represent_str), (int, _represent_int),
-                            (yamlio.Int, _represent_int), (float, _represent_float), (yamlio.Float, _represent_float),
-                            (bool, _represent_bool), (type(None), _represent_none), (dict, _represent_map),
-                            (yamlio.FlowMap, _represent_map), (list, _represent_seq), (yamlio.FlowSeq, _represent_seq)):
+for _type, _representer in (
+    (str, _represent_str),
+    (yamlio.Str, _represent_str),
+    (int, _represent_int),
+    (yamlio.Int, _represent_int),
+    (float, _represent_float),
+    (yamlio.Float, _represent_float),
+    (bool, _represent_bool),
+    (type(None), _represent_none),
+    (dict, _represent_map),
+    (yamlio.FlowMap, _represent_map),
+    (list, _represent_seq),
+    (yamlio.FlowSeq, _represent_seq),
+):
     Dumper.add_representer(_type, _representer)
 
 
 def dump(obj: dict) -> str:
     """One resource as kustomize prints it (without the `---` separator)."""
-    return yaml.dump(obj, Dumper=Dumper, default_flow_style=False, allow_unicode=True, width=80, indent=2, sort_keys=False)
+    return yaml.dump(
+        obj, Dumper=Dumper, default_flow_style=False, allow_unicode=True, width=80, indent=2, sort_keys=False
+    )

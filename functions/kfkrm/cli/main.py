@@ -1,13 +1,6 @@
-"""The `kfkrm` command.
+"""The `kfkrm` command: dispatches to a function, or to one of the commands (build, validate,
+images, schema, exec-check). USAGE is what `kfkrm --help` prints above the function list."""
 
-  kfkrm                      read a ResourceList on stdin, run the function its functionConfig names
-  kfkrm FUNCTION             run one function by name (exec functions, kpt, ConfigMap configs)
-  kfkrm FUNCTION --help      the function's config, with an example
-  kfkrm schema [KIND]        JSON Schema of every config kind (or of one)
-  kfkrm build DIR            render a kustomization with kfkrm's functions (no container engine)
-  kfkrm validate FILE --config POLICY|PROFILE   check rendered manifests against the platform's rules
-  kfkrm images FILE --config IMAGEPROXY         the image mirror list
-"""
 from __future__ import annotations
 
 import json
@@ -18,6 +11,18 @@ from ..fns.examples import EXAMPLES
 from ..fns.registry import BY_KIND, BY_NAME, COMMANDS, FUNCTIONS
 from ..runtime.config import API_VERSION, ConfigError
 from ..runtime.runner import run
+
+USAGE = (
+    'The `kfkrm` command.\n'
+    '\n'
+    '  kfkrm                      read a ResourceList on stdin, run the function its functionConfig names\n'
+    '  kfkrm FUNCTION             run one function by name (exec functions, kpt, ConfigMap configs)\n'
+    "  kfkrm FUNCTION --help      the function's config, with an example\n"
+    '  kfkrm schema [KIND]        JSON Schema of every config kind (or of one)\n'
+    "  kfkrm build DIR            render a kustomization with kfkrm's functions (no container engine)\n"
+    "  kfkrm validate FILE --config POLICY|PROFILE   check rendered manifests against the platform's rules\n"
+    '  kfkrm images FILE --config IMAGEPROXY         the image mirror list'
+)
 
 
 def main(argv=None) -> int:
@@ -52,14 +57,19 @@ def _main(argv=None) -> int:
         spec = BY_NAME.get(argv[0])
         if spec is None:
             hint = _did_you_mean(argv[0], list(BY_NAME) + list(COMMANDS) + ["schema"])
-            sys.stderr.write(f"kfkrm: error: unknown function or command {argv[0]!r}{hint}; `kfkrm --help` lists them\n")
+            sys.stderr.write(
+                f"kfkrm: error: unknown function or command {argv[0]!r}{hint}; `kfkrm --help` lists them\n"
+            )
             return 2
         rest = argv[1:]
         if rest and rest[0] in ("-h", "--help"):
             print(function_help(spec))
             return 0
         if rest:
-            sys.stderr.write(f"kfkrm {spec.name}: error: unexpected arguments {' '.join(rest)!r}; the config comes in the ResourceList\n")
+            sys.stderr.write(
+                f"kfkrm {spec.name}: error: unexpected arguments {' '.join(rest)!r}; the config comes in the "
+                f"ResourceList\n"
+            )
             return 2
     if sys.stdin is None or sys.stdin.isatty():
         sys.stderr.write("kfkrm: error: expected a ResourceList on stdin; `kfkrm --help` explains\n")
@@ -74,6 +84,7 @@ def _main(argv=None) -> int:
     if outcome is None:
         from ..runtime.results import ERROR, Result
         from ..runtime.runner import failure
+
         outcome = failure("kfkrm" + (f" {spec.name}" if spec else ""), "", [Result(error, ERROR)])
     from .results_table import record
 
@@ -99,7 +110,7 @@ def _spec_for_config(function_config):
 
 def _usage() -> str:
     width = max(len(f.name) for f in FUNCTIONS)
-    lines = [__doc__.strip(), "", "Functions:"]
+    lines = [USAGE, "", "Functions:"]
     lines += [f"  {f.name.ljust(width)}  {f.kind}: {f.summary}" for f in FUNCTIONS]
     if COMMANDS:
         names = sorted(COMMANDS) + ["schema"]
@@ -139,7 +150,11 @@ def function_help(spec) -> str:
         required = "required" if info.is_required() else "optional"
         lines.append(f"  {info.alias or name} ({required}): {info.description or ''}")
     if cfg.FROM_CONFIGMAP:
-        how = "its data is the map" if cfg.FROM_CONFIGMAP.startswith("map:") else "data keys are the fields, lists comma-separated"
+        how = (
+            "its data is the map"
+            if cfg.FROM_CONFIGMAP.startswith("map:")
+            else "data keys are the fields, lists comma-separated"
+        )
         lines.append(f"  A v1 ConfigMap is accepted too: {how}.")
     lines += ["", "Example:", EXAMPLES[spec.name].strip()]
     return "\n".join(lines)
@@ -175,6 +190,15 @@ def _schema(args) -> int:
         defs.update({f"{spec.kind}.{sub}": body for sub, body in schema.pop("$defs", {}).items()})
         defs[spec.kind] = schema
         one_of.append({"$ref": f"#/$defs/{spec.kind}"})
-    print(json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema",
-                      "title": "kfkrm function configs", "oneOf": one_of, "$defs": defs}, indent=2))
+    print(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": "kfkrm function configs",
+                "oneOf": one_of,
+                "$defs": defs,
+            },
+            indent=2,
+        )
+    )
     return 0

@@ -4,6 +4,7 @@ A CUSTOM AuthorizationPolicy only names its provider; the address lives in the m
 config, which the render does not contain once the bundled Istio is removed. Given that
 file, each provider a CUSTOM policy names must exist and point at the auth service's
 Service (and one of its ports); each problem is an `auth` violation giving the entry to set."""
+
 from __future__ import annotations
 
 from ..domain import mesh_providers
@@ -20,8 +21,10 @@ def check_mesh_config(rl, path: str, text: str, config, report) -> None:
     except yamlio.YAMLError as e:
         raise ConfigError(f"--mesh-config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not meshes:
-        raise ConfigError(f"--mesh-config {path} holds no mesh config (the istio ConfigMap with data.mesh, an "
-                          "IstioOperator's spec.meshConfig, Helm values' meshConfig, or a MeshConfig document)")
+        raise ConfigError(
+            f"--mesh-config {path} holds no mesh config (the istio ConfigMap with data.mesh, an "
+            "IstioOperator's spec.meshConfig, Helm values' meshConfig, or a MeshConfig document)"
+        )
     used = mesh_providers.custom_providers(rl.items)
     report.checked["mesh-config"] = len(used)
     if not used:
@@ -35,8 +38,14 @@ def check_mesh_config(rl, path: str, text: str, config, report) -> None:
     entries = mesh_providers.providers(meshes)
     for name, policies in used.items():
         if not services:
-            report.violations.append(Violation(AUTH, policies[0], "spec.provider.name",
-                                               f"provider {name!r}: no auth service with a Service found in the input"))
+            report.violations.append(
+                Violation(
+                    AUTH,
+                    policies[0],
+                    "spec.provider.name",
+                    f"provider {name!r}: no auth service with a Service found in the input",
+                )
+            )
             continue
         for problem in mesh_providers.provider_problems(name, entries, services):
             report.violations.append(Violation(AUTH, policies[0], "spec.provider.name", problem))

@@ -6,6 +6,7 @@ sees one summary line per function ("19 warnings (see results)") and nowhere to 
 fast path) append one JSON line per function call to it, and the build prints them as a
 table on stderr after the render.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,9 @@ def rows(calls: list[dict]) -> list[tuple[str, str, str, str, str]]:
                 ns = f"{ref['namespace']}/" if ref.get("namespace") else ""
                 obj = f"{ref.get('kind', '?')} {ns}{ref.get('name', '?')}"
             field = (r.get("field") or {}).get("path") or "-"
-            out.append((call.get("function", "?"), r["severity"], obj, field, " ".join(str(r.get("message", "")).split())))
+            out.append(
+                (call.get("function", "?"), r["severity"], obj, field, " ".join(str(r.get("message", "")).split()))
+            )
     return out
 
 

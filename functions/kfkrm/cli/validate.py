@@ -11,6 +11,7 @@ policy's integrity rule on and makes it report only the references the adaptatio
 upstream's own dangling references (controller-created Secrets, built-in ClusterRoles, ...)
 are not the adaptation's doing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,10 @@ import sys
 
 from ..fns.enterprise_policy import Config, Report, add_results, check, integrity_baseline
 from ..runtime import yamlio
-from .mesh_config import check_mesh_config
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, ResourceList, read_input
 from ..runtime.results import WARNING
+from .mesh_config import check_mesh_config
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
 _MESSAGE_WIDTH = 120
@@ -30,15 +31,26 @@ _MESSAGE_WIDTH = 120
 
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="kfkrm validate", description=__doc__.split("\n\n")[1].replace("\n", " "))
-    parser.add_argument("file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin")
-    parser.add_argument("--config", required=True,
-                        help="an EnterprisePolicy config, or an EnterpriseProfile (its derived policy) (kfkrm.dev/v1alpha1)")
-    parser.add_argument("--baseline", metavar="FILE",
-                        help="the unadapted render: the integrity rule (turned on) reports only references "
-                             "the adaptation broke")
+    parser.add_argument(
+        "file", nargs="?", default="-", help="rendered manifests or a ResourceList; - (default) for stdin"
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="an EnterprisePolicy config, or an EnterpriseProfile (its derived policy) (kfkrm.dev/v1alpha1)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="the unadapted render: the integrity rule (turned on) reports only references the adaptation broke",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--mesh-config", metavar="FILE", help="the organisation's mesh config (istio ConfigMap, IstioOperator, "
-                        "Helm values or MeshConfig): every provider a CUSTOM AuthorizationPolicy names must point at the auth service")
+    parser.add_argument(
+        "--mesh-config",
+        metavar="FILE",
+        help="the organisation's mesh config (istio ConfigMap, IstioOperator, "
+        "Helm values or MeshConfig): every provider a CUSTOM AuthorizationPolicy names must point at the auth service",
+    )
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
         config = _policy(args.config)
@@ -150,11 +162,17 @@ def _json(report: Report, config: Config) -> str:
     def entry(v):
         ref = None
         if v.item is not None:
-            ref = {"apiVersion": v.item.api_version, "kind": v.item.kind, "namespace": v.item.namespace, "name": v.item.name}
+            ref = {
+                "apiVersion": v.item.api_version,
+                "kind": v.item.kind,
+                "namespace": v.item.namespace,
+                "name": v.item.name,
+            }
         out = {"rule": v.rule, "resource": ref, "field": v.field, "message": v.message}
         if v.exemption is not None:
             out["exemption"] = {"index": v.exemption, "reason": config.exemptions[v.exemption].reason}
         return out
+
     out = {
         "violations": [entry(v) for v in report.failures],
         "exempted": [entry(v) for v in report.violations if v.exemption is not None],

@@ -4,6 +4,7 @@ its workload and the objects that belong to it.
 Shared by AuthServiceRelocation (which moves them) and EnterprisePolicy (which checks where
 they are), so that both agree on what "the auth service" is.
 """
+
 from __future__ import annotations
 
 import re
@@ -123,7 +124,14 @@ def objects_to_move(rl, workload, tpl) -> tuple[list, list]:
     moving += [i for i in in_namespace if i not in moving and named_after(workload, i.name)]
     service_names = [s.name for s in moving if s.kind == "Service"]
     for item in in_namespace:  # VirtualServices and DestinationRules routing to its Services
-        if item.group == "networking.istio.io" and item.kind in ("VirtualService", "DestinationRule") and item not in moving:
-            if any(re.search(rf"(?<![\w.-]){re.escape(s)}(\.{re.escape(namespace)})?(?![\w-])", item.raw or "") for s in service_names):
+        if (
+            item.group == "networking.istio.io"
+            and item.kind in ("VirtualService", "DestinationRule")
+            and item not in moving
+        ):
+            if any(
+                re.search(rf"(?<![\w.-]){re.escape(s)}(\.{re.escape(namespace)})?(?![\w-])", item.raw or "")
+                for s in service_names
+            ):
                 moving.append(item)
     return moving, [r for r in sorted(refs) if r not in by_key]

@@ -35,6 +35,7 @@ so that the error listing (no workload configured) and the rewrite never disagre
 bundled Istio installation itself (its Deployments, Services, ServiceAccounts, RBAC,
 mesh config in istio-system) is the gateway, not a reference to it, and is left to
 RemoveIstio. `_example` ConfigMap keys are Knative's documentation, not configuration."""
+
 from __future__ import annotations
 
 import re
@@ -67,7 +68,8 @@ class Workload:
 
 
 KUBEFLOW_GATEWAY = Workload(
-    ISTIO_NAMESPACE, "istio-ingressgateway-service-account",
+    ISTIO_NAMESPACE,
+    "istio-ingressgateway-service-account",
     {"app": "istio-ingressgateway", "istio": "ingressgateway"},
     "istio-ingressgateway.istio-system.svc.cluster.local",
 )
@@ -81,7 +83,8 @@ KNATIVE_DEFAULT_LOCAL_SERVICE = "knative-local-gateway.istio-system.svc.cluster.
 _PRINCIPAL = re.compile(r"(?<![\w.-])(?P<td>[\w.-]+)/ns/istio-system/sa/istio-ingressgateway-service-account(?![\w.-])")
 _SERVICE = re.compile(r"(?<![\w.-])istio-ingressgateway\.istio-system(?:\.svc(?:\.cluster\.local)?)?(?![\w-])")
 _LOCAL_SERVICE = re.compile(
-    r"(?<![\w.-])(?:cluster-local-gateway|knative-local-gateway)\.istio-system(?:\.svc(?:\.cluster\.local)?)?(?![\w-])")
+    r"(?<![\w.-])(?:cluster-local-gateway|knative-local-gateway)\.istio-system(?:\.svc(?:\.cluster\.local)?)?(?![\w-])"
+)
 _NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Istio config kinds that attach to workloads by selector and enforce something at the gateway.
 _SELECTING_KINDS = {
@@ -110,8 +113,9 @@ class Reference:
 
 def selects(selector, labels: dict) -> bool:
     """A non-empty label map whose every pair the pods labelled `labels` carry."""
-    return isinstance(selector, dict) and bool(selector) and all(
-        str(labels.get(k)) == str(v) for k, v in selector.items())
+    return (
+        isinstance(selector, dict) and bool(selector) and all(str(labels.get(k)) == str(v) for k, v in selector.items())
+    )
 
 
 def is_login_policy(item) -> bool:
@@ -157,10 +161,12 @@ class GatewayWorkload(Model):
 
     namespace: NamespaceName = Field(..., description="the namespace the gateway pods run in")
     serviceAccount: str = Field(
-        ..., description="their ServiceAccount: the principal cluster.local/ns/NAMESPACE/sa/THIS")
+        ..., description="their ServiceAccount: the principal cluster.local/ns/NAMESPACE/sa/THIS"
+    )
     labels: dict[str, str] = Field(..., description="labels the gateway pods carry (the login policies select them)")
     service: Optional[str] = Field(
-        None, description="the gateway's Service address, e.g. acme-gw.istio-ingress.svc.cluster.local")
+        None, description="the gateway's Service address, e.g. acme-gw.istio-ingress.svc.cluster.local"
+    )
 
     @field_validator("serviceAccount")
     @classmethod
@@ -209,14 +215,17 @@ LocalGatewaySetting = Union[Literal["keep"], LocalGateway]
 GATEWAY_WORKLOAD_HELP = (
     "the organisation's gateway pods {namespace, serviceAccount, labels, service}: every reference Kubeflow makes to "
     "its own ingress gateway's identity is repointed there; `kubeflow-default` states that they are Kubeflow's "
-    "(istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)")
+    "(istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)"
+)
 LOCAL_GATEWAY_HELP = (
     "`keep` (Kubeflow's cluster-local gateway stays, as an add-on on the organisation's mesh) or the organisation's "
     "cluster-local gateway {namespace, labels, service}, where KServe's and Knative's local-gateway settings "
-    "then point")
+    "then point"
+)
 
 
 # -- the ingress gateway -------------------------------------------------------------------
+
 
 def ingress_references(items, skip: Callable = lambda item: False) -> list[Reference]:
     """Every reference to Kubeflow's ingress gateway identity in `items` (pass rl.mutable_items(): local
@@ -254,8 +263,16 @@ def _login_policy_refs(item) -> list[Reference]:
         item.obj["metadata"]["namespace"] = w.namespace
         return f"moved to namespace {w.namespace}, {field_path(path)} {w.labels}"
 
-    return [Reference(item, field_path(path), f"selects the gateway pods {selector} in {ISTIO_NAMESPACE}",
-                      "gatewayWorkload.namespace and .labels", apply, moves=True)]
+    return [
+        Reference(
+            item,
+            field_path(path),
+            f"selects the gateway pods {selector} in {ISTIO_NAMESPACE}",
+            "gatewayWorkload.namespace and .labels",
+            apply,
+            moves=True,
+        )
+    ]
 
 
 def _walk_strings(node, path):
@@ -273,6 +290,7 @@ def _setter(obj, path):
     def put(value):
         parent = _get(obj, path[:-1])
         parent[path[-1]] = value
+
     return put
 
 
@@ -283,9 +301,14 @@ def _string_refs(item) -> list[Reference]:
         if path[:1] == ("metadata",) or path[:2] == ("data", EXAMPLE_KEY):
             continue
         for pattern, what, setting, new in (
-                (_PRINCIPAL, "the gateway's principal", "gatewayWorkload.namespace and .serviceAccount",
-                 lambda m, w: f"{m['td']}/ns/{w.namespace}/sa/{w.serviceAccount}"),
-                (_SERVICE, "the gateway's Service", "gatewayWorkload.service", lambda m, w: w.service)):
+            (
+                _PRINCIPAL,
+                "the gateway's principal",
+                "gatewayWorkload.namespace and .serviceAccount",
+                lambda m, w: f"{m['td']}/ns/{w.namespace}/sa/{w.serviceAccount}",
+            ),
+            (_SERVICE, "the gateway's Service", "gatewayWorkload.service", lambda m, w: w.service),
+        ):
             found = pattern.search(text)
             if found:
                 refs.append(_text_ref(item, path, pattern, new, f"{what} {found.group(0)}", setting))
@@ -317,8 +340,16 @@ def _source_namespace_refs(item) -> list[Reference]:
                     def apply(w, values=values):
                         values[:] = list(dict.fromkeys(w.namespace if v == ISTIO_NAMESPACE else v for v in values))
                         return str(values)
-                    refs.append(Reference(item, field_path(path), f"the gateway's namespace {ISTIO_NAMESPACE}",
-                                          "gatewayWorkload.namespace", apply))
+
+                    refs.append(
+                        Reference(
+                            item,
+                            field_path(path),
+                            f"the gateway's namespace {ISTIO_NAMESPACE}",
+                            "gatewayWorkload.namespace",
+                            apply,
+                        )
+                    )
     return refs
 
 
@@ -334,11 +365,20 @@ def _network_policy_refs(item) -> list[Reference]:
                 refs += _namespace_selector_refs(item, selector, base + ("namespaceSelector",))
             pods = _get(peer, ("podSelector", "matchLabels"))
             if selects(pods, KUBEFLOW_GATEWAY.labels):
+
                 def apply(w, peer=peer):
                     peer["podSelector"]["matchLabels"] = dict(w.labels)
                     return str(w.labels)
-                refs.append(Reference(item, field_path(base + ("podSelector", "matchLabels")),
-                                      f"the gateway pods' labels {pods}", "gatewayWorkload.labels", apply))
+
+                refs.append(
+                    Reference(
+                        item,
+                        field_path(base + ("podSelector", "matchLabels")),
+                        f"the gateway pods' labels {pods}",
+                        "gatewayWorkload.labels",
+                        apply,
+                    )
+                )
     return refs
 
 
@@ -346,23 +386,46 @@ def _namespace_selector_refs(item, selector: dict, path: tuple) -> list[Referenc
     refs = []
     labels = selector.get("matchLabels")
     if isinstance(labels, dict) and labels.get(_NAMESPACE_NAME_LABEL) == ISTIO_NAMESPACE:
+
         def apply(w, labels=labels):
             labels[_NAMESPACE_NAME_LABEL] = w.namespace
             return w.namespace
-        refs.append(Reference(item, field_path(path + ("matchLabels", _NAMESPACE_NAME_LABEL)),
-                              f"the gateway's namespace {ISTIO_NAMESPACE}", "gatewayWorkload.namespace", apply))
+
+        refs.append(
+            Reference(
+                item,
+                field_path(path + ("matchLabels", _NAMESPACE_NAME_LABEL)),
+                f"the gateway's namespace {ISTIO_NAMESPACE}",
+                "gatewayWorkload.namespace",
+                apply,
+            )
+        )
     for k, expr in enumerate(selector.get("matchExpressions") or []):
-        if (isinstance(expr, dict) and expr.get("key") == _NAMESPACE_NAME_LABEL and expr.get("operator") == "In"
-                and ISTIO_NAMESPACE in (expr.get("values") or [])):
+        if (
+            isinstance(expr, dict)
+            and expr.get("key") == _NAMESPACE_NAME_LABEL
+            and expr.get("operator") == "In"
+            and ISTIO_NAMESPACE in (expr.get("values") or [])
+        ):
+
             def apply(w, expr=expr):
                 expr["values"] = list(dict.fromkeys(w.namespace if v == ISTIO_NAMESPACE else v for v in expr["values"]))
                 return str(expr["values"])
-            refs.append(Reference(item, field_path(path + ("matchExpressions", k, "values")),
-                                  f"the gateway's namespace {ISTIO_NAMESPACE}", "gatewayWorkload.namespace", apply))
+
+            refs.append(
+                Reference(
+                    item,
+                    field_path(path + ("matchExpressions", k, "values")),
+                    f"the gateway's namespace {ISTIO_NAMESPACE}",
+                    "gatewayWorkload.namespace",
+                    apply,
+                )
+            )
     return refs
 
 
 # -- the cluster-local gateway ---------------------------------------------------------------
+
 
 def local_references(items) -> list[Reference]:
     """Every reference to Kubeflow's cluster-local gateway outside istio-system: Service addresses,
@@ -383,16 +446,32 @@ def local_references(items) -> list[Reference]:
                 def apply(w, item=item):
                     item.obj["spec"]["selector"] = dict(w.labels)
                     return str(w.labels)
-                refs.append(Reference(item, "spec.selector", f"selects the cluster-local gateway pods {selector}",
-                                      "localGateway.labels", apply))
+
+                refs.append(
+                    Reference(
+                        item,
+                        "spec.selector",
+                        f"selects the cluster-local gateway pods {selector}",
+                        "localGateway.labels",
+                        apply,
+                    )
+                )
             continue
         for path, text in _walk_strings(item.obj, ()):
             if path[:1] == ("metadata",) or path[:2] == ("data", EXAMPLE_KEY):
                 continue
             found = _LOCAL_SERVICE.search(text)
             if found:
-                refs.append(_text_ref(item, path, _LOCAL_SERVICE, lambda m, w: w.service,
-                                      f"the cluster-local gateway's Service {found.group(0)}", "localGateway.service"))
+                refs.append(
+                    _text_ref(
+                        item,
+                        path,
+                        _LOCAL_SERVICE,
+                        lambda m, w: w.service,
+                        f"the cluster-local gateway's Service {found.group(0)}",
+                        "localGateway.service",
+                    )
+                )
     if KNATIVE_DEFAULT_LOCAL_GATEWAY in gateways:
         refs += _knative_default_local(items)
     return refs
@@ -418,9 +497,16 @@ def _knative_default_local(items) -> list[Reference]:
                     item.obj["data"] = {}
                 item.obj["data"][key] = w.service
                 return w.service
-            return [Reference(item, field_path(("data", key)),
-                              f"unset: Knative's default local gateway Service {KNATIVE_DEFAULT_LOCAL_SERVICE}",
-                              "localGateway.service", apply)]
+
+            return [
+                Reference(
+                    item,
+                    field_path(("data", key)),
+                    f"unset: Knative's default local gateway Service {KNATIVE_DEFAULT_LOCAL_SERVICE}",
+                    "localGateway.service",
+                    apply,
+                )
+            ]
     return []
 
 

@@ -26,6 +26,7 @@ A string is taken for an image only where its key (or flag, or env name) says so
 parses as a reference: hostnames, URLs, API versions and version strings elsewhere are
 never touched. `_example` data keys are documentation (Knative checksums them), skipped.
 """
+
 from __future__ import annotations
 
 import ast
@@ -89,7 +90,7 @@ class Reference:
     @property
     def suffix(self) -> str:
         """`:tag`, `@digest` or both, exactly as written (kept on every rewrite)."""
-        return self.text[len(self.name):]
+        return self.text[len(self.name) :]
 
     @property
     def normalised(self) -> str:
@@ -191,6 +192,8 @@ def _may_hold_image(raw: str) -> bool:
     if "image" in raw or "Image" in raw or "IMAGE" in raw:
         return True
     return ("hub" in raw or "Hub" in raw or "HUB" in raw) and _MAY_HOLD_IMAGE.search(raw) is not None
+
+
 _SKIPPED_KINDS = {"CustomResourceDefinition"}
 _DOC_KEYS = ("_example",)
 
@@ -247,7 +250,14 @@ def _in_pod_template(item: Item, embedded: bool) -> Iterator[Found]:
             if isinstance(env, dict) and names_an_image(env.get("name")) and "value" in env:
                 ref = parse_reference(env.get("value"))
                 if ref:
-                    yield Found(item, f"{path}.env[{i}].value", ref, ENV, inner=f"env {env['name']}", _write=_setter(env, "value"))
+                    yield Found(
+                        item,
+                        f"{path}.env[{i}].value",
+                        ref,
+                        ENV,
+                        inner=f"env {env['name']}",
+                        _write=_setter(env, "value"),
+                    )
         yield from _in_args(item, path, container)
 
 
@@ -265,8 +275,9 @@ def _in_args(item: Item, path: str, container: dict) -> Iterator[Found]:
             if eq:
                 ref = parse_reference(value)
                 if ref:
-                    yield Found(item, f"{path}.{key}[{i}]", ref, ARGS, inner=flag,
-                                _write=_list_setter(args, i, flag + "="))
+                    yield Found(
+                        item, f"{path}.{key}[{i}]", ref, ARGS, inner=flag, _write=_list_setter(args, i, flag + "=")
+                    )
             elif i + 1 < len(args):
                 ref = parse_reference(args[i + 1])
                 if ref:
@@ -275,14 +286,17 @@ def _in_args(item: Item, path: str, container: dict) -> Iterator[Found]:
 
 def _setter(mapping, key) -> Callable[[str], None]:
     """Writes a new value at mapping[key] (a dict or a list), in the old value's quoting style."""
+
     def write(text: str) -> None:
         mapping[key] = _styled_like(mapping[key], text)
+
     return write
 
 
 def _list_setter(values: list, index: int, before: str = "") -> Callable[[str], None]:
     def write(text: str) -> None:
         values[index] = _styled_like(values[index], before + text)
+
     return write
 
 
@@ -312,6 +326,7 @@ def _image_key(parts: tuple):
 
 # -- ConfigMap data ----------------------------------------------------------------------
 
+
 def _in_configmap(item: Item) -> Iterator[Found]:
     data = item.obj.get("data")
     if not isinstance(data, dict):
@@ -335,7 +350,8 @@ def _plain_value_writer(data: dict, key: str, value: str) -> Callable[[str], Non
     start = value.index(stripped)
 
     def write(text: str) -> None:
-        data[key] = _styled_like(value, value[:start] + text + value[start + len(stripped):])
+        data[key] = _styled_like(value, value[:start] + text + value[start + len(stripped) :])
+
     return write
 
 
@@ -392,9 +408,16 @@ class EmbeddedValue:
             if key == "hub" and value:
                 ref = parse_reference(value, prefix=True)
                 if ref and "/" in value:
-                    yield Found(item, where, ref, CONFIGMAP, inner=inner, prefix=True,
-                                completions=_hub_completions(ref, container, strings),
-                                _write=self._editor(d, parts, value))
+                    yield Found(
+                        item,
+                        where,
+                        ref,
+                        CONFIGMAP,
+                        inner=inner,
+                        prefix=True,
+                        completions=_hub_completions(ref, container, strings),
+                        _write=self._editor(d, parts, value),
+                    )
                 continue
             if not names_an_image(_image_key(parts)):
                 continue
@@ -402,16 +425,24 @@ class EmbeddedValue:
             if ref is None or (hubs and "/" not in value):
                 continue  # with a hub, a bare name is completed by Istio: hub/name:tag
             completions = _sibling_tag_completions(ref, container) if isinstance(container, dict) else ()
-            yield Found(item, where, ref, CONFIGMAP, inner=inner, completions=completions,
-                        _write=self._editor(d, parts, value))
+            yield Found(
+                item, where, ref, CONFIGMAP, inner=inner, completions=completions, _write=self._editor(d, parts, value)
+            )
 
     def _find_in_python(self, item, where) -> Iterator[Found]:
         for line, column, text, concatenated in _python_image_literals(self.text):
             ref = parse_reference(text, prefix=concatenated)
             if ref is None or "/" not in text:
                 continue
-            yield Found(item, where, ref, CONFIGMAP, inner=f"line {line}", prefix=concatenated,
-                        _write=self._editor(None, (line, column), text))
+            yield Found(
+                item,
+                where,
+                ref,
+                CONFIGMAP,
+                inner=f"line {line}",
+                prefix=concatenated,
+                _write=self._editor(None, (line, column), text),
+            )
 
     def _find_in_template(self, item, where, d, parts, text: str) -> Iterator[Found]:
         """Literal image references on `key: value` lines of Go template text (at `parts` of
@@ -439,6 +470,7 @@ class EmbeddedValue:
             except EmbeddedRewriteError:
                 del self.edits[at]
                 raise
+
         return write
 
     def _commit(self) -> None:
@@ -455,12 +487,14 @@ class EmbeddedValue:
         if self.format == "template":
             if text != _edit_lines(self.text, lines.get((None, ()), []), replacements):
                 raise EmbeddedRewriteError(
-                    f"the same text also appears outside image lines in data.{self.key}; not rewritten")
+                    f"the same text also appears outside image lines in data.{self.key}; not rewritten"
+                )
             return
         got = [json.loads(text)] if self.format == "json" else yamlio.load_all(text)
         if json.loads(json.dumps(got)) != _expected_documents(self.docs, self.images, replacements, lines):
             raise EmbeddedRewriteError(
-                f"the same text also appears outside image fields in data.{self.key}; not rewritten")
+                f"the same text also appears outside image fields in data.{self.key}; not rewritten"
+            )
 
 
 def _recognise(key: str, text: str) -> Optional[tuple[str, Optional[list]]]:
@@ -496,15 +530,24 @@ def _python_image_literals(text: str) -> Iterator[tuple[int, int, Optional[str],
     `frontend_image = "repo"`. `concatenated`: the literal is a prefix (`+` follows), its
     trailing `:` dropped."""
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                  if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
+        ]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return
     for i, tok in enumerate(tokens):
         if tok.type != tokenize.STRING or i < 2 or tokens[i - 1].string not in (":", ",", "="):
             continue
         owner = tokens[i - 2]
-        owner_name = _literal(owner.string) if owner.type == tokenize.STRING else owner.string if owner.type == tokenize.NAME else None
+        owner_name = (
+            _literal(owner.string)
+            if owner.type == tokenize.STRING
+            else owner.string
+            if owner.type == tokenize.NAME
+            else None
+        )
         if not names_an_image(owner_name):
             continue
         value = _literal(tok.string)
@@ -555,7 +598,8 @@ class EmbeddedRewriteError(Exception):
 # `key: value` on one line of template text, optionally as a list entry; the value plain or
 # quoted, holding no template action ({{ }}), no space, no comment.
 _TEMPLATE_LINE = re.compile(
-    r"""^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w-]*)\s*:\s+(?P<q>["']?)(?P<value>[^\s"'{}#]+)(?P=q)\s*(?:\s#.*)?$""")
+    r"""^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w-]*)\s*:\s+(?P<q>["']?)(?P<value>[^\s"'{}#]+)(?P=q)\s*(?:\s#.*)?$"""
+)
 
 
 def _is_template(text: str) -> bool:
@@ -595,6 +639,8 @@ def _sibling_tag_completions(ref: Reference, mapping: dict) -> tuple:
 def _hub_completions(hub: Reference, mapping, strings) -> tuple:
     """Istio pulls hub/<image>:<tag> for each bare image name in its values."""
     tag = mapping.get("tag") if isinstance(mapping, dict) else None
-    names = sorted({v for parts, _, key, v in strings if names_an_image(_image_key(parts)) and "/" not in v and parse_reference(v)})
+    names = sorted(
+        {v for parts, _, key, v in strings if names_an_image(_image_key(parts)) and "/" not in v and parse_reference(v)}
+    )
     suffix = f":{tag}" if isinstance(tag, str) and tag else ""
     return tuple(r for r in (parse_reference(f"{hub.text}/{n}{suffix}") for n in names) if r)

@@ -16,6 +16,7 @@ is flagged for that Istio. A few dates come from release notes where the CRDs sa
 than Istio does (removals; the in-cluster operator). Used by RemoveIstio's and
 EnterprisePolicy's `istioVersion`.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,10 +41,14 @@ def _crds(minor: str) -> str:
 # Sources cited by the entries below.
 NOTES_1_6 = "Istio 1.6 change notes (the alpha security APIs removed: rbac.istio.io, authentication.istio.io)"
 NOTES_1_8 = "Istio 1.8 upgrade notes (Mixer removed: the config.istio.io kinds)"
-NOTES_1_24 = ("Istio 1.24 upgrade notes (the in-cluster operator removed; its CRD is absent from the Istio 1.26 "
-              "of kubeflow v1.10)")
-OPERATOR = ("istioctl's operator API, in Istio's own chart (not istio/api): bundled with Istio 1.9 (kubeflow v1.3.0) "
-            "and 1.16 (v1.7.0)")
+NOTES_1_24 = (
+    "Istio 1.24 upgrade notes (the in-cluster operator removed; its CRD is absent from the Istio 1.26 "
+    "of kubeflow v1.10)"
+)
+OPERATOR = (
+    "istioctl's operator API, in Istio's own chart (not istio/api): bundled with Istio 1.9 (kubeflow v1.3.0) "
+    "and 1.16 (v1.7.0)"
+)
 EVERY = "served by every Istio this table covers; " + _crds("1.5")
 
 
@@ -92,8 +97,13 @@ KINDS: list[ApiKind] = [
     *_kinds(NET, "v1beta1", "VirtualService DestinationRule Gateway ServiceEntry Sidecar", (1, 5), _crds("1.5")),
     *_kinds(NET, "v1beta1", "WorkloadEntry", (1, 6), _crds("1.6")),
     *_kinds(NET, "v1beta1", "WorkloadGroup ProxyConfig", (1, 13), _crds("1.13")),
-    *_kinds(NET, "v1", "VirtualService DestinationRule Gateway ServiceEntry Sidecar WorkloadEntry WorkloadGroup",
-            (1, 22), _crds("1.22")),
+    *_kinds(
+        NET,
+        "v1",
+        "VirtualService DestinationRule Gateway ServiceEntry Sidecar WorkloadEntry WorkloadGroup",
+        (1, 22),
+        _crds("1.22"),
+    ),
     *_kinds(SEC, "v1beta1", "AuthorizationPolicy PeerAuthentication RequestAuthentication", (1, 5), _crds("1.5")),
     *_kinds(SEC, "v1", "AuthorizationPolicy RequestAuthentication", (1, 17), _crds("1.17")),
     *_kinds(SEC, "v1", "PeerAuthentication", (1, 22), _crds("1.22")),
@@ -106,13 +116,24 @@ KINDS: list[ApiKind] = [
     # the rbac CRDs, which Istio 1.6 no longer reads). Kubeflow v1.3.0 still ships a
     # ServiceRole and ServiceRoleBinding in cluster-local-gateway/base/istio-rbac.yaml,
     # though its kustomization does not list that file.
-    *_kinds("rbac.istio.io", "v1alpha1", "ServiceRole ServiceRoleBinding RbacConfig ClusterRbacConfig", (1, 1),
-            NOTES_1_6, removed=(1, 6)),
+    *_kinds(
+        "rbac.istio.io",
+        "v1alpha1",
+        "ServiceRole ServiceRoleBinding RbacConfig ClusterRbacConfig",
+        (1, 1),
+        NOTES_1_6,
+        removed=(1, 6),
+    ),
     *_kinds("authentication.istio.io", "v1alpha1", "Policy MeshPolicy", (1, 1), NOTES_1_6, removed=(1, 6)),
     # Mixer's configuration kinds: in the CRDs of 1.5 to 1.7, gone with Mixer in 1.8.
-    *_kinds("config.istio.io", "v1alpha2",
-            "attributemanifest handler instance rule HTTPAPISpec HTTPAPISpecBinding QuotaSpec QuotaSpecBinding",
-            (1, 1), _crds("1.7") + "; " + NOTES_1_8, removed=(1, 8)),
+    *_kinds(
+        "config.istio.io",
+        "v1alpha2",
+        "attributemanifest handler instance rule HTTPAPISpec HTTPAPISpecBinding QuotaSpec QuotaSpecBinding",
+        (1, 1),
+        _crds("1.7") + "; " + NOTES_1_8,
+        removed=(1, 8),
+    ),
 ]
 
 FIELDS: list[ApiField] = [
@@ -144,7 +165,7 @@ _KIND_INDEX = {(k.group, k.version, k.kind): k for k in KINDS}
 
 
 def parse_minor(text: str) -> Minor:
-    """"1.6" -> (1, 6); a version newer than the table is read as NEWEST (see newer_than_table);
+    """ "1.6" -> (1, 6); a version newer than the table is read as NEWEST (see newer_than_table);
     ValueError for anything else, or a version older than the table."""
     m = _VERSION.match(text.strip())
     minor = (int(m.group(1)), int(m.group(2))) if m else None
@@ -161,8 +182,10 @@ def newer_than_table(text: str) -> Optional[str]:
     m = _VERSION.match(text.strip())
     if not m or (int(m.group(1)), int(m.group(2))) <= NEWEST:
         return None
-    return (f"Istio {text.strip()} is newer than kfkrm's Istio API table (through {format_minor(NEWEST)}): "
-            f"checked as Istio {format_minor(NEWEST)}; APIs added since are not checked")
+    return (
+        f"Istio {text.strip()} is newer than kfkrm's Istio API table (through {format_minor(NEWEST)}): "
+        f"checked as Istio {format_minor(NEWEST)}; APIs added since are not checked"
+    )
 
 
 def check_version_field(value):

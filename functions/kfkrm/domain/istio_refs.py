@@ -14,6 +14,7 @@ Kubeflow writes all but the legacy form in its VirtualServices, and KFServing 0.
 rewrites these references and the EnterprisePolicy validator checks them against the
 allowed gateways; both read them through this module.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,9 @@ class GatewayRef:
 def parse_config_ref(text: str) -> GatewayRef:
     """A gateway written in a kfkrm config: always `namespace/name` (no namespace to resolve against)."""
     if not isinstance(text, str) or text.count("/") != 1:
-        raise ValueError(f"{text!r} is not a gateway reference: expected namespace/name, e.g. istio-system/corp-gateway")
+        raise ValueError(
+            f"{text!r} is not a gateway reference: expected namespace/name, e.g. istio-system/corp-gateway"
+        )
     namespace, name = text.split("/")
     if not is_dns_label(namespace):
         raise ValueError(f"{text!r}: the namespace {namespace!r} is not a namespace name (a DNS label)")

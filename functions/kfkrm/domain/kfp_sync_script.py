@@ -18,6 +18,7 @@ accepted. What is rewritten:
 
 Each rewrite is returned as (what, before, after) for the caller's results; a node the
 caller needs but that is not found is reported in `missing`."""
+
 from __future__ import annotations
 
 import ast
@@ -131,8 +132,12 @@ def _secret(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bool:
         if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
             continue
         call = stmt.value
-        if not (isinstance(call.func, ast.Attribute) and call.func.attr == "append" and len(call.args) == 1
-                and isinstance(call.args[0], ast.Dict)):
+        if not (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and len(call.args) == 1
+            and isinstance(call.args[0], ast.Dict)
+        ):
             continue
         resource = call.args[0]
         _, kind = _dict_get(resource, "kind")
@@ -153,8 +158,12 @@ def _secret(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bool:
             for key_node, value in zip(data.keys, data.values):
                 source = ast.unparse(value).lower()
                 wanted = access_key if "access" in source else secret_key if "secret" in source else None
-                if key_node is not None and wanted and _const(key_node) is not None \
-                        and edits.replace(key_node, json.dumps(wanted)):
+                if (
+                    key_node is not None
+                    and wanted
+                    and _const(key_node) is not None
+                    and edits.replace(key_node, json.dumps(wanted))
+                ):
                     out.changes.append(f"Secret key {_const(key_node)} -> {wanted}")
         return True
     return False
@@ -179,8 +188,9 @@ def _artifact_server(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bo
                 return True
         merged = [e for e in current if not (isinstance(e, dict) and e.get("name") in want.drop_env)]
         for entry in want.artifact_env:
-            index = next((i for i, e in enumerate(merged)
-                          if isinstance(e, dict) and e.get("name") == entry["name"]), None)
+            index = next(
+                (i for i, e in enumerate(merged) if isinstance(e, dict) and e.get("name") == entry["name"]), None
+            )
             if index is None:
                 merged.append(entry)
             else:
@@ -190,8 +200,9 @@ def _artifact_server(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bo
         if env is None:
             first = node.keys[0]
             column = first.col_offset
-            edits.insert(edits.pos(first.lineno, first.col_offset),
-                         '"env": ' + _literal(merged, column) + ",\n" + " " * column)
+            edits.insert(
+                edits.pos(first.lineno, first.col_offset), '"env": ' + _literal(merged, column) + ",\n" + " " * column
+            )
         else:
             edits.replace(env, _literal(merged, env_key.col_offset))
         out.changes.append(f"{ARTIFACT_SERVER} env: " + ", ".join(e["name"] for e in want.artifact_env))
@@ -220,8 +231,10 @@ def _launcher(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> None:
                 out.changes.append(f"{LAUNCHER_CONFIGMAP} providers set")
             return
         last = data.values[-1]
-        edits.insert(edits.pos(last.end_lineno, last.end_col_offset),
-                     ",\n" + " " * data.keys[-1].col_offset + '"providers": ' + literal)
+        edits.insert(
+            edits.pos(last.end_lineno, last.end_col_offset),
+            ",\n" + " " * data.keys[-1].col_offset + '"providers": ' + literal,
+        )
         out.changes.append(f"{LAUNCHER_CONFIGMAP} providers added")
         return
     out.missing.append(f"the {LAUNCHER_CONFIGMAP} ConfigMap it creates")
@@ -232,14 +245,24 @@ def _sdk_credentials(tree, edits: _Edits, out: Outcome) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
             left = node.left
-            if (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len"
-                    and left.args and isinstance(left.args[0], ast.Subscript)
-                    and _const(left.args[0].slice) == "Secret.v1"):
+            if (
+                isinstance(left, ast.Call)
+                and isinstance(left.func, ast.Name)
+                and left.func.id == "len"
+                and left.args
+                and isinstance(left.args[0], ast.Subscript)
+                and _const(left.args[0].slice) == "Secret.v1"
+            ):
                 right = node.comparators[0]
                 if isinstance(right, ast.Constant) and right.value != 0 and edits.replace(right, "0"):
                     out.changes.append("readiness expects no Secret")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-                and len(node.args) == 1 and _const(node.args[0]) in SECRET_ENV_NAMES
-                and ast.unparse(node.func.value) == "os.environ"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and len(node.args) == 1
+            and _const(node.args[0]) in SECRET_ENV_NAMES
+            and ast.unparse(node.func.value) == "os.environ"
+        ):
             edits.replace(node, f'os.environ.get("{_const(node.args[0])}", "")')
             out.changes.append(f"{_const(node.args[0])} may be unset")

@@ -2,6 +2,7 @@
 
 Used wherever a function must know which pods an object selects: a workload's spec.selector,
 a NetworkPolicy's podSelector, an Istio policy's selector."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,6 +8,7 @@ never sees in the render: when the auth service moves, the operator must repoint
 hand. This module writes the exact entry to set (one line of flow YAML) and checks a mesh
 config file (the istio ConfigMap, an IstioOperator, Helm values with `meshConfig`, or a
 MeshConfig document) against the auth service's address."""
+
 from __future__ import annotations
 
 from typing import Iterator, Optional
@@ -17,8 +18,13 @@ from ..runtime import yamlio
 # The header lists of Kubeflow's own entry (common/oauth2-proxy/components/istio-external-auth-patches).
 KUBEFLOW_EXT_AUTHZ = {
     "includeRequestHeadersInCheck": ["authorization", "cookie"],
-    "headersToUpstreamOnAllow": ["authorization", "path", "x-auth-request-email", "x-auth-request-groups",
-                                 "x-auth-request-user"],
+    "headersToUpstreamOnAllow": [
+        "authorization",
+        "path",
+        "x-auth-request-email",
+        "x-auth-request-groups",
+        "x-auth-request-user",
+    ],
     "headersToDownstreamOnDeny": ["content-type", "set-cookie"],
 }
 EXT_AUTHZ_KINDS = ("envoyExtAuthzHttp", "envoyExtAuthzGrpc")
@@ -81,6 +87,7 @@ def _flow(node) -> str:
 
 # -- the organisation's mesh config -----------------------------------------------------------
 
+
 def mesh_configs(text: str) -> list[dict]:
     """Every MeshConfig in a file: the istio ConfigMap's data.mesh, an IstioOperator's
     spec.meshConfig, Helm values' meshConfig, or a bare MeshConfig document."""
@@ -131,10 +138,15 @@ def provider_problems(name: str, entries: dict[str, dict], services: list) -> It
     matching = [s for s in services if host in service_addresses(s)]
     if not matching:
         yield f"extensionProviders entry {name!r} points at {host}, not at the auth service; set {fix}"
-    elif port is not None and service_port(matching[0]) is not None and \
-            port not in [p.get("port") for p in (matching[0].obj.get("spec") or {}).get("ports") or []]:
-        yield (f"extensionProviders entry {name!r} uses port {port}, which Service {matching[0].ref()} does not "
-               f"serve; set {fix}")
+    elif (
+        port is not None
+        and service_port(matching[0]) is not None
+        and port not in [p.get("port") for p in (matching[0].obj.get("spec") or {}).get("ports") or []]
+    ):
+        yield (
+            f"extensionProviders entry {name!r} uses port {port}, which Service {matching[0].ref()} does not "
+            f"serve; set {fix}"
+        )
 
 
 def mesh_configs_in(items) -> list[dict]:

@@ -27,6 +27,7 @@ image names (`kubeflow/x:tag`, `ghcr.io/kubeflow/...`), paths and URLs
 (`app.kubernetes.io/part-of: kubeflow`), object names (cluster-scoped objects named after
 the namespace keep their names), CRD categories, the dashboard's icon set (`kubeflow:katib`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,13 @@ from typing import Optional
 from ..runtime import yamlio
 
 # Annotations written by kustomize, kpt and kubectl for their own bookkeeping: never references.
-TOOL_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "kustomize.config.k8s.io/",
-                            "config.k8s.io/", "kubectl.kubernetes.io/")
+TOOL_ANNOTATION_PREFIXES = (
+    "config.kubernetes.io/",
+    "internal.config.kubernetes.io/",
+    "kustomize.config.k8s.io/",
+    "config.k8s.io/",
+    "kubectl.kubernetes.io/",
+)
 NAME_LABEL = "kubernetes.io/metadata.name"  # the label Kubernetes puts on every Namespace: its own name
 # String fields holding exactly a namespace name, by their key.
 _NAMESPACE_KEY = re.compile(r"(?i)(^|[-_.])namespace$|Namespace$")
@@ -102,7 +108,7 @@ class NamespaceShapes:
 
     def _ns_name(self, m, s: str) -> str:
         line_start = s.rfind("\n", 0, m.start()) + 1
-        if self._image_line.search(s[line_start:m.start()]):
+        if self._image_line.search(s[line_start : m.start()]):
             return m.group(0)  # `image: kubeflow/x`: a Docker Hub organisation, not a namespace
         return f"{self.new}/{m['name']}"
 
@@ -112,8 +118,15 @@ class NamespaceShapes:
         Each occurrence is judged on a window around it: the patterns never run over a whole
         10 MB render."""
         start = text.find(self.old)
-        patterns = (self.address, self.principal, self.sa_user, self.sa_group, self.ns_name, self.keyed,
-                    self.knative_text)
+        patterns = (
+            self.address,
+            self.principal,
+            self.sa_user,
+            self.sa_group,
+            self.ns_name,
+            self.keyed,
+            self.knative_text,
+        )
         while start >= 0:
             end = start + len(self.old)
             lo, hi = max(0, start - 80), min(len(text), end + 80)
@@ -121,8 +134,11 @@ class NamespaceShapes:
             if any(p.search(window) for p in patterns):
                 return True
             m = self.token.match(text, start)
-            if m and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_-")) \
-                    and not _allowed(text[max(0, start - 40):start], text[end:end + 40], text, m):
+            if (
+                m
+                and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_-"))
+                and not _allowed(text[max(0, start - 40) : start], text[end : end + 40], text, m)
+            ):
                 return True
             start = text.find(self.old, end)
         return False
@@ -131,7 +147,7 @@ class NamespaceShapes:
         """Occurrences of the old name in `text` that look like no known non-reference."""
         found = []
         for m in self.token.finditer(text):
-            before, after = text[max(0, m.start() - 40):m.start()], text[m.end():m.end() + 40]
+            before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 40]
             if _allowed(before, after, text, m):
                 continue
             found.append(_snippet(text, m))
@@ -147,7 +163,7 @@ def _allowed(before: str, after: str, text: str, m) -> bool:
     if re.match(r"/[\w.-]+(?:[:@/]|$)", after) and not re.match(r"/[a-z0-9*][-a-z0-9.*]*(?![\w./:@-])", after):
         return True  # kubeflow/image:tag, kubeflow/repo/path: a Docker Hub organisation or a path
     line_start = text.rfind("\n", 0, m.start()) + 1
-    line = text[line_start:m.start()]
+    line = text[line_start : m.start()]
     if re.search(r"(?i)image[\"']?\s*[:=]", line):
         return True
     if re.match(r":[a-z]", after) and re.search(r"[\"']?icon[\"']?\s*:\s*[\"']$", before):
@@ -158,11 +174,12 @@ def _allowed(before: str, after: str, text: str, m) -> bool:
 def _snippet(text: str, m) -> str:
     line_start = text.rfind("\n", 0, m.start()) + 1
     line_end = text.find("\n", m.end())
-    line = text[line_start:line_end if line_end >= 0 else len(text)].strip()
+    line = text[line_start : line_end if line_end >= 0 else len(text)].strip()
     return line if len(line) <= 100 else line[:97] + "..."
 
 
 # -- objects -----------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
@@ -291,8 +308,11 @@ class ObjectRewriter:
                     node[key] = self._exact(node, key, here, changes, leftovers)
                 else:
                     node[key] = self._text(value, here, changes, leftovers)
-            elif key in ("values", "notValues") and isinstance(value, list) \
-                    and _NAMESPACE_KEY.search(str(node.get("key", ""))):
+            elif (
+                key in ("values", "notValues")
+                and isinstance(value, list)
+                and _NAMESPACE_KEY.search(str(node.get("key", "")))
+            ):
                 node[key] = self._replace_in_list(value, here, changes, "a condition on a namespace")
             else:
                 node[key] = self._walk(value, here, changes, leftovers)
@@ -317,8 +337,12 @@ class ObjectRewriter:
             changes.append(Change(here, f"a namespace in {key}"))
             return self.new
         previous = items[i - 1] if i > 0 else None
-        if key in ("args", "command") and isinstance(previous, str) and previous.startswith("-") \
-                and "namespace" in previous.lower():
+        if (
+            key in ("args", "command")
+            and isinstance(previous, str)
+            and previous.startswith("-")
+            and "namespace" in previous.lower()
+        ):
             changes.append(Change(here, f"the value of {previous}"))
             return self.new
         leftovers.append(Leftover(here, value))
@@ -338,8 +362,9 @@ class ObjectRewriter:
             changes.append(Change(path + ("matchLabels", NAME_LABEL), "a namespace selector"))
         for i, expr in enumerate(selector.get("matchExpressions") or []):
             if isinstance(expr, dict) and expr.get("key") == NAME_LABEL and isinstance(expr.get("values"), list):
-                self._replace_in_list(expr["values"], path + ("matchExpressions", i, "values"), changes,
-                                      "a namespace selector")
+                self._replace_in_list(
+                    expr["values"], path + ("matchExpressions", i, "values"), changes, "a namespace selector"
+                )
 
     def _text(self, value: str, path: tuple, changes: list, leftovers: list) -> str:
         if self.old not in value:
@@ -383,6 +408,7 @@ def metadata_namespace_value(raw: str, namespace: str) -> Optional[tuple[int, in
 
 # -- what the references point at ----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reference:
     """One reference into a namespace: from `source` (kind namespace/name) at `path`, to `kind` `name`."""
@@ -412,7 +438,7 @@ def references_into(items, namespace: str) -> list[Reference]:
     for item in items:
         if item.raw is not None and not item.loaded:
             span = metadata_namespace_value(item.raw, namespace)  # its own namespace is no reference
-            text = item.raw if span is None else item.raw[:span[0]] + item.raw[span[1]:]
+            text = item.raw if span is None else item.raw[: span[0]] + item.raw[span[1] :]
             if not shapes.might_refer(text):
                 continue
         obj, source = item.obj, item.ref()
@@ -423,8 +449,11 @@ def references_into(items, namespace: str) -> list[Reference]:
 
         if item.kind in ("RoleBinding", "ClusterRoleBinding"):
             for i, subject in enumerate(obj.get("subjects") or []):
-                if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount" \
-                        and subject.get("namespace") == namespace:
+                if (
+                    isinstance(subject, dict)
+                    and subject.get("kind") == "ServiceAccount"
+                    and subject.get("namespace") == namespace
+                ):
                     add(("subjects", i), "ServiceAccount", subject.get("name"))
         for path, service in _service_refs(item, obj):
             if isinstance(service, dict) and service.get("namespace") == namespace:
@@ -434,8 +463,12 @@ def references_into(items, namespace: str) -> list[Reference]:
                 if isinstance(gateway, str) and gateway.startswith(namespace + "/"):
                     add(("spec", "gateways", i), "Gateway", gateway.split("/", 1)[1])
         for key, value in ((obj.get("metadata") or {}).get("annotations") or {}).items():
-            if key.startswith("cert-manager.io/inject-ca-from") and isinstance(value, str) \
-                    and value.startswith(namespace + "/") and not key.endswith("-secret"):
+            if (
+                key.startswith("cert-manager.io/inject-ca-from")
+                and isinstance(value, str)
+                and value.startswith(namespace + "/")
+                and not key.endswith("-secret")
+            ):
                 add(("metadata", "annotations", key), "Certificate", value.split("/", 1)[1])
         for path, text in _strings(obj, ()):
             if path[:1] == ("metadata",) and path[:2] != ("metadata", "annotations"):
@@ -461,10 +494,14 @@ def _service_refs(item, obj: dict):
         yield ("spec", "service"), (obj.get("spec") or {}).get("service")
     elif item.kind == "CustomResourceDefinition":
         conversion = (obj.get("spec") or {}).get("conversion") or {}
-        yield ("spec", "conversion", "webhook", "clientConfig", "service"), \
-            ((conversion.get("webhook") or {}).get("clientConfig") or {}).get("service")
-        yield ("spec", "conversion", "webhookClientConfig", "service"), \
-            (conversion.get("webhookClientConfig") or {}).get("service")
+        yield (
+            ("spec", "conversion", "webhook", "clientConfig", "service"),
+            ((conversion.get("webhook") or {}).get("clientConfig") or {}).get("service"),
+        )
+        yield (
+            ("spec", "conversion", "webhookClientConfig", "service"),
+            (conversion.get("webhookClientConfig") or {}).get("service"),
+        )
 
 
 def _strings(node, path: tuple):

@@ -15,6 +15,7 @@ EnvoyFilter/Telemetry, NetworkPolicy, PodDisruptionBudget) whose workload select
 pods and no other workload's. A claim, Secret or ServiceAccount another workload uses is kept
 with a warning (except the credentials Secret, whose KFP users the caller rewrites).
 A minio server no `minio-service` selects is not KFP's: kept, with a warning."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -165,11 +166,19 @@ def find_bundled_minio(items: list) -> BundledMinio:
     for server in (w for w in workloads if is_minio_server(w)):
         template = pod_template(server)
         labels, ns = template.labels, server.namespace
-        selecting = [s for s in services if s.namespace == ns
-                     and _match_labels_selects((s.obj.get("spec") or {}).get("selector"), labels)]
+        selecting = [
+            s
+            for s in services
+            if s.namespace == ns and _match_labels_selects((s.obj.get("spec") or {}).get("selector"), labels)
+        ]
         if not any(s.name == KFP_MINIO_SERVICE for s in selecting):
-            found.warnings.append((server, f"runs a minio server, but no Service {KFP_MINIO_SERVICE} selects it: "
-                                           "not the store Kubeflow Pipelines bundles; kept"))
+            found.warnings.append(
+                (
+                    server,
+                    f"runs a minio server, but no Service {KFP_MINIO_SERVICE} selects it: "
+                    "not the store Kubeflow Pipelines bundles; kept",
+                )
+            )
             continue
         found.mark(server, "the minio server Kubeflow Pipelines bundles (a Service minio-service selects it)")
         for svc in selecting:
@@ -187,8 +196,9 @@ def find_bundled_minio(items: list) -> BundledMinio:
             if pvc is None:
                 continue
             if claim in other_claims:
-                found.warnings.append((pvc, "the bundled minio's volume claim is also mounted by other "
-                                            "workloads; kept"))
+                found.warnings.append(
+                    (pvc, "the bundled minio's volume claim is also mounted by other workloads; kept")
+                )
             else:
                 found.mark(pvc, "the bundled minio's data volume claim")
         for name in sorted(secrets):
@@ -201,8 +211,9 @@ def find_bundled_minio(items: list) -> BundledMinio:
         if sa is not None:
             users = [o.ref() for o in others if _service_account(o) == sa_name]
             if users:
-                found.warnings.append((sa, f"the bundled minio's ServiceAccount is also used by "
-                                           f"{', '.join(users)}; kept"))
+                found.warnings.append(
+                    (sa, f"the bundled minio's ServiceAccount is also used by {', '.join(users)}; kept")
+                )
             else:
                 found.mark(sa, "the bundled minio's ServiceAccount")
         _mark_policies(found, items, server, labels, others)

@@ -7,6 +7,7 @@ ready (katib-controller, kserve-controller-manager, training-operator, metacontr
 nine of them on Kubeflow 1.9). Turning those into "true" breaks them, so an explicit
 opt-out is kept by default, with a warning naming the workload; `forceInjection: true`
 overrides it. The profile's derived policy exempts exactly the opt-outs kept."""
+
 from __future__ import annotations
 
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template, set_template_metadata
@@ -52,13 +53,18 @@ def apply_to_pod_templates(rl, config, key: str, values: dict) -> str:
         opted_out = injection_opt_out(tpl) if str(values.get(SIDECAR_INJECT)).lower() == "true" else None
         if opted_out and not getattr(config, FORCE_INJECTION, False):
             wanted = {k: v for k, v in values.items() if k != SIDECAR_INJECT}
-            rl.result(f"keeps upstream's {SIDECAR_INJECT}: \"false\" (pod {opted_out[:-1]}): Kubeflow opts this workload "
-                      f"out of the mesh on purpose; set {FORCE_INJECTION}: true to inject it anyway",
-                      "warning", item, tpl.field("metadata", opted_out, SIDECAR_INJECT))
+            rl.result(
+                f"keeps upstream's {SIDECAR_INJECT}: \"false\" (pod {opted_out[:-1]}): Kubeflow opts this workload "
+                f"out of the mesh on purpose; set {FORCE_INJECTION}: true to inject it anyway",
+                "warning",
+                item,
+                tpl.field("metadata", opted_out, SIDECAR_INJECT),
+            )
         keys = set_template_metadata(rl, tpl, key, wanted) if wanted else []
         if keys:
             changed += 1
             info(rl, f"set pod-template {key}: {', '.join(keys)}", item, tpl.field("metadata", key))
     if not selected:
         warn(rl, f"no workload with a pod template in the input; no {key} set")
-    return f"set {key} on {changed} pod templates ({len(selected) - changed} of {len(selected)} selected already up to date)"
+    up_to_date = len(selected) - changed
+    return f"set {key} on {changed} pod templates ({up_to_date} of {len(selected)} selected already up to date)"

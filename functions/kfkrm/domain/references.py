@@ -21,6 +21,7 @@ to Service ns/name, any other host (outside the cluster) is no reference; a Role
 subject without namespace in the binding's namespace; an Istio policy's workload selector
 in its namespace, or in every namespace from the root namespace (istio-system).
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,16 @@ PODS = "Pods"  # the target kind of a label selector: pods, by labels, in a name
 
 RBAC = "rbac.authorization.k8s.io"
 # Target kinds and their API group (a Knative Service is not a Service).
-TARGET_GROUPS = {"Service": "", "ServiceAccount": "", "Namespace": "", "ConfigMap": "", "Secret": "",
-                 "Gateway": "networking.istio.io", "Role": RBAC, "ClusterRole": RBAC}
+TARGET_GROUPS = {
+    "Service": "",
+    "ServiceAccount": "",
+    "Namespace": "",
+    "ConfigMap": "",
+    "Secret": "",
+    "Gateway": "networking.istio.io",
+    "Role": RBAC,
+    "ClusterRole": RBAC,
+}
 CLUSTER_SCOPED = ("Namespace", "ClusterRole")
 _OUTBOUND_CLUSTER = re.compile(r"outbound\|(\d*)\|[^|]*\|([A-Za-z0-9*][A-Za-z0-9.*-]*)")
 _PRINCIPAL = re.compile(r"^[^/*]+/ns/([^/*]+)/sa/([^/*]+)$")
@@ -116,14 +125,17 @@ def problem(ref: Reference) -> str:
     written = f" {ref.written!r}" if ref.written and ref.written != ref.target.name else ""
     if ref.target.kind == PODS:
         return f"{ref.relation}{written} {ref.target.labels_text()} matches no pod template in {ref.target.where()}"
-    declared = {"Gateway": " nor a declared Gateway (allowedGateways)",
-                "ServiceAccount": " nor the declared gatewayWorkload's"}.get(ref.target.kind, " nor a declared platformObject")
+    declared = {
+        "Gateway": " nor a declared Gateway (allowedGateways)",
+        "ServiceAccount": " nor the declared gatewayWorkload's",
+    }.get(ref.target.kind, " nor a declared platformObject")
     return f"{ref.relation}{written} names {ref.target}, which is not in the render{declared}"
 
 
 # -- extractors --------------------------------------------------------------------------------
 # Each takes (item, object) and yields references. EXTRACTORS maps (group, kind) to them; an
 # item of another kind is never parsed.
+
 
 def _labels(selector) -> tuple:
     if not isinstance(selector, dict):
@@ -139,7 +151,7 @@ def service_of_host(host, own_namespace: str) -> Optional[tuple[str, str]]:
     if "." not in host:
         return (own_namespace, host) if own_namespace else None
     if host.endswith(CLUSTER_SUFFIX):
-        parts = host[:-len(CLUSTER_SUFFIX)].split(".")
+        parts = host[: -len(CLUSTER_SUFFIX)].split(".")
         if len(parts) == 2 and all(parts):
             return parts[1], parts[0]
     return None
@@ -170,23 +182,35 @@ def pod_spec_refs(item: Item, obj: dict) -> Iterator[Reference]:
         yield Reference(tpl.item, tpl.field("spec", key), "service account", Target("ServiceAccount", ns, account))
     for i, secret in enumerate(spec.get("imagePullSecrets") or []):
         if isinstance(secret, dict) and secret.get("name"):
-            yield Reference(item, tpl.field("spec", "imagePullSecrets", i), "image pull secret",
-                            Target("Secret", ns, str(secret["name"])))
+            yield Reference(
+                item,
+                tpl.field("spec", "imagePullSecrets", i),
+                "image pull secret",
+                Target("Secret", ns, str(secret["name"])),
+            )
     for i, volume in enumerate(spec.get("volumes") or []):
         if not isinstance(volume, dict):
             continue
         for key, kind, name_key in (("configMap", "ConfigMap", "name"), ("secret", "Secret", "secretName")):
             source = volume.get(key)
             if isinstance(source, dict) and source.get(name_key) and not source.get("optional"):
-                yield Reference(item, tpl.field("spec", "volumes", i, key, name_key), "volume",
-                                Target(kind, ns, str(source[name_key])))
+                yield Reference(
+                    item,
+                    tpl.field("spec", "volumes", i, key, name_key),
+                    "volume",
+                    Target(kind, ns, str(source[name_key])),
+                )
         projected = volume.get("projected")
         for j, source in enumerate((projected or {}).get("sources") or [] if isinstance(projected, dict) else []):
             for key, kind in (("configMap", "ConfigMap"), ("secret", "Secret")):
                 entry = source.get(key) if isinstance(source, dict) else None
                 if isinstance(entry, dict) and entry.get("name") and not entry.get("optional"):
-                    yield Reference(item, tpl.field("spec", "volumes", i, "projected", "sources", j, key, "name"),
-                                    "volume", Target(kind, ns, str(entry["name"])))
+                    yield Reference(
+                        item,
+                        tpl.field("spec", "volumes", i, "projected", "sources", j, key, "name"),
+                        "volume",
+                        Target(kind, ns, str(entry["name"])),
+                    )
     for where, container in tpl.containers():
         yield from _container_refs(item, where, container, ns)
 
@@ -196,8 +220,9 @@ def _container_refs(item: Item, where: str, container: dict, ns: str) -> Iterato
         for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
             entry = source.get(key) if isinstance(source, dict) else None
             if isinstance(entry, dict) and entry.get("name") and not entry.get("optional"):
-                yield Reference(item, f"{where}.envFrom[{i}].{key}.name", "environment",
-                                Target(kind, ns, str(entry["name"])))
+                yield Reference(
+                    item, f"{where}.envFrom[{i}].{key}.name", "environment", Target(kind, ns, str(entry["name"]))
+                )
     for i, env in enumerate(container.get("env") or []):
         value_from = env.get("valueFrom") if isinstance(env, dict) else None
         if not isinstance(value_from, dict):
@@ -205,8 +230,9 @@ def _container_refs(item: Item, where: str, container: dict, ns: str) -> Iterato
         for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
             entry = value_from.get(key)
             if isinstance(entry, dict) and entry.get("name") and not entry.get("optional"):
-                yield Reference(item, f"{where}.env[{i}].valueFrom.{key}.name", "environment",
-                                Target(kind, ns, str(entry["name"])))
+                yield Reference(
+                    item, f"{where}.env[{i}].valueFrom.{key}.name", "environment", Target(kind, ns, str(entry["name"]))
+                )
 
 
 def virtualservice_refs(item: Item, obj: dict) -> Iterator[Reference]:
@@ -221,8 +247,9 @@ def virtualservice_refs(item: Item, obj: dict) -> Iterator[Reference]:
             for j, destination in enumerate(route.get("route") or []):
                 target = destination.get("destination") if isinstance(destination, dict) else None
                 host = target.get("host") if isinstance(target, dict) else None
-                yield from _host_ref(item, ("spec", route_kind, i, "route", j, "destination", "host"), host,
-                                     "route destination")
+                yield from _host_ref(
+                    item, ("spec", route_kind, i, "route", j, "destination", "host"), host, "route destination"
+                )
             mirror = route.get("mirror")
             if isinstance(mirror, dict):
                 yield from _host_ref(item, ("spec", route_kind, i, "mirror", "host"), mirror.get("host"), "mirror")
@@ -253,8 +280,9 @@ def policy_refs(item: Item, obj: dict) -> Iterator[Reference]:
     select, and (AuthorizationPolicy) the ServiceAccounts and namespaces they admit."""
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
-    yield from _workload_selector(item, _labels(selector.get("matchLabels") if isinstance(selector, dict) else None),
-                                  "spec.selector.matchLabels")
+    yield from _workload_selector(
+        item, _labels(selector.get("matchLabels") if isinstance(selector, dict) else None), "spec.selector.matchLabels"
+    )
     for i, rule in enumerate(spec.get("rules") or []):
         for j, source in enumerate((rule or {}).get("from") or [] if isinstance(rule, dict) else []):
             source = (source or {}).get("source") if isinstance(source, dict) else None
@@ -263,19 +291,29 @@ def policy_refs(item: Item, obj: dict) -> Iterator[Reference]:
             for k, principal in enumerate(source.get("principals") or []):
                 m = _PRINCIPAL.match(principal) if isinstance(principal, str) else None
                 if m:
-                    yield Reference(item, f"spec.rules[{i}].from[{j}].source.principals[{k}]", "principal",
-                                    Target("ServiceAccount", m[1], m[2]), principal)
+                    yield Reference(
+                        item,
+                        f"spec.rules[{i}].from[{j}].source.principals[{k}]",
+                        "principal",
+                        Target("ServiceAccount", m[1], m[2]),
+                        principal,
+                    )
             for k, namespace in enumerate(source.get("namespaces") or []):
                 if isinstance(namespace, str) and namespace and "*" not in namespace:
-                    yield Reference(item, f"spec.rules[{i}].from[{j}].source.namespaces[{k}]", "source namespace",
-                                    Target("Namespace", "", namespace))
+                    yield Reference(
+                        item,
+                        f"spec.rules[{i}].from[{j}].source.namespaces[{k}]",
+                        "source namespace",
+                        Target("Namespace", "", namespace),
+                    )
 
 
 def envoyfilter_refs(item: Item, obj: dict) -> Iterator[Reference]:
     spec = obj.get("spec") or {}
     selector = spec.get("workloadSelector")
-    yield from _workload_selector(item, _labels(selector.get("labels") if isinstance(selector, dict) else None),
-                                  "spec.workloadSelector.labels")
+    yield from _workload_selector(
+        item, _labels(selector.get("labels") if isinstance(selector, dict) else None), "spec.workloadSelector.labels"
+    )
     for parts, text in _strings(spec.get("configPatches"), ("spec", "configPatches")):
         for m in _OUTBOUND_CLUSTER.finditer(text):
             yield from _host_ref(item, parts, m[2], "envoy cluster")
@@ -283,8 +321,9 @@ def envoyfilter_refs(item: Item, obj: dict) -> Iterator[Reference]:
 
 def sidecar_refs(item: Item, obj: dict) -> Iterator[Reference]:
     selector = (obj.get("spec") or {}).get("workloadSelector")
-    yield from _workload_selector(item, _labels(selector.get("labels") if isinstance(selector, dict) else None),
-                                  "spec.workloadSelector.labels")
+    yield from _workload_selector(
+        item, _labels(selector.get("labels") if isinstance(selector, dict) else None), "spec.workloadSelector.labels"
+    )
 
 
 def _service_ref(item: Item, where: str, service) -> Iterator[Reference]:
@@ -309,8 +348,9 @@ def crd_refs(item: Item, obj: dict) -> Iterator[Reference]:
         return
     webhook = conversion.get("webhook") or {}
     if isinstance(webhook, dict):
-        yield from _service_ref(item, "spec.conversion.webhook.clientConfig.service",
-                                (webhook.get("clientConfig") or {}).get("service"))
+        yield from _service_ref(
+            item, "spec.conversion.webhook.clientConfig.service", (webhook.get("clientConfig") or {}).get("service")
+        )
     legacy = conversion.get("webhookClientConfig") or {}  # apiextensions.k8s.io/v1beta1
     if isinstance(legacy, dict):
         yield from _service_ref(item, "spec.conversion.webhookClientConfig.service", legacy.get("service"))
@@ -400,6 +440,7 @@ def references(items: Iterable[Item]) -> Iterator[Reference]:
 
 # -- what is present ----------------------------------------------------------------------------
 
+
 class Inventory:
     """The objects a render holds, by (group, kind, namespace, name), and its pods' labels."""
 
@@ -411,8 +452,9 @@ class Inventory:
         wanted = set(TARGET_GROUPS.items())
         for item in items:
             group, kind = item.group, item.kind
-            if ((kind, group) not in wanted and (group, kind) not in POD_TEMPLATE_PATHS and kind != "ServiceEntry") \
-                    or item.is_local_config:
+            if (
+                (kind, group) not in wanted and (group, kind) not in POD_TEMPLATE_PATHS and kind != "ServiceEntry"
+            ) or item.is_local_config:
                 continue  # the kind first: is_local_config parses the metadata
             if (kind, group) in wanted:  # a cluster-scoped object's stray metadata.namespace means nothing
                 self.objects.add((group, kind, "" if kind in CLUSTER_SCOPED else item.namespace, item.name))
@@ -441,8 +483,9 @@ class Inventory:
         if target.kind == "ServiceAccount":
             return any((target.namespace, target.name) == (w.namespace, w.service_account) for w in d.workloads)
         if target.kind == "Namespace":  # a declared Gateway's or workload's namespace exists on the platform
-            return (any(w.namespace == target.name for w in d.workloads)
-                    or any(ns == target.name for ns, _ in d.gateways))
+            return any(w.namespace == target.name for w in d.workloads) or any(
+                ns == target.name for ns, _ in d.gateways
+            )
         if target.kind == "Service":
             host = f"{target.name}.{target.namespace}{CLUSTER_SUFFIX}"
             return host in self.mesh_hosts or any(host == w.service for w in d.workloads)

@@ -22,6 +22,7 @@ each profile namespace, its per-namespace artifact server, its kfp-launcher Conf
 kfp-launcher `providers` (KFP 2.2 and later) and a `minio://` defaultPipelineRoot, the viewer
 controller's unused MINIO_NAMESPACE, and a workflow-controller-configmap still in the stream.
 The credentials choice (one Secret, or useSDKCreds) is the same one Argo's repository uses."""
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..domain import kfp_sync_script, object_store
 from ..domain.labelselector import match_labels
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
@@ -37,9 +39,8 @@ from ..runtime.k8svalidation import is_dns_label
 from ..runtime.kinds import is_core
 from ..runtime.paths import field_path
 from ..runtime.podtemplates import pod_template
-from ..domain import kfp_sync_script, object_store
-from ..runtime.results import error, info, warn
 from ..runtime.resourcelist import TOOL_ANNOTATION_PREFIXES
+from ..runtime.results import error, info, warn
 
 REPOSITORIES_CONFIGMAP = "artifact-repositories"
 DEFAULT_KEY = "default-v1"
@@ -68,8 +69,13 @@ class S3(Model):
     endpoint: str = Field(..., description="host[:port] of the S3 service, no scheme, e.g. s3.amazonaws.com")
     region: Optional[str] = Field(None, description="bucket region")
     insecure: bool = Field(False, description="plain HTTP instead of TLS")
-    keyFormat: Optional[str] = Field(None, description="artifact key format with Argo workflow variables (Argo's default: {{workflow.name}}/{{pod.name}})")
-    useSDKCreds: bool = Field(False, description="use the AWS SDK's default credentials (e.g. IRSA) instead of a Secret")
+    keyFormat: Optional[str] = Field(
+        None,
+        description="artifact key format with Argo workflow variables (Argo's default: {{workflow.name}}/{{pod.name}})",
+    )
+    useSDKCreds: bool = Field(
+        False, description="use the AWS SDK's default credentials (e.g. IRSA) instead of a Secret"
+    )
     accessKeySecret: Optional[SecretKeyRef] = Field(None, description="Secret key holding the access key")
     secretKeySecret: Optional[SecretKeyRef] = Field(None, description="Secret key holding the secret key")
 
@@ -77,7 +83,9 @@ class S3(Model):
     @classmethod
     def _valid_endpoint(cls, endpoint):
         if "://" in endpoint:
-            raise ValueError(f"must be host[:port] without a scheme; use insecure: true for plain HTTP (got {endpoint!r})")
+            raise ValueError(
+                f"must be host[:port] without a scheme; use insecure: true for plain HTTP (got {endpoint!r})"
+            )
         if not _HOST_PORT.match(endpoint):
             raise ValueError(f"must be host[:port], e.g. s3.amazonaws.com (got {endpoint!r})")
         return endpoint
@@ -106,11 +114,21 @@ class Config(FunctionConfig):
     KIND = "ArgoArtifactRepository"
 
     s3: S3 = Field(..., description="the S3 artifact store")
-    target: Literal["namespace", "controller"] = Field(..., description="namespace: emit artifact-repositories ConfigMaps in `namespaces`; controller: rewrite workflow-controller-configmap")
-    namespaces: list[str] = Field(default_factory=list, description="namespaces to emit the artifact-repositories ConfigMap in (target: namespace)")
+    target: Literal["namespace", "controller"] = Field(
+        ...,
+        description="namespace: emit artifact-repositories ConfigMaps in `namespaces`; controller: rewrite "
+        "workflow-controller-configmap",
+    )
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="namespaces to emit the artifact-repositories ConfigMap in (target: namespace)",
+    )
     archiveLogs: bool = Field(True, description="have Argo archive pod logs to the store (KFP's UI reads them there)")
-    removeBundledMinio: bool = Field(False, description="remove the minio Kubeflow Pipelines bundles and point "
-                                     "every KFP component that used it at this store")
+    removeBundledMinio: bool = Field(
+        False,
+        description="remove the minio Kubeflow Pipelines bundles and point "
+        "every KFP component that used it at this store",
+    )
 
     @field_validator("namespaces")
     @classmethod
@@ -136,11 +154,15 @@ class Config(FunctionConfig):
         if not self.removeBundledMinio or s3.useSDKCreds:
             return self
         if s3.accessKeySecret.name != s3.secretKeySecret.name:
-            raise ValueError("s3: with removeBundledMinio, accessKeySecret and secretKeySecret must name one Secret "
-                             "(KFP copies one Secret into each profile namespace and reads both keys from it)")
+            raise ValueError(
+                "s3: with removeBundledMinio, accessKeySecret and secretKeySecret must name one Secret "
+                "(KFP copies one Secret into each profile namespace and reads both keys from it)"
+            )
         if s3.accessKeySecret.name == object_store.KFP_MINIO_SECRET:
-            raise ValueError(f"s3: with removeBundledMinio, the Secret cannot be {object_store.KFP_MINIO_SECRET}, "
-                             "the bundled minio's, which is removed; name the organisation's own Secret")
+            raise ValueError(
+                f"s3: with removeBundledMinio, the Secret cannot be {object_store.KFP_MINIO_SECRET}, "
+                "the bundled minio's, which is removed; name the organisation's own Secret"
+            )
         return self
 
 
@@ -167,8 +189,12 @@ def transform(rl, config: Config) -> str:
     done = []
     controller_cms = [i for i in items if is_core(i, "ConfigMap") and i.name == CONTROLLER_CONFIGMAP]
     if config.target == "controller" and not controller_cms:
-        error(rl, f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
-                  "(removed by remove-argo? then use target: namespace)", field="target")
+        error(
+            rl,
+            f"target: controller, but there is no ConfigMap {CONTROLLER_CONFIGMAP} in the input "
+            "(removed by remove-argo? then use target: namespace)",
+            field="target",
+        )
         return ""
     found = None
     if config.removeBundledMinio:
@@ -182,7 +208,12 @@ def transform(rl, config: Config) -> str:
                 data = cm.obj["data"] = {}
             if data.get("artifactRepository") != repository_text:
                 data["artifactRepository"] = repository_text
-                info(rl, f"artifactRepository now s3 bucket {config.s3.bucket} at {config.s3.endpoint}", cm, "data.artifactRepository")
+                info(
+                    rl,
+                    f"artifactRepository now s3 bucket {config.s3.bucket} at {config.s3.endpoint}",
+                    cm,
+                    "data.artifactRepository",
+                )
             done.append(f"{cm.ref()} artifactRepository")
     if config.target == "namespace":
         for ns in config.namespaces:
@@ -195,22 +226,31 @@ def transform(rl, config: Config) -> str:
     removed = ""
     if found is not None:
         removed = f"; removed {len(found.remove)} objects of the bundled minio"
-    return (f"artifact store s3://{config.s3.bucket} at {config.s3.endpoint}: {', '.join(done)}; "
-            f"{kfp_changes} KFP settings changed{removed}")
+    return (
+        f"artifact store s3://{config.s3.bucket} at {config.s3.endpoint}: {', '.join(done)}; "
+        f"{kfp_changes} KFP settings changed{removed}"
+    )
 
 
 def _namespace_repository(rl, items, namespace: str, repository_text: str) -> str:
     """Set (or add) the artifact-repositories ConfigMap of one namespace."""
-    existing = next((i for i in items if is_core(i, "ConfigMap") and i.name == REPOSITORIES_CONFIGMAP
-                     and i.namespace == namespace), None)
+    existing = next(
+        (i for i in items if is_core(i, "ConfigMap") and i.name == REPOSITORIES_CONFIGMAP and i.namespace == namespace),
+        None,
+    )
     if existing is None:
-        item = rl.add({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": REPOSITORIES_CONFIGMAP, "namespace": namespace,
-                         "annotations": {DEFAULT_ANNOTATION: DEFAULT_KEY}},
-            "data": {DEFAULT_KEY: repository_text},
-        })
+        item = rl.add(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": REPOSITORIES_CONFIGMAP,
+                    "namespace": namespace,
+                    "annotations": {DEFAULT_ANNOTATION: DEFAULT_KEY},
+                },
+                "data": {DEFAULT_KEY: repository_text},
+            }
+        )
         info(rl, f"added ({DEFAULT_KEY}, the default artifact repository)", item)
         return f"added {namespace}/{REPOSITORIES_CONFIGMAP}"
     obj = existing.obj
@@ -220,8 +260,12 @@ def _namespace_repository(rl, items, namespace: str, repository_text: str) -> st
         annotations = metadata["annotations"] = {}
     previous_default = annotations.get(DEFAULT_ANNOTATION)
     if previous_default not in (None, DEFAULT_KEY):
-        warn(rl, f"the default artifact repository was key {previous_default!r}; now {DEFAULT_KEY!r}", existing,
-                  field_path(("metadata", "annotations", DEFAULT_ANNOTATION)))
+        warn(
+            rl,
+            f"the default artifact repository was key {previous_default!r}; now {DEFAULT_KEY!r}",
+            existing,
+            field_path(("metadata", "annotations", DEFAULT_ANNOTATION)),
+        )
     annotations[DEFAULT_ANNOTATION] = DEFAULT_KEY
     data = obj.get("data")
     if not isinstance(data, dict):
@@ -275,9 +319,13 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
             continue
         found[app] = True
         env = api_env if app == "ml-pipeline" else ui_env
-        changed += _set_env(rl, item, env,
-                            f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
-                            names=config.removeBundledMinio)
+        changed += _set_env(
+            rl,
+            item,
+            env,
+            f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
+            names=config.removeBundledMinio,
+        )
     for app, seen in found.items():
         if not seen:
             warn(rl, f"no Deployment selecting app: {app} in the input; its object-store settings were not set")
@@ -300,11 +348,19 @@ def _kfp_configmap(rl, item, config: Config) -> int:
             info(rl, f"{key}: {data.get(key)!r} -> {value!r}", item, f"data.{key}")
             data[key] = value
             changed += 1
-    if ("defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com")
-            and not config.removeBundledMinio):
+    if (
+        "defaultPipelineRoot" in wanted
+        and not config.s3.host.endswith("amazonaws.com")
+        and not config.removeBundledMinio
+    ):
         # (with removeBundledMinio the launcher's providers are written, or their absence is warned about)
-        rl.result(f"KFP v2 pipelines write to {wanted['defaultPipelineRoot']} with the AWS defaults: configure the "
-                  f"kfp-launcher providers for endpoint {config.s3.endpoint}", "warning", item, "data.defaultPipelineRoot")
+        rl.result(
+            f"KFP v2 pipelines write to {wanted['defaultPipelineRoot']} with the AWS defaults: configure the "
+            f"kfp-launcher providers for endpoint {config.s3.endpoint}",
+            "warning",
+            item,
+            "data.defaultPipelineRoot",
+        )
     return changed
 
 
@@ -322,7 +378,9 @@ def _set_env(rl, item, values: dict, message: str, drop: tuple = (), names: bool
     for path, container in pod_template(item).containers():
         before = changed
         env = container.get("env")
-        if not isinstance(env, list) or not any(isinstance(e, dict) and str(e.get("name", "")).startswith(markers) for e in env):
+        if not isinstance(env, list) or not any(
+            isinstance(e, dict) and str(e.get("name", "")).startswith(markers) for e in env
+        ):
             continue
         if drop:
             kept = [e for e in env if not (isinstance(e, dict) and e.get("name") in drop)]
@@ -370,11 +428,17 @@ def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMin
             continue
         addressing = [p for p, v in found_paths if object_store.addresses_in(v, found)]
         if addressing:
-            rl.result(f"still addresses the removed bundled minio at {', '.join(addressing)}", "warning",
-                      item, addressing[0])
+            rl.result(
+                f"still addresses the removed bundled minio at {', '.join(addressing)}", "warning", item, addressing[0]
+            )
         else:
-            rl.result(f"names minio only in KFP's own setting names or code, now carrying the organisation's store: "
-                      f"{', '.join(paths[:3])}{more}", "warning", item, paths[0])
+            rl.result(
+                f"names minio only in KFP's own setting names or code, now carrying the organisation's store: "
+                f"{', '.join(paths[:3])}{more}",
+                "warning",
+                item,
+                paths[0],
+            )
 
 
 def _minio_paths(node, path: tuple, own_secrets: set):
@@ -408,8 +472,11 @@ def _remove_bundled_minio(rl, items) -> object_store.BundledMinio:
     for item, message in found.warnings:
         rl.result(message, "warning", item)
     if not found.remove:
-        rl.result("no bundled minio in the input (a workload running a minio server that a Service "
-                  f"{object_store.KFP_MINIO_SERVICE} selects): nothing to remove", "info")
+        rl.result(
+            "no bundled minio in the input (a workload running a minio server that a Service "
+            f"{object_store.KFP_MINIO_SERVICE} selects): nothing to remove",
+            "info",
+        )
         return found
     for item, why in found.remove.values():
         rl.remove([item], why=why)
@@ -428,8 +495,12 @@ def _minio_client_env(config: Config) -> tuple[dict, tuple]:
     """KFP UI's minio client settings (frontend/server/configs.ts): the UI reads an artifact of a
     non-AWS endpoint with it. The endpoint is MINIO_HOST.MINIO_NAMESPACE unless MINIO_NAMESPACE is empty."""
     s3 = config.s3
-    env = {"MINIO_HOST": s3.host, "MINIO_NAMESPACE": "", "MINIO_PORT": _store_port(s3),
-           "MINIO_SSL": "false" if s3.insecure else "true"}
+    env = {
+        "MINIO_HOST": s3.host,
+        "MINIO_NAMESPACE": "",
+        "MINIO_PORT": _store_port(s3),
+        "MINIO_SSL": "false" if s3.insecure else "true",
+    }
     drop = ()
     if s3.useSDKCreds:
         drop = ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
@@ -464,9 +535,14 @@ def launcher_providers(config: Config) -> str:
     if s3.useSDKCreds:
         default["credentials"] = {"fromEnv": True}
     else:
-        default["credentials"] = {"fromEnv": False, "secretRef": {
-            "secretName": s3.accessKeySecret.name, "accessKeyKey": s3.accessKeySecret.key,
-            "secretKeyKey": s3.secretKeySecret.key}}
+        default["credentials"] = {
+            "fromEnv": False,
+            "secretRef": {
+                "secretName": s3.accessKeySecret.name,
+                "accessKeyKey": s3.accessKeySecret.key,
+                "secretKeyKey": s3.secretKeySecret.key,
+            },
+        }
     return yamlio.dump({"s3": {"default": default}})
 
 
@@ -481,8 +557,12 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
             changed += _launcher_settings(rl, item, config, providers if item.name == "kfp-launcher" else None)
     if version is not None and version < LAUNCHER_PROVIDERS_SINCE and version >= (2, 0):
         launcher = next((i for i in items if i.kind == "ConfigMap" and i.name == "kfp-launcher"), None)
-        rl.result(f"KFP {version[0]}.{version[1]}'s v2 launcher has no providers setting: v2 pipelines reach "
-                  f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod", "warning", launcher)
+        rl.result(
+            f"KFP {version[0]}.{version[1]}'s v2 launcher has no providers setting: v2 pipelines reach "
+            f"{s3.endpoint} with the AWS SDK's defaults in each pipeline pod",
+            "warning",
+            launcher,
+        )
     for item in items:
         if item.kind == "ConfigMap" and item.group == "" and VIEWER_TEMPLATE_KEY in item.raw:
             changed += _viewer_template(rl, item, config)
@@ -493,28 +573,59 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
             continue
         app = _selected_app(item)
         if app == "ml-pipeline" and api_drop:
-            changed += _set_env(rl, item, {}, "ml-pipeline: static keys dropped (useSDKCreds: the SDK's credential "
-                                "chain, e.g. IRSA)", drop=api_drop, names=True)
+            changed += _set_env(
+                rl,
+                item,
+                {},
+                "ml-pipeline: static keys dropped (useSDKCreds: the SDK's credential chain, e.g. IRSA)",
+                drop=api_drop,
+                names=True,
+            )
         elif app == "ml-pipeline-ui":
-            changed += _set_env(rl, item, minio_env, f"ml-pipeline-ui: its minio client (non-AWS endpoints) now "
-                                f"reads s3 bucket {s3.bucket} on {s3.endpoint}", drop=minio_drop, names=True)
+            changed += _set_env(
+                rl,
+                item,
+                minio_env,
+                f"ml-pipeline-ui: its minio client (non-AWS endpoints) now "
+                f"reads s3 bucket {s3.bucket} on {s3.endpoint}",
+                drop=minio_drop,
+                names=True,
+            )
         elif app == VIEWER_CONTROLLER_APP:
-            changed += _set_env(rl, item, {}, f"{VIEWER_CONTROLLER_APP}: {UNUSED_VIEWER_ENV} dropped (the viewer "
-                                "controller never reads it)", drop=(UNUSED_VIEWER_ENV,), names=True)
+            changed += _set_env(
+                rl,
+                item,
+                {},
+                f"{VIEWER_CONTROLLER_APP}: {UNUSED_VIEWER_ENV} dropped (the viewer controller never reads it)",
+                drop=(UNUSED_VIEWER_ENV,),
+                names=True,
+            )
         elif "sync.py" in item.raw:
             changed += _profile_controller(rl, item, items, config, providers)
     if not s3.useSDKCreds:
         secret = s3.accessKeySecret.name
         present = {i.namespace for i in items if i.kind == "Secret" and i.group == "" and i.name == secret}
-        kfp = next((i.namespace for i in items if i.kind == "Deployment" and "ml-pipeline" in i.raw
-                    and _selected_app(i) == "ml-pipeline"), "kubeflow")
+        kfp = next(
+            (
+                i.namespace
+                for i in items
+                if i.kind == "Deployment" and "ml-pipeline" in i.raw and _selected_app(i) == "ml-pipeline"
+            ),
+            "kubeflow",
+        )
         if kfp not in present:
-            rl.result(f"Secret {secret} (keys {s3.accessKeySecret.key}, {s3.secretKeySecret.key}) is not in the input: "
-                      f"the organisation provides it in namespace {kfp}, where KFP's API server, UI and profile "
-                      "controller read it (the profile controller copies it into each profile namespace)", "warning")
+            rl.result(
+                f"Secret {secret} (keys {s3.accessKeySecret.key}, {s3.secretKeySecret.key}) is not in the input: "
+                f"the organisation provides it in namespace {kfp}, where KFP's API server, UI and profile "
+                "controller read it (the profile controller copies it into each profile namespace)",
+                "warning",
+            )
     if s3.useSDKCreds and not s3.host.endswith("amazonaws.com"):
-        rl.result(f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
-                  "client, which needs keys; name a Secret instead, or expect artifact previews to fail", "warning")
+        rl.result(
+            f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
+            "client, which needs keys; name a Secret instead, or expect artifact previews to fail",
+            "warning",
+        )
     return changed
 
 
@@ -528,8 +639,12 @@ def _viewer_template(rl, item, config: Config) -> int:
     try:
         template = json.loads(data[VIEWER_TEMPLATE_KEY])
     except ValueError:
-        rl.result(f"{VIEWER_TEMPLATE_KEY} is not JSON; TensorBoard viewers get no s3 settings", "warning", item,
-                  field_path(("data", VIEWER_TEMPLATE_KEY)))
+        rl.result(
+            f"{VIEWER_TEMPLATE_KEY} is not JSON; TensorBoard viewers get no s3 settings",
+            "warning",
+            item,
+            field_path(("data", VIEWER_TEMPLATE_KEY)),
+        )
         return 0
     if not isinstance(template, dict):
         return 0
@@ -556,8 +671,12 @@ def _viewer_template(rl, item, config: Config) -> int:
     if json.dumps(env) == before:
         return 0
     data[VIEWER_TEMPLATE_KEY] = json.dumps(template, indent=4)
-    rl.result(f"TensorBoard viewers read s3 logdirs from {s3.endpoint}: " + ", ".join(wanted), "info", item,
-              field_path(("data", VIEWER_TEMPLATE_KEY)))
+    rl.result(
+        f"TensorBoard viewers read s3 logdirs from {s3.endpoint}: " + ", ".join(wanted),
+        "info",
+        item,
+        field_path(("data", VIEWER_TEMPLATE_KEY)),
+    )
     return 1
 
 
@@ -574,8 +693,9 @@ def _launcher_settings(rl, item, config: Config, providers: Optional[str]) -> in
     changed = 0
     for key, value in wanted.items():
         if data.get(key) != value:
-            rl.result(f"{key} now names s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", item,
-                      f"data.{key}")
+            rl.result(
+                f"{key} now names s3 bucket {config.s3.bucket} at {config.s3.endpoint}", "info", item, f"data.{key}"
+            )
             data[key] = value
             changed += 1
     return changed
@@ -586,25 +706,45 @@ def _profile_controller(rl, item, items, config: Config, providers: Optional[str
     template = pod_template(item)
     if template is None:
         return 0
-    runs_script = any(any(str(a).endswith("/" + PROFILE_CONTROLLER_SCRIPT) for a in
-                          (c.get("command") or []) + (c.get("args") or [])) for _, c in template.containers())
+    runs_script = any(
+        any(str(a).endswith("/" + PROFILE_CONTROLLER_SCRIPT) for a in (c.get("command") or []) + (c.get("args") or []))
+        for _, c in template.containers()
+    )
     if not runs_script:
         return 0
     s3 = config.s3
     changed = 0
     if s3.useSDKCreds:
-        changed += _set_env(rl, item, {}, "profile controller: no object-store keys to copy (useSDKCreds)",
-                            drop=kfp_sync_script.SECRET_ENV_NAMES, names=True)
+        changed += _set_env(
+            rl,
+            item,
+            {},
+            "profile controller: no object-store keys to copy (useSDKCreds)",
+            drop=kfp_sync_script.SECRET_ENV_NAMES,
+            names=True,
+        )
     else:
         keys = dict(zip(kfp_sync_script.SECRET_ENV_NAMES, (s3.accessKeySecret, s3.secretKeySecret)))
-        changed += _set_env(rl, item, keys,
-                            f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}", names=True)
+        changed += _set_env(
+            rl, item, keys, f"profile controller: copies the keys of Secret {s3.accessKeySecret.name}", names=True
+        )
     volumes = [v.get("configMap", {}).get("name") for v in template.spec.get("volumes") or [] if isinstance(v, dict)]
-    scripts = [i for i in items if i.kind == "ConfigMap" and i.group == "" and i.namespace == item.namespace
-               and i.name in volumes and PROFILE_CONTROLLER_SCRIPT in (i.obj.get("data") or {})]
+    scripts = [
+        i
+        for i in items
+        if i.kind == "ConfigMap"
+        and i.group == ""
+        and i.namespace == item.namespace
+        and i.name in volumes
+        and PROFILE_CONTROLLER_SCRIPT in (i.obj.get("data") or {})
+    ]
     if not scripts:
-        rl.result(f"runs {PROFILE_CONTROLLER_SCRIPT}, but the ConfigMap holding it is not in the input: what it "
-                  "creates in each profile namespace was not repointed", "warning", item)
+        rl.result(
+            f"runs {PROFILE_CONTROLLER_SCRIPT}, but the ConfigMap holding it is not in the input: what it "
+            "creates in each profile namespace was not repointed",
+            "warning",
+            item,
+        )
     for cm in scripts:
         changed += _sync_script(rl, cm, config, providers)
     return changed
@@ -621,17 +761,29 @@ def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
         env["AWS_SECRET_ACCESS_KEY"] = s3.secretKeySecret
     want = kfp_sync_script.SyncRewrite(
         secret=None if s3.useSDKCreds else (s3.accessKeySecret.name, s3.accessKeySecret.key, s3.secretKeySecret.key),
-        artifact_env=[_env_entry(k, v) for k, v in env.items()], drop_env=minio_drop,
-        launcher_providers=providers if kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None)
+        artifact_env=[_env_entry(k, v) for k, v in env.items()],
+        drop_env=minio_drop,
+        launcher_providers=providers if kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None,
+    )
     data = cm.obj["data"]
     outcome = kfp_sync_script.rewrite(str(data[PROFILE_CONTROLLER_SCRIPT]), want)
     field = field_path(("data", PROFILE_CONTROLLER_SCRIPT))
     for what in outcome.missing:
-        rl.result(f"{PROFILE_CONTROLLER_SCRIPT}: could not find {what}; what it creates in profile namespaces "
-                  "may still use the bundled minio", "warning", cm, field)
+        rl.result(
+            f"{PROFILE_CONTROLLER_SCRIPT}: could not find {what}; what it creates in profile namespaces "
+            "may still use the bundled minio",
+            "warning",
+            cm,
+            field,
+        )
     if outcome.text != data[PROFILE_CONTROLLER_SCRIPT]:
         data[PROFILE_CONTROLLER_SCRIPT] = outcome.text
-        rl.result(f"{PROFILE_CONTROLLER_SCRIPT} (what the profile controller creates in each profile namespace): "
-                  + "; ".join(outcome.changes), "info", cm, field)
+        rl.result(
+            f"{PROFILE_CONTROLLER_SCRIPT} (what the profile controller creates in each profile namespace): "
+            + "; ".join(outcome.changes),
+            "info",
+            cm,
+            field,
+        )
         return len(outcome.changes)
     return 0

@@ -22,6 +22,7 @@ reported. What the move breaks is not left silent: when NetworkPolicies in the t
 namespace isolate the auth pods, or ALLOW AuthorizationPolicies (Kubeflow's mesh-wide
 `global-deny-all`) apply to them once they have a sidecar, it adds a NetworkPolicy and an
 AuthorizationPolicy that admit exactly the gateway on the auth service's port."""
+
 from __future__ import annotations
 
 import re
@@ -29,6 +30,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..domain import mesh_providers
 from ..domain.authservice import (
     find_auth_workloads,
     named_after,
@@ -36,7 +38,6 @@ from ..domain.authservice import (
     pod_labels,
     services_selecting,
 )
-from ..domain import mesh_providers
 from ..domain.labelselector import selector_matches
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
@@ -56,8 +57,12 @@ class Gateway(Model):
     """The gateway workload that calls the auth service (Envoy ext_authz) and routes to it."""
 
     namespace: NamespaceName = Field("istio-system", description="the gateway's namespace")
-    serviceAccount: str = Field("istio-ingressgateway-service-account", description="the gateway pods' ServiceAccount (its mesh identity)")
-    labels: dict[str, str] = Field(default_factory=lambda: {"app": "istio-ingressgateway"}, description="labels selecting the gateway pods")
+    serviceAccount: str = Field(
+        "istio-ingressgateway-service-account", description="the gateway pods' ServiceAccount (its mesh identity)"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {"app": "istio-ingressgateway"}, description="labels selecting the gateway pods"
+    )
 
     @field_validator("labels")
     @classmethod
@@ -72,22 +77,32 @@ class Config(FunctionConfig):
     FROM_CONFIGMAP = "fields"
 
     namespace: NamespaceName = Field(..., description="the namespace the auth service should run in")
-    sidecar: bool = Field(True, description="true: enrol it in the mesh; false: keep it out (sidecar.istio.io/inject: \"false\")")
+    sidecar: bool = Field(
+        True, description="true: enrol it in the mesh; false: keep it out (sidecar.istio.io/inject: \"false\")"
+    )
     excludeOutboundPorts: list[Port] = Field(
         default_factory=list,
-        description="outbound ports the sidecar must not capture (traffic.sidecar.istio.io/excludeOutboundPorts), e.g. 443 for the SSO provider",
+        description="outbound ports the sidecar must not capture (traffic.sidecar.istio.io/excludeOutboundPorts), "
+        "e.g. 443 for the SSO provider",
     )
-    workload: Optional[SelectorTerm] = Field(None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
-    gateway: Gateway = Field(default_factory=Gateway, description="the gateway that must keep reaching the auth service")
+    workload: Optional[SelectorTerm] = Field(
+        None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy"
+    )
+    gateway: Gateway = Field(
+        default_factory=Gateway, description="the gateway that must keep reaching the auth service"
+    )
 
     @model_validator(mode="after")
     def _ports_need_sidecar(self):
         if self.excludeOutboundPorts and not self.sidecar:
-            raise ValueError("excludeOutboundPorts only applies with sidecar: true (without a sidecar nothing captures traffic)")
+            raise ValueError(
+                "excludeOutboundPorts only applies with sidecar: true (without a sidecar nothing captures traffic)"
+            )
         return self
 
 
 # -- rewriting references ------------------------------------------------------------------
+
 
 class ReferenceRewriter:
     """Rewrites references to objects that moved from `old` to `new` namespace."""
@@ -98,12 +113,19 @@ class ReferenceRewriter:
         services = sorted({i.name for i in moved if i.kind == "Service"}, key=len, reverse=True)
         accounts = sorted({i.name for i in moved if i.kind == "ServiceAccount"}, key=len, reverse=True)
         ns = re.escape(old)
-        self.address = re.compile(
-            rf"(?<![\w.-])(?P<prefix>{ns}/)?(?P<service>{'|'.join(map(re.escape, services))})\.{ns}(?=\.svc\b|(?![\w.-]))"
-        ) if services else None
-        self.principal = re.compile(
-            rf"(?<![\w.-])ns/{ns}/sa/(?P<account>{'|'.join(map(re.escape, accounts))})(?![\w.-])"
-        ) if accounts else None
+        self.address = (
+            re.compile(
+                rf"(?<![\w.-])(?P<prefix>{ns}/)?(?P<service>{'|'.join(map(re.escape, services))})"
+                rf"\.{ns}(?=\.svc\b|(?![\w.-]))"
+            )
+            if services
+            else None
+        )
+        self.principal = (
+            re.compile(rf"(?<![\w.-])ns/{ns}/sa/(?P<account>{'|'.join(map(re.escape, accounts))})(?![\w.-])")
+            if accounts
+            else None
+        )
 
     def might_refer(self, item) -> bool:
         """Cheap text prefilter before parsing an item."""
@@ -123,7 +145,9 @@ class ReferenceRewriter:
 
     def _rewrite_plain(self, text: str) -> str:
         if self.address is not None:
-            text = self.address.sub(lambda m: (f"{self.new}/" if m["prefix"] else "") + f"{m['service']}.{self.new}", text)
+            text = self.address.sub(
+                lambda m: (f"{self.new}/" if m["prefix"] else "") + f"{m['service']}.{self.new}", text
+            )
         if self.principal is not None:
             text = self.principal.sub(lambda m: f"ns/{self.new}/sa/{m['account']}", text)
         return text
@@ -193,6 +217,7 @@ class ReferenceRewriter:
 
 # -- mesh enrolment and the policies the move needs ----------------------------------------
 
+
 def enrol(rl, tpl, config: Config) -> list[str]:
     """Set sidecar injection and the port exclusion on the auth pods; returns the keys that changed."""
     wanted = {SIDECAR_INJECT: "true" if config.sidecar else "false"}
@@ -202,15 +227,24 @@ def enrol(rl, tpl, config: Config) -> list[str]:
         wanted[EXCLUDE_OUTBOUND] = ",".join(current + [p for p in config.excludeOutboundPorts if p not in current])
     old = annotations.get(SIDECAR_INJECT)
     if old is not None and str(old) != wanted[SIDECAR_INJECT]:
-        warn(rl,
-            f"pod-template annotation {SIDECAR_INJECT} was {old!r}; replaced by {wanted[SIDECAR_INJECT]!r} as configured", tpl.item, tpl.field("metadata", "annotations", SIDECAR_INJECT),
+        warn(
+            rl,
+            f"pod-template annotation {SIDECAR_INJECT} was {old!r}; replaced by {wanted[SIDECAR_INJECT]!r} as "
+            "configured",
+            tpl.item,
+            tpl.field("metadata", "annotations", SIDECAR_INJECT),
         )
     return set_template_metadata(rl, tpl, "annotations", wanted)
 
 
 def pod_ports(services: list, tpl) -> list:
     """The container ports the Services send to (named targetPorts resolved)."""
-    named = {c_port.get("name"): c_port.get("containerPort") for _, c in tpl.containers() for c_port in c.get("ports") or [] if isinstance(c_port, dict)}
+    named = {
+        c_port.get("name"): c_port.get("containerPort")
+        for _, c in tpl.containers()
+        for c_port in c.get("ports") or []
+        if isinstance(c_port, dict)
+    }
     ports = []
     for service in services:
         for port in (service.obj.get("spec") or {}).get("ports") or []:
@@ -228,7 +262,9 @@ def network_policy_isolates(rl, namespace: str, labels: dict, ports: list) -> Op
         if item.kind != "NetworkPolicy" or item.group != "networking.k8s.io" or item.namespace != namespace:
             continue
         spec = item.obj.get("spec") or {}
-        if "Ingress" not in (spec.get("policyTypes") or ["Ingress"]) or not selector_matches(spec.get("podSelector"), labels):
+        if "Ingress" not in (spec.get("policyTypes") or ["Ingress"]) or not selector_matches(
+            spec.get("podSelector"), labels
+        ):
             continue
         for rule in spec.get("ingress") or []:
             rule_ports = [p.get("port") for p in rule.get("ports") or []]
@@ -279,19 +315,25 @@ def gateway_network_policy(name, namespace, labels, ports, gateway: Gateway) -> 
         "spec": {
             "podSelector": {"matchLabels": dict(labels)},
             "policyTypes": ["Ingress"],
-            "ingress": [{
-                "from": [{
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway.namespace}},
-                    "podSelector": {"matchLabels": dict(gateway.labels)},
-                }],
-                "ports": [{"port": p, "protocol": "TCP"} for p in ports],
-            }],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway.namespace}},
+                            "podSelector": {"matchLabels": dict(gateway.labels)},
+                        }
+                    ],
+                    "ports": [{"port": p, "protocol": "TCP"} for p in ports],
+                }
+            ],
         },
     }
 
 
 def gateway_authorization_policy(name, namespace, labels, ports, gateway: Gateway) -> dict:
-    rule = {"from": [{"source": {"principals": [f"{TRUST_DOMAIN}/ns/{gateway.namespace}/sa/{gateway.serviceAccount}"]}}]}
+    rule = {
+        "from": [{"source": {"principals": [f"{TRUST_DOMAIN}/ns/{gateway.namespace}/sa/{gateway.serviceAccount}"]}}]
+    }
     if ports and all(isinstance(p, int) for p in ports):
         rule["to"] = [{"operation": {"ports": [str(p) for p in ports]}}]
     return {
@@ -314,14 +356,22 @@ def admit_gateway(rl, workload, tpl, config: Config) -> list[str]:
     on_ports = f"on port {', '.join(map(str, ports))}" if ports else "on every port"
     isolating = network_policy_isolates(rl, namespace, labels, ports)
     if isolating:
-        needed.append((f"NetworkPolicy {isolating} isolates the auth pods; this admits pods labelled "
-                       f"{gw.labels} in namespace {gw.namespace} {on_ports}",
-                       gateway_network_policy(name, namespace, labels, ports, gw)))
+        needed.append(
+            (
+                f"NetworkPolicy {isolating} isolates the auth pods; this admits pods labelled "
+                f"{gw.labels} in namespace {gw.namespace} {on_ports}",
+                gateway_network_policy(name, namespace, labels, ports, gw),
+            )
+        )
     denying = authorization_denies(rl, namespace, labels) if config.sidecar else None
     if denying:
-        needed.append((f"AuthorizationPolicy {denying} denies what no policy allows once the pods have a sidecar; "
-                       f"this allows the gateway's identity {gw.namespace}/{gw.serviceAccount} {on_ports}",
-                       gateway_authorization_policy(name, namespace, labels, ports, gw)))
+        needed.append(
+            (
+                f"AuthorizationPolicy {denying} denies what no policy allows once the pods have a sidecar; "
+                f"this allows the gateway's identity {gw.namespace}/{gw.serviceAccount} {on_ports}",
+                gateway_authorization_policy(name, namespace, labels, ports, gw),
+            )
+        )
     added = []
     for why, obj in needed:
         if (obj["kind"], name) in existing:
@@ -343,9 +393,14 @@ def warn_mesh_providers(rl, workload, tpl) -> None:
         if name in defined:
             continue  # the input's own mesh config, rewritten with the other references
         entry = mesh_providers.one_line(mesh_providers.entry_for(name, services[0]))
-        rl.result(f"names the mesh's extension provider {name!r}, which the organisation's mesh config defines (it is "
-                  f"not in this input): point it at the auth service in {workload.namespace}: {entry} "
-                  "(kfkrm validate --mesh-config FILE checks it)", "warning", policies[0], "spec.provider.name")
+        rl.result(
+            f"names the mesh's extension provider {name!r}, which the organisation's mesh config defines (it is "
+            f"not in this input): point it at the auth service in {workload.namespace}: {entry} "
+            "(kfkrm validate --mesh-config FILE checks it)",
+            "warning",
+            policies[0],
+            "spec.provider.name",
+        )
 
 
 # -- the function --------------------------------------------------------------------------
@@ -378,10 +433,15 @@ def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
     """Move the auth service's objects to `new` and rewrite references; None on a clash."""
     old = workload.namespace
     for item in unresolved_var_addresses(rl, workload.name):
-        error(rl,
-            "addresses a Service through kustomize vars that are not resolved yet ($(...).$(...).svc): kustomize resolves "
-            "vars after all transformers and cannot follow the auth service's move; run this on manifests whose vars are "
-            "resolved (kpt on the rendered output, or a kustomization over a rendered file), or replace the vars first", item)
+        error(
+            rl,
+            "addresses a Service through kustomize vars that are not resolved yet ($(...).$(...).svc): kustomize "
+            "resolves "
+            "vars after all transformers and cannot follow the auth service's move; run this on manifests whose vars "
+            "are "
+            "resolved (kpt on the rendered output, or a kustomization over a rendered file), or replace the vars first",
+            item,
+        )
     if rl.has_errors:
         return None
     moving, missing = objects_to_move(rl, workload, tpl)
@@ -405,7 +465,11 @@ def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
                 rewritten += 1
             left = rewriter.unresolved(item)
             if left:
-                warn(rl, f"still names {', '.join(left)}: no Service of that name moved, so it was left as it is; check it", item)
+                warn(
+                    rl,
+                    f"still names {', '.join(left)}: no Service of that name moved, so it was left as it is; check it",
+                    item,
+                )
     if named_after(workload, old) and not any(i.namespace == old for i in rl.items):  # its own namespace, now empty
         emptied = [i for i in rl.mutable_items() if is_core(i, "Namespace") and i.name == old]
         rl.remove(emptied, why=f"the namespace held only the auth service, which moved to {new}")
@@ -415,11 +479,19 @@ def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
 def transform(rl, config: Config) -> str:
     workloads = find_auth_workloads(rl, config.workload)
     if not workloads:
-        how = "workload selects no workload" if config.workload else "no oidc-authservice or oauth2-proxy workload in the input"
+        how = (
+            "workload selects no workload"
+            if config.workload
+            else "no oidc-authservice or oauth2-proxy workload in the input"
+        )
         error(rl, f"no auth service found: {how}", field="workload" if config.workload else None)
         return ""
     if len(workloads) > 1:
-        error(rl, f"found several auth services ({', '.join(w.ref() for w in workloads)}); name one with workload", field="workload")
+        error(
+            rl,
+            f"found several auth services ({', '.join(w.ref() for w in workloads)}); name one with workload",
+            field="workload",
+        )
         return ""
     workload = workloads[0]
     tpl = pod_template(workload)
@@ -431,13 +503,19 @@ def transform(rl, config: Config) -> str:
             return ""
         moved, rewritten = outcome
     if not any(is_core(i, "Namespace") and i.name == new for i in rl.items):
-        info(rl, f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is deployed")
+        info(
+            rl,
+            f"Namespace {new} is not in the input; it must exist (with sidecar injection enabled) where this is "
+            "deployed",
+        )
     enrolled = enrol(rl, tpl, config)
     added = admit_gateway(rl, workload, tpl, config)
     if moved:
         warn_mesh_providers(rl, workload, tpl)
     parts = [f"auth service {workload.kind} {workload.name} in {new}"]
-    parts.append(f"moved {len(moved)} objects from {old}, rewrote {rewritten} references" if moved else "nothing to move")
+    parts.append(
+        f"moved {len(moved)} objects from {old}, rewrote {rewritten} references" if moved else "nothing to move"
+    )
     parts.append(f"set {', '.join(enrolled)}" if enrolled else "pod template already set")
     if added:
         parts.append(f"added {', '.join(added)}")

@@ -26,6 +26,7 @@ Rules (each one is checked only when its section is set):
 
 An exemption (a selector term, a rule and a reason) turns a violation into an info result;
 one without a reason is a config error, one that exempts nothing is a warning."""
+
 from __future__ import annotations
 
 import re
@@ -62,7 +63,8 @@ NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 class AuthService(Model):
     namespace: NamespaceName = Field(..., description="the namespace the auth service must run in")
     workload: Optional[SelectorTerm] = Field(
-        None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy")
+        None, description="the auth service's workload, when it is neither oidc-authservice nor oauth2-proxy"
+    )
 
 
 class DeclaredWorkload(Model):
@@ -71,10 +73,12 @@ class DeclaredWorkload(Model):
 
     namespace: NamespaceName = Field(..., description="where the gateway pods run")
     serviceAccount: Optional[str] = Field(
-        None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)")
+        None, description="their ServiceAccount (principal cluster.local/ns/NAMESPACE/sa/NAME)"
+    )
     labels: Optional[dict[str, str]] = Field(None, description="their pod labels")
     service: Optional[str] = Field(
-        None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local")
+        None, description="their Service's host, e.g. acme-gw.istio-ingress.svc.cluster.local"
+    )
 
 
 class PlatformObject(Model):
@@ -104,29 +108,49 @@ class Config(FunctionConfig):
     KIND = "EnterprisePolicy"
 
     allowedRegistries: Optional[list[str]] = Field(
-        None, description="every image reference, embedded ones included, lies under one of these (host, optionally with a path)")
+        None,
+        description="every image reference, embedded ones included, lies under one of these (host, optionally with a "
+        "path)",
+    )
     meshNamespaces: Optional[list[NamespaceName]] = Field(
-        None, description="every pod template in these namespaces has sidecar injection on (pod label, pod annotation or namespace label)")
+        None,
+        description="every pod template in these namespaces has sidecar injection on (pod label, pod annotation or "
+        "namespace label)",
+    )
     allowedGateways: Optional[list[str]] = Field(
-        None, description='every VirtualService names only these Gateways (namespace/name) or mesh, and no "*" host')
-    forbid: list[SelectorTerm] = Field(default_factory=list, description="no object may match any of these selector terms")
+        None, description='every VirtualService names only these Gateways (namespace/name) or mesh, and no "*" host'
+    )
+    forbid: list[SelectorTerm] = Field(
+        default_factory=list, description="no object may match any of these selector terms"
+    )
     authService: Optional[AuthService] = Field(
-        None, description="the auth service runs in this namespace, with its objects, and every reference to it agrees")
+        None, description="the auth service runs in this namespace, with its objects, and every reference to it agrees"
+    )
     istioVersion: Optional[str] = Field(
-        None, description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is a violation')
+        None,
+        description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is '
+        'a violation',
+    )
     integrity: Optional[bool] = Field(
-        None, description="every reference between objects points at something "
-                          "(with a baseline: none the adaptation broke)")
+        None,
+        description="every reference between objects points at something (with a baseline: none the adaptation broke)",
+    )
     gatewayWorkload: Optional[DeclaredWorkload] = Field(
-        None, description="the organisation's ingress gateway pods: the integrity rule counts references "
-                          "to them as present")
+        None,
+        description="the organisation's ingress gateway pods: the integrity rule counts references to them as present",
+    )
     localGateway: Optional[DeclaredWorkload] = Field(
-        None, description="the organisation's cluster-local gateway pods: the same, for KServe's and "
-                          "Knative's local gateway")
+        None,
+        description="the organisation's cluster-local gateway pods: the same, for KServe's and Knative's local gateway",
+    )
     platformObjects: list[PlatformObject] = Field(
-        default_factory=list, description="objects the organisation provides outside the render (e.g. a credentials "
-                                          "Secret): the integrity rule counts references to them as present")
-    exemptions: list[Exemption] = Field(default_factory=list, description="objects exempt from one rule, each with a reason")
+        default_factory=list,
+        description="objects the organisation provides outside the render (e.g. a credentials "
+        "Secret): the integrity rule counts references to them as present",
+    )
+    exemptions: list[Exemption] = Field(
+        default_factory=list, description="objects exempt from one rule, each with a reason"
+    )
 
     @field_validator("allowedRegistries")
     @classmethod
@@ -135,7 +159,9 @@ class Config(FunctionConfig):
             non_empty_when_set(registries, "must name at least one registry when set")
             for entry in registries:
                 if not is_registry_path(entry):
-                    raise ValueError(f"{entry!r} is not a registry host with an optional path (e.g. registry.corp.example.com/proxy)")
+                    raise ValueError(
+                        f"{entry!r} is not a registry host with an optional path (e.g. registry.corp.example.com/proxy)"
+                    )
         return registries
 
     @field_validator("meshNamespaces")
@@ -168,9 +194,16 @@ class Config(FunctionConfig):
 
 
 # The config section that enables each rule.
-RULE_SECTIONS = {REGISTRY: "allowedRegistries", MESH: "meshNamespaces", GATEWAY: "allowedGateways",
-                 HOST: "allowedGateways", FORBID: "forbid", AUTH: "authService", ISTIO: "istioVersion",
-                 INTEGRITY: "integrity"}
+RULE_SECTIONS = {
+    REGISTRY: "allowedRegistries",
+    MESH: "meshNamespaces",
+    GATEWAY: "allowedGateways",
+    HOST: "allowedGateways",
+    FORBID: "forbid",
+    AUTH: "authService",
+    ISTIO: "istioVersion",
+    INTEGRITY: "integrity",
+}
 
 
 @dataclass
@@ -205,13 +238,18 @@ class Report:
 
 # -- the rules -------------------------------------------------------------------------------
 
+
 def check_registries(items: list[Item], allowed: list[str]) -> Iterator[Violation]:
     prefixes = [normalise_prefix(a) for a in allowed]
     for found in find_images(items, embedded=True):
         if not any(under(found.ref.repository, p) for p in prefixes):
             at = f" ({found.inner})" if found.inner else ""
-            yield Violation(REGISTRY, found.item, found.field,
-                            f"image {found.ref.text}{at} is not from an allowed registry ({', '.join(allowed)})")
+            yield Violation(
+                REGISTRY,
+                found.item,
+                found.field,
+                f"image {found.ref.text}{at} is not from an allowed registry ({', '.join(allowed)})",
+            )
     for item, where, value in unparsable_images(items):
         yield Violation(REGISTRY, item, where, f"image {value!r} is not a valid image reference")
 
@@ -226,14 +264,22 @@ def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
             return str(value).lower() == "true", f"pod {key[:-1]} {SIDECAR_INJECT}: {value!r}", where
     where = tpl.field("metadata")
     if namespace_labels is None:
-        return False, "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject", where
+        return (
+            False,
+            "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject",
+            where,
+        )
     if NAMESPACE_REVISION in namespace_labels:
         return True, f"namespace label {NAMESPACE_REVISION}", where
     value = namespace_labels.get(NAMESPACE_INJECTION)
     if str(value) == "enabled":
         return True, f"namespace label {NAMESPACE_INJECTION}: enabled", where
-    why = f"namespace label {NAMESPACE_INJECTION}: {value}" if value is not None else \
-        f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod template does not set {SIDECAR_INJECT}"
+    why = (
+        f"namespace label {NAMESPACE_INJECTION}: {value}"
+        if value is not None
+        else f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod "
+        f"template does not set {SIDECAR_INJECT}"
+    )
     return False, why, where
 
 
@@ -272,7 +318,9 @@ def check_gateways(items: list[Item], allowed: list[str], report: Report) -> Ite
         hosts = (item.obj.get("spec") or {}).get("hosts")
         for i, host in enumerate(hosts if isinstance(hosts, list) else []):
             if host == WILDCARD_HOST:
-                yield Violation(HOST, item, f"spec.hosts[{i}]", 'wildcard host "*": a VirtualService must name its hosts')
+                yield Violation(
+                    HOST, item, f"spec.hosts[{i}]", 'wildcard host "*": a VirtualService must name its hosts'
+                )
     report.checked[GATEWAY] = report.checked[HOST] = checked
 
 
@@ -291,7 +339,11 @@ def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violat
     workloads = find_auth_workloads(rl, auth.workload)
     report.checked[AUTH] = len(workloads)
     if not workloads:
-        how = "authService.workload selects no workload" if auth.workload else "no oidc-authservice or oauth2-proxy workload in the input"
+        how = (
+            "authService.workload selects no workload"
+            if auth.workload
+            else "no oidc-authservice or oauth2-proxy workload in the input"
+        )
         yield Violation(AUTH, None, "authService", f"no auth service found: {how}")
         return
     wanted = auth.namespace
@@ -300,13 +352,23 @@ def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violat
         own, missing = objects_to_move(rl, workload, tpl)
         for item in own:
             if item.namespace != wanted:
-                yield Violation(AUTH, item, "metadata.namespace",
-                                f"the auth service's {item.kind} is in namespace {item.namespace}, not {wanted}")
+                yield Violation(
+                    AUTH,
+                    item,
+                    "metadata.namespace",
+                    f"the auth service's {item.kind} is in namespace {item.namespace}, not {wanted}",
+                )
         for kind, name in missing:
-            elsewhere = [i.namespace for i in rl.items if i.kind == kind and i.name == name and i.namespace != workload.namespace]
+            elsewhere = [
+                i.namespace for i in rl.items if i.kind == kind and i.name == name and i.namespace != workload.namespace
+            ]
             where = f"it is in {', '.join(elsewhere)}" if elsewhere else "it is not in the input"
-            yield Violation(AUTH, workload, None,
-                            f"its pods use {kind} {name!r}, which is not in namespace {workload.namespace}: {where}")
+            yield Violation(
+                AUTH,
+                workload,
+                None,
+                f"its pods use {kind} {name!r}, which is not in namespace {workload.namespace}: {where}",
+            )
         yield from _stale_auth_references(rl, own, wanted)
 
 
@@ -317,9 +379,18 @@ def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
     accounts = sorted({i.name for i in own if is_core(i, "ServiceAccount")}, key=len, reverse=True)
     patterns = []
     if services:
-        patterns.append(re.compile(rf"(?<![\w.-])(?:{'|'.join(map(re.escape, services))})\.(?P<ns>{DNS_LABEL_PATTERN})(?=\.svc\b|(?![\w.-]))"))
+        patterns.append(
+            re.compile(
+                rf"(?<![\w.-])(?:{'|'.join(map(re.escape, services))})"
+                rf"\.(?P<ns>{DNS_LABEL_PATTERN})(?=\.svc\b|(?![\w.-]))"
+            )
+        )
     if accounts:
-        patterns.append(re.compile(rf"(?<![\w.-])ns/(?P<ns>{DNS_LABEL_PATTERN})/sa/(?:{'|'.join(map(re.escape, accounts))})(?![\w.-])"))
+        patterns.append(
+            re.compile(
+                rf"(?<![\w.-])ns/(?P<ns>{DNS_LABEL_PATTERN})/sa/(?:{'|'.join(map(re.escape, accounts))})(?![\w.-])"
+            )
+        )
     markers = services + accounts
     for item in rl.items:
         if item.is_local_config or (item.raw is not None and not any(m in item.raw for m in markers)):
@@ -332,8 +403,12 @@ def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
             for pattern in patterns:
                 for m in pattern.finditer(text):
                     if m["ns"] != wanted:
-                        yield Violation(AUTH, item, field_path(parts),
-                                        f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}")
+                        yield Violation(
+                            AUTH,
+                            item,
+                            field_path(parts),
+                            f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}",
+                        )
 
 
 def check_istio_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
@@ -350,20 +425,32 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
             span = f"served from {istio_apis.format_minor(entry.since)}"
             if entry.removed:
                 span += f" until {istio_apis.format_minor(entry.removed)}"
-            yield Violation(ISTIO, item, "apiVersion",
-                            f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})")
+            yield Violation(
+                ISTIO,
+                item,
+                "apiVersion",
+                f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})",
+            )
         for where, api_field in istio_apis.newer_fields(minor, item.group, item.kind, item.obj):
             what = f"{where}: {api_field.value}" if api_field.value else where
-            yield Violation(ISTIO, item, where, f"Istio {version} does not know {what} "
-                                                f"(since {istio_apis.format_minor(api_field.since)}; {api_field.source})")
+            yield Violation(
+                ISTIO,
+                item,
+                where,
+                f"Istio {version} does not know {what} "
+                f"(since {istio_apis.format_minor(api_field.since)}; {api_field.source})",
+            )
     report.checked[ISTIO] = checked
 
 
 def declared(config: Config) -> references.Declared:
     """What the organisation's platform holds outside the render, from the policy's settings."""
     gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
-    workloads = [references.Workload(w.namespace, w.serviceAccount, tuple(sorted((w.labels or {}).items())), w.service)
-                 for w in (config.gatewayWorkload, config.localGateway) if w is not None]
+    workloads = [
+        references.Workload(w.namespace, w.serviceAccount, tuple(sorted((w.labels or {}).items())), w.service)
+        for w in (config.gatewayWorkload, config.localGateway)
+        if w is not None
+    ]
     objects = {(o.kind, o.namespace or "*", o.name) for o in config.platformObjects}
     return references.Declared(gateways, workloads, objects)
 
@@ -384,11 +471,17 @@ def check_integrity(items: list[Item], config: Config, baseline, report: Report)
 
 
 def unknown_istio_kinds(items: list[Item]) -> list[Item]:
-    return [i for i in items if not i.is_local_config and istio_apis.is_istio_group(i.group)
-            and istio_apis.kind_entry(i.group, i.version, i.kind) is None]
+    return [
+        i
+        for i in items
+        if not i.is_local_config
+        and istio_apis.is_istio_group(i.group)
+        and istio_apis.kind_entry(i.group, i.version, i.kind) is None
+    ]
 
 
 # -- the validator -----------------------------------------------------------------------------
+
 
 def check(rl, config: Config, baseline=None) -> Report:
     """Every violation of `config` in `rl.items`, exemptions applied. Reads, never changes.
@@ -433,14 +526,22 @@ def add_results(rl, config: Config, report: Report) -> None:
             reason = config.exemptions[v.exemption].reason
             info(rl, f"[{v.rule}] exempt (exemptions[{v.exemption}]: {reason}): {v.message}", v.item, v.field)
     for i in report.unused_exemptions:
-        rl.result(f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
-                  "warning", field=f"exemptions[{i}]")
+        rl.result(
+            f"exemptions[{i}] exempts nothing: no {config.exemptions[i].rule} violation matches it",
+            "warning",
+            field=f"exemptions[{i}]",
+        )
     if config.istioVersion and istio_apis.newer_than_table(config.istioVersion):
         rl.result(istio_apis.newer_than_table(config.istioVersion), "warning", field="istioVersion")
     if config.istioVersion:
         for item in unknown_istio_kinds(rl.items):
-            info(rl, f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
-                      f"Istio {config.istioVersion}", item, "apiVersion")
+            info(
+                rl,
+                f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                f"Istio {config.istioVersion}",
+                item,
+                "apiVersion",
+            )
 
 
 def transform(rl, config: Config, baseline=None) -> str:

@@ -30,6 +30,7 @@ Settings the profile derives rather than copies: `argo.artifactRepository.target
 to `namespace` with `argo.external: true` (the bundled controller's ConfigMap is gone) and
 to `controller` otherwise; its `namespaces` default to `mesh.namespaces`. The policy of
 `validate` is derived as documented in docs/functions/enterprise-profile.md."""
+
 from __future__ import annotations
 
 import importlib
@@ -67,69 +68,127 @@ from . import (
 )
 
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
-OPT_OUT_REASON = ('upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), kept by podTemplates '
-                  "(forceInjection not set)")
+OPT_OUT_REASON = (
+    'upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), kept by podTemplates (forceInjection not set)'
+)
 
 
 # -- the sections ------------------------------------------------------------------------
 # Shapes only: every value is validated by the config model of the function it goes to.
 
+
 class Mesh(Model):
-    gateway: Optional[str] = Field(None, description="the organisation's Gateway, namespace/name: every Kubeflow VirtualService is routed through it (virtualservice-gateway)")
+    gateway: Optional[str] = Field(
+        None,
+        description="the organisation's Gateway, namespace/name: every Kubeflow VirtualService is routed through it "
+        "(virtualservice-gateway)",
+    )
     hosts: Optional[list[str]] = Field(None, description="host names that replace the VirtualServices' wildcard host")
     exportTo: Optional[list[str]] = Field(None, description="exportTo of each routed VirtualService")
-    replaceGateways: Optional[list[str]] = Field(None, description="the Gateways replaced by `gateway` (default: kubeflow/kubeflow-gateway)")
-    removeUnusedGateways: Optional[bool] = Field(None, description="remove replaced Gateways nothing references afterwards")
+    replaceGateways: Optional[list[str]] = Field(
+        None, description="the Gateways replaced by `gateway` (default: kubeflow/kubeflow-gateway)"
+    )
+    removeUnusedGateways: Optional[bool] = Field(
+        None, description="remove replaced Gateways nothing references afterwards"
+    )
     gatewayService: Optional[str] = Field(None, description="deprecated: gatewayWorkload.service")
-    gatewayWorkload: Any = Field(None, description="the organisation's gateway pods {namespace, serviceAccount, labels, service}, or kubeflow-default (virtualservice-gateway; also the auth service's gateway)")
-    localGateway: Any = Field(None, description="keep, or the organisation's cluster-local gateway {namespace, labels, service} (remove-istio, virtualservice-gateway)")
-    namespaces: Optional[list[str]] = Field(None, description="Namespaces labelled for sidecar injection (namespace-injection)")
+    gatewayWorkload: Any = Field(
+        None,
+        description="the organisation's gateway pods {namespace, serviceAccount, labels, service}, or "
+        "kubeflow-default (virtualservice-gateway; also the auth service's gateway)",
+    )
+    localGateway: Any = Field(
+        None,
+        description="keep, or the organisation's cluster-local gateway {namespace, labels, service} (remove-istio, "
+        "virtualservice-gateway)",
+    )
+    namespaces: Optional[list[str]] = Field(
+        None, description="Namespaces labelled for sidecar injection (namespace-injection)"
+    )
     revision: Optional[str] = Field(None, description="an Istio revision: istio.io/rev instead of istio-injection")
     removeBundledIstio: bool = Field(False, description="remove the Istio installation Kubeflow bundles (remove-istio)")
-    keepBundled: Optional[list[SelectorTerm]] = Field(None, description="objects remove-istio keeps anyway (its `keep`)")
-    removeAlso: Optional[list[SelectorTerm]] = Field(None, description="objects remove-istio removes in addition (its `remove`)")
-    istioVersion: Any = Field(None, description='the mesh\'s Istio minor version, quoted ("1.6"): remove-istio\'s compatibility warnings, and the policy\'s API check')
+    keepBundled: Optional[list[SelectorTerm]] = Field(
+        None, description="objects remove-istio keeps anyway (its `keep`)"
+    )
+    removeAlso: Optional[list[SelectorTerm]] = Field(
+        None, description="objects remove-istio removes in addition (its `remove`)"
+    )
+    istioVersion: Any = Field(
+        None,
+        description='the mesh\'s Istio minor version, quoted ("1.6"): remove-istio\'s compatibility warnings, and the '
+        'policy\'s API check',
+    )
 
 
 class PodTemplates(Model):
-    labels: Optional[dict[str, str]] = Field(None, description="labels on every selected pod template (pod-template-labels)")
-    annotations: Optional[dict[str, str]] = Field(None, description="annotations on every selected pod template (pod-template-annotations)")
-    include: Optional[list[SelectorTerm]] = Field(None, description="the workloads that get them (default: every workload)")
+    labels: Optional[dict[str, str]] = Field(
+        None, description="labels on every selected pod template (pod-template-labels)"
+    )
+    annotations: Optional[dict[str, str]] = Field(
+        None, description="annotations on every selected pod template (pod-template-annotations)"
+    )
+    include: Optional[list[SelectorTerm]] = Field(
+        None, description="the workloads that get them (default: every workload)"
+    )
     exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads that never get them")
-    forceInjection: Optional[bool] = Field(None, description='inject even where upstream opts out with sidecar.istio.io/inject: "false" (default: kept, with a warning, and exempt from the policy\'s mesh rule)')
+    forceInjection: Optional[bool] = Field(
+        None,
+        description='inject even where upstream opts out with sidecar.istio.io/inject: "false" (default: kept, with a '
+        'warning, and exempt from the policy\'s mesh rule)',
+    )
 
 
 class Registry(Model):
     rules: list[image_proxy.Rule] = Field(..., description="from -> to rewrites, first match wins (image-proxy)")
-    embedded: Optional[bool] = Field(None, description="also images in ConfigMaps, args, env and custom resources (default true)")
-    allowedRegistries: Optional[list[str]] = Field(None, description="any image left outside these registries is an error")
+    embedded: Optional[bool] = Field(
+        None, description="also images in ConfigMaps, args, env and custom resources (default true)"
+    )
+    allowedRegistries: Optional[list[str]] = Field(
+        None, description="any image left outside these registries is an error"
+    )
 
 
 class Auth(Model):
     namespace: str = Field(..., description="the namespace the auth service moves to (authservice-relocation)")
     sidecar: Optional[bool] = Field(None, description="enrol it in the mesh (default true)")
-    excludeOutboundPorts: Optional[list[Union[int, str]]] = Field(None, description="outbound ports its sidecar must not capture, e.g. 443 for the SSO provider")
-    workload: Optional[SelectorTerm] = Field(None, description="its workload, when neither oidc-authservice nor oauth2-proxy")
-    gateway: Optional[authservice_relocation.Gateway] = Field(None, description="the gateway that must keep reaching it")
+    excludeOutboundPorts: Optional[list[Union[int, str]]] = Field(
+        None, description="outbound ports its sidecar must not capture, e.g. 443 for the SSO provider"
+    )
+    workload: Optional[SelectorTerm] = Field(
+        None, description="its workload, when neither oidc-authservice nor oauth2-proxy"
+    )
+    gateway: Optional[authservice_relocation.Gateway] = Field(
+        None, description="the gateway that must keep reaching it"
+    )
 
 
 class ArtifactRepository(Model):
     s3: argo_artifact_repository.S3 = Field(..., description="the S3 artifact store (argo-artifact-repository)")
-    target: Optional[Literal["namespace", "controller"]] = Field(None, description="default: namespace with argo.external, controller without")
-    namespaces: Optional[list[str]] = Field(None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)")
+    target: Optional[Literal["namespace", "controller"]] = Field(
+        None, description="default: namespace with argo.external, controller without"
+    )
+    namespaces: Optional[list[str]] = Field(
+        None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)"
+    )
     archiveLogs: Optional[bool] = Field(None, description="archive pod logs to the store (default true)")
-    removeBundledMinio: Optional[bool] = Field(None, description="remove Kubeflow's minio; every KFP component that used it moves to s3")
+    removeBundledMinio: Optional[bool] = Field(
+        None, description="remove Kubeflow's minio; every KFP component that used it moves to s3"
+    )
 
 
 class Argo(Model):
-    external: bool = Field(False, description="the organisation runs its own Argo: remove the bundled one (remove-argo)")
+    external: bool = Field(
+        False, description="the organisation runs its own Argo: remove the bundled one (remove-argo)"
+    )
     keepCRDs: Optional[bool] = Field(None, description="keep the argoproj.io CRDs when removing the bundled Argo")
     artifactRepository: Optional[ArtifactRepository] = Field(None, description="where Argo and KFP keep artifacts")
 
 
 class EnvoyBaseId(Model):
     baseId: Any = Field(..., description="the Envoy base id (envoy-base-id)")
-    images: Optional[list[str]] = Field(None, description="image repository globs of the Envoy-based containers (default: KFP's metadata-envoy)")
+    images: Optional[list[str]] = Field(
+        None, description="image repository globs of the Envoy-based containers (default: KFP's metadata-envoy)"
+    )
     imageCmd: Optional[list[str]] = Field(None, description="those images' CMD")
     include: Optional[list[SelectorTerm]] = Field(None, description="narrow the workloads searched")
     exclude: Optional[list[SelectorTerm]] = Field(None, description="workloads never changed")
@@ -137,25 +196,35 @@ class EnvoyBaseId(Model):
 
 class Ingress(Model):
     service: Optional[str] = Field(None, description="the ingress gateway Service, namespace/name (ingress-gateway)")
-    type: Optional[Literal["ClusterIP", "NodePort", "LoadBalancer"]] = Field(None, description="the Service type (default LoadBalancer)")
+    type: Optional[Literal["ClusterIP", "NodePort", "LoadBalancer"]] = Field(
+        None, description="the Service type (default LoadBalancer)"
+    )
     annotations: Optional[dict[str, str]] = Field(None, description="the cloud load balancer's annotations")
     loadBalancerSourceRanges: Optional[list[str]] = Field(None, description="client CIDRs the load balancer admits")
     tls: Optional[ingress_gateway.TLS] = Field(None, description="an HTTPS server to add to a Gateway")
 
 
 class Platform(Model):
-    namespace: str = Field(..., description="the namespace Kubeflow runs in (namespace-relocation); the other sections may keep naming `kubeflow`")
+    namespace: str = Field(
+        ...,
+        description="the namespace Kubeflow runs in (namespace-relocation); the other sections may keep naming "
+        "`kubeflow`",
+    )
     kubeflowNamespace: str = Field("kubeflow", description="the namespace the manifests use, moved to `namespace`")
 
 
 class Validate(Model):
     exemptions: Optional[list[dict[str, Any]]] = Field(None, description="the policy's exemptions (each with a reason)")
-    forbid: Optional[list[dict[str, Any]]] = Field(None, description="objects that must be gone, besides the ones derived from the profile")
+    forbid: Optional[list[dict[str, Any]]] = Field(
+        None, description="objects that must be gone, besides the ones derived from the profile"
+    )
     integrity: Optional[bool] = Field(
-        None, description="no reference the input held is left dangling by the adaptation (default true)")
+        None, description="no reference the input held is left dangling by the adaptation (default true)"
+    )
 
 
 # -- the steps ---------------------------------------------------------------------------
+
 
 @dataclass
 class Step:
@@ -180,8 +249,11 @@ class _Builder:
         data = {"apiVersion": API_VERSION, "kind": module.Config.KIND}
         data.update({field: _plain(value) for field, (_, value) in fields.items()})
         if self.relocated:  # settings and defaults naming `kubeflow` mean the relocated namespace
-            defaults = {f: i.default for f, i in module.Config.model_fields.items()
-                        if f not in data and isinstance(i.default, (str, list, dict)) and i.default}
+            defaults = {
+                f: i.default
+                for f, i in module.Config.model_fields.items()
+                if f not in data and isinstance(i.default, (str, list, dict)) and i.default
+            }
             followed = follow_namespaces({**defaults, **data}, self.relocated)
             data.update({f: v for f, v in followed.items() if f not in defaults or v != defaults[f]})
         try:
@@ -214,22 +286,34 @@ def _plain(value):
 
 
 def _set_fields(section: Model, base: tuple, names: dict[str, str]) -> dict[str, tuple[tuple, Any]]:
-    """The section fields the user set, keyed by the function's field names (`names`: function field -> section field)."""
+    """The section fields the user set, keyed by the function's field names
+    (`names`: function field -> section field)."""
     return {fn: (base + (sf,), getattr(section, sf)) for fn, sf in names.items() if sf in section.model_fields_set}
 
 
 class Config(FunctionConfig):
     KIND = "EnterpriseProfile"
 
-    platform: Optional[Platform] = Field(None, description="where Kubeflow runs: every object and reference moves there first")
-    mesh: Optional[Mesh] = Field(None, description="the organisation's mesh: gateway and host, injected namespaces, the bundled Istio's removal")
+    platform: Optional[Platform] = Field(
+        None, description="where Kubeflow runs: every object and reference moves there first"
+    )
+    mesh: Optional[Mesh] = Field(
+        None, description="the organisation's mesh: gateway and host, injected namespaces, the bundled Istio's removal"
+    )
     podTemplates: Optional[PodTemplates] = Field(None, description="labels and annotations on pod templates")
     registry: Optional[Registry] = Field(None, description="the internal image registry")
     auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
     argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
-    envoyBaseId: Optional[EnvoyBaseId] = Field(None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)")
+    envoyBaseId: Optional[EnvoyBaseId] = Field(
+        None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)"
+    )
     ingress: Optional[Ingress] = Field(None, description="the ingress gateway Service as a load balancer")
-    validate_: Optional[Validate] = Field(None, alias="validate", description="true: finish with an EnterprisePolicy derived from the settings above (or an object with exemptions and forbid)")
+    validate_: Optional[Validate] = Field(
+        None,
+        alias="validate",
+        description="true: finish with an EnterprisePolicy derived from the settings above (or an object with "
+        "exemptions and forbid)",
+    )
 
     _steps: list[Step] = PrivateAttr(default_factory=list)
 
@@ -251,51 +335,117 @@ class Config(FunctionConfig):
 
     @model_validator(mode="after")
     def _build_steps(self):
-        sections = ("platform", "mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress", "validate_")
+        sections = (
+            "platform",
+            "mesh",
+            "podTemplates",
+            "registry",
+            "auth",
+            "argo",
+            "envoyBaseId",
+            "ingress",
+            "validate_",
+        )
         if all(getattr(self, s) is None for s in sections):
-            raise ValueError("sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, envoyBaseId, ingress, validate")
+            raise ValueError(
+                "sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, "
+                "envoyBaseId, ingress, validate"
+            )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
             moves = {self.platform.kubeflowNamespace: self.platform.namespace}
-            b.add("namespace-relocation", "platform", namespace_relocation,
-                  {"namespaces": (("platform", "namespace"), moves)}, ("platform",))
+            b.add(
+                "namespace-relocation",
+                "platform",
+                namespace_relocation,
+                {"namespaces": (("platform", "namespace"), moves)},
+                ("platform",),
+            )
             b.relocated = moves
         mesh = self.mesh or Mesh()
         self._check_mesh_fields(b, mesh)
         if mesh.removeBundledIstio:
-            b.add("remove-istio", "mesh.removeBundledIstio", remove_istio,
-                  _set_fields(mesh, ("mesh",), {"keep": "keepBundled", "remove": "removeAlso", "istioVersion": "istioVersion",
-                                                "localGateway": "localGateway"}), ("mesh",))
+            b.add(
+                "remove-istio",
+                "mesh.removeBundledIstio",
+                remove_istio,
+                _set_fields(
+                    mesh,
+                    ("mesh",),
+                    {
+                        "keep": "keepBundled",
+                        "remove": "removeAlso",
+                        "istioVersion": "istioVersion",
+                        "localGateway": "localGateway",
+                    },
+                ),
+                ("mesh",),
+            )
         if self.argo is not None:
             self._argo_removal(b)
         if self.auth is not None:
             auth_fields = _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields})
             if "gateway" not in auth_fields and isinstance(mesh.gatewayWorkload, dict):
                 # the auth service's gateway is the organisation's gateway workload (its service aside)
-                workload = {k: v for k, v in mesh.gatewayWorkload.items() if k in authservice_relocation.Gateway.model_fields}
+                workload = {
+                    k: v for k, v in mesh.gatewayWorkload.items() if k in authservice_relocation.Gateway.model_fields
+                }
                 auth_fields["gateway"] = (("mesh", "gatewayWorkload"), workload)
             b.add("authservice-relocation", "auth", authservice_relocation, auth_fields, ("auth",))
         if self.registry is not None:
-            b.add("image-proxy", "registry", image_proxy,
-                  _set_fields(self.registry, ("registry",), {f: f for f in Registry.model_fields}), ("registry",))
+            b.add(
+                "image-proxy",
+                "registry",
+                image_proxy,
+                _set_fields(self.registry, ("registry",), {f: f for f in Registry.model_fields}),
+                ("registry",),
+            )
         if mesh.gateway is not None:
-            names = ("gateway", "hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
-                     "gatewayWorkload", "localGateway")
-            b.add("virtualservice-gateway", "mesh.gateway", virtualservice_gateway,
-                  _set_fields(mesh, ("mesh",), {f: f for f in names}), ("mesh",))
+            names = (
+                "gateway",
+                "hosts",
+                "exportTo",
+                "replaceGateways",
+                "removeUnusedGateways",
+                "gatewayService",
+                "gatewayWorkload",
+                "localGateway",
+            )
+            b.add(
+                "virtualservice-gateway",
+                "mesh.gateway",
+                virtualservice_gateway,
+                _set_fields(mesh, ("mesh",), {f: f for f in names}),
+                ("mesh",),
+            )
         if self.ingress is not None:
-            b.add("ingress-gateway", "ingress", ingress_gateway,
-                  _set_fields(self.ingress, ("ingress",), {f: f for f in Ingress.model_fields}), ("ingress",))
+            b.add(
+                "ingress-gateway",
+                "ingress",
+                ingress_gateway,
+                _set_fields(self.ingress, ("ingress",), {f: f for f in Ingress.model_fields}),
+                ("ingress",),
+            )
         if self.argo is not None and self.argo.artifactRepository is not None:
             self._artifact_repository(b)
         if mesh.namespaces is not None:
-            b.add("namespace-injection", "mesh.namespaces", namespace_injection,
-                  _set_fields(mesh, ("mesh",), {"namespaces": "namespaces", "revision": "revision"}), ("mesh",))
+            b.add(
+                "namespace-injection",
+                "mesh.namespaces",
+                namespace_injection,
+                _set_fields(mesh, ("mesh",), {"namespaces": "namespaces", "revision": "revision"}),
+                ("mesh",),
+            )
         if self.podTemplates is not None:
             self._pod_templates(b)
         if self.envoyBaseId is not None:
-            b.add("envoy-base-id", "envoyBaseId", envoy_base_id,
-                  _set_fields(self.envoyBaseId, ("envoyBaseId",), {f: f for f in EnvoyBaseId.model_fields}), ("envoyBaseId",))
+            b.add(
+                "envoy-base-id",
+                "envoyBaseId",
+                envoy_base_id,
+                _set_fields(self.envoyBaseId, ("envoyBaseId",), {f: f for f in EnvoyBaseId.model_fields}),
+                ("envoyBaseId",),
+            )
         if self.validate_ is not None:
             self._policy(b)
         if b.errors:
@@ -306,9 +456,18 @@ class Config(FunctionConfig):
     def _check_mesh_fields(self, b: _Builder, mesh: Mesh) -> None:
         """Refuse settings no step would use: a silent no-op is the failure this project exists to prevent."""
         set_fields = mesh.model_fields_set
-        needs = {"gateway": ("hosts", "exportTo", "replaceGateways", "removeUnusedGateways", "gatewayService",
-                             "gatewayWorkload"),
-                 "namespaces": ("revision",), "removeBundledIstio": ("keepBundled", "removeAlso")}
+        needs = {
+            "gateway": (
+                "hosts",
+                "exportTo",
+                "replaceGateways",
+                "removeUnusedGateways",
+                "gatewayService",
+                "gatewayWorkload",
+            ),
+            "namespaces": ("revision",),
+            "removeBundledIstio": ("keepBundled", "removeAlso"),
+        }
         for owner, dependents in needs.items():
             if not getattr(mesh, owner):
                 for field in dependents:
@@ -317,15 +476,24 @@ class Config(FunctionConfig):
         if "localGateway" in set_fields and not (mesh.removeBundledIstio or mesh.gateway):
             b.problem(("mesh", "localGateway"), "only used with mesh.removeBundledIstio: true or mesh.gateway set")
         elif isinstance(mesh.localGateway, dict) and not mesh.gateway:
-            b.problem(("mesh", "localGateway"), "the organisation's local gateway is written into KServe's and Knative's "
-                                                "settings by virtualservice-gateway: set mesh.gateway too")
+            b.problem(
+                ("mesh", "localGateway"),
+                "the organisation's local gateway is written into KServe's and Knative's "
+                "settings by virtualservice-gateway: set mesh.gateway too",
+            )
         if "istioVersion" in set_fields and not mesh.removeBundledIstio and self.validate_ is None:
             b.problem(("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true or validate")
 
     def _argo_removal(self, b: _Builder) -> None:
         argo = self.argo
         if argo.external:
-            b.add("remove-argo", "argo.external", remove_argo, _set_fields(argo, ("argo",), {"keepCRDs": "keepCRDs"}), ("argo",))
+            b.add(
+                "remove-argo",
+                "argo.external",
+                remove_argo,
+                _set_fields(argo, ("argo",), {"keepCRDs": "keepCRDs"}),
+                ("argo",),
+            )
         elif "keepCRDs" in argo.model_fields_set:
             b.problem(("argo", "keepCRDs"), "only used with argo.external: true")
         elif argo.artifactRepository is None:
@@ -346,17 +514,29 @@ class Config(FunctionConfig):
         if pt.labels is None and pt.annotations is None:
             b.problem(base, "sets neither labels nor annotations")
         if pt.labels is not None:
-            b.add("pod-template-labels", "podTemplates.labels", pod_template_labels,
-                  _set_fields(pt, base, {"labels": "labels", **selectors}), base)
+            b.add(
+                "pod-template-labels",
+                "podTemplates.labels",
+                pod_template_labels,
+                _set_fields(pt, base, {"labels": "labels", **selectors}),
+                base,
+            )
         if pt.annotations is not None:
-            b.add("pod-template-annotations", "podTemplates.annotations", pod_template_annotations,
-                  _set_fields(pt, base, {"annotations": "annotations", **selectors}), base)
+            b.add(
+                "pod-template-annotations",
+                "podTemplates.annotations",
+                pod_template_annotations,
+                _set_fields(pt, base, {"annotations": "annotations", **selectors}),
+                base,
+            )
 
     def _policy(self, b: _Builder) -> None:
         try:
             policy = importlib.import_module(POLICY_MODULE)
         except ImportError as e:
-            b.problem(("validate",), f"needs the enterprise-policy function ({POLICY_MODULE}), which cannot be imported: {e}")
+            b.problem(
+                ("validate",), f"needs the enterprise-policy function ({POLICY_MODULE}), which cannot be imported: {e}"
+            )
             return
         base = ("validate",)
         b.add("enterprise-policy", "validate", policy, derived_policy(self), base)
@@ -399,8 +579,11 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         forbid.append({"group": "apps", "kind": "Deployment", "name": "workflow-controller"})
     if mesh is not None and mesh.removeBundledIstio:
         forbid.append({"group": "apps", "kind": "Deployment", "name": "istiod"})
-    if profile.argo is not None and profile.argo.artifactRepository is not None \
-            and profile.argo.artifactRepository.removeBundledMinio:
+    if (
+        profile.argo is not None
+        and profile.argo.artifactRepository is not None
+        and profile.argo.artifactRepository.removeBundledMinio
+    ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
     forbid += options.forbid or []
     if forbid:
@@ -418,8 +601,10 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     if repository is not None:
         secrets = {ref.name for ref in (repository.s3.accessKeySecret, repository.s3.secretKeySecret) if ref}
         if secrets:
-            fields["platformObjects"] = (("argo", "artifactRepository", "s3"),
-                                         [{"kind": "Secret", "name": name} for name in sorted(secrets)])
+            fields["platformObjects"] = (
+                ("argo", "artifactRepository", "s3"),
+                [{"kind": "Secret", "name": name} for name in sorted(secrets)],
+            )
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields
@@ -434,7 +619,12 @@ def _declared_workloads(mesh) -> dict[str, tuple[tuple, Any]]:
     workload = mesh.gatewayWorkload
     if workload == gateway_identity.KUBEFLOW_DEFAULT:
         w = gateway_identity.KUBEFLOW_GATEWAY
-        workload = {"namespace": w.namespace, "serviceAccount": w.serviceAccount, "labels": w.labels, "service": w.service}
+        workload = {
+            "namespace": w.namespace,
+            "serviceAccount": w.serviceAccount,
+            "labels": w.labels,
+            "service": w.service,
+        }
     if isinstance(workload, dict):
         fields["gatewayWorkload"] = (("mesh", "gatewayWorkload"), workload)
     if isinstance(mesh.localGateway, dict):
@@ -480,8 +670,12 @@ def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
         return step
     reason = OPT_OUT_REASON
     exemptions = list(step.config.exemptions) + [
-        step.module.Exemption(group=i.group or "", kind=i.kind, namespace=i.namespace, name=i.name, rule="mesh", reason=reason)
-        for i in kept if i.namespace in step.config.meshNamespaces]
+        step.module.Exemption(
+            group=i.group or "", kind=i.kind, namespace=i.namespace, name=i.name, rule="mesh", reason=reason
+        )
+        for i in kept
+        if i.namespace in step.config.meshNamespaces
+    ]
     return Step(step.name, step.section, step.module, step.config.model_copy(update={"exemptions": exemptions}))
 
 

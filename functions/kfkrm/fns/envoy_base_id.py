@@ -15,6 +15,7 @@ replaced. Default targets: containers running KFP's metadata-envoy image
 v1.10, under any registry prefix); `images` and include/exclude reach other Envoy-based
 containers. The id only matters when the pod gets a sidecar: a pod template that opts
 out of injection gets the args anyway and a warning."""
+
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
@@ -57,7 +58,9 @@ class Config(Selecting, FunctionConfig):
     @classmethod
     def _valid_base_id(cls, base_id):
         if base_id < 1 or base_id > 0xFFFFFFFF:
-            raise ValueError("must be between 1 and 4294967295 (0 is Envoy's default, the id the sidecar already holds)")
+            raise ValueError(
+                "must be between 1 and 4294967295 (0 is Envoy's default, the id the sidecar already holds)"
+            )
         return base_id
 
     @field_validator("images")
@@ -135,7 +138,8 @@ def set_base_id(container: dict, base_id: int, default_args: Optional[list]) -> 
 def transform(rl, config: Config) -> str:
     markers = [raw_marker(glob) for glob in config.images]
     candidates = [
-        item for item in select(rl.items, config.include, config.exclude)
+        item
+        for item in select(rl.items, config.include, config.exclude)
         if has_pod_template(item) and might_hold_image(item, markers)
     ]
     changed = found = 0
@@ -144,16 +148,20 @@ def transform(rl, config: Config) -> str:
         if tpl is None:
             continue
         targets = [
-            (path, c) for path, c in tpl.containers()
+            (path, c)
+            for path, c in tpl.containers()
             if any(fnmatchcase(image_repository(c.get("image")), g) for g in config.images)
         ]
         if not targets:
             continue
         opt_out = opts_out_of_injection(tpl)
         if opt_out:
-            warn(rl,
+            warn(
+                rl,
                 f"the pod opts out of sidecar injection ({SIDECAR_INJECT}: \"false\" {opt_out}); "
-                f"{FLAG} only matters next to a sidecar, so enable injection too", item, tpl.field("metadata", opt_out + "s", SIDECAR_INJECT),
+                f"{FLAG} only matters next to a sidecar, so enable injection too",
+                item,
+                tpl.field("metadata", opt_out + "s", SIDECAR_INJECT),
             )
         for path, container in targets:
             found += 1
@@ -163,15 +171,21 @@ def transform(rl, config: Config) -> str:
                 continue
             outcome = set_base_id(container, config.baseId, config.default_args())
             if outcome is None:
-                error(rl,
+                error(
+                    rl,
                     f"container {name!r} sets neither command nor args and its image's CMD is unknown; "
-                    "set imageCmd to that CMD so the image's own command is kept", item, path + ".args",
+                    "set imageCmd to that CMD so the image's own command is kept",
+                    item,
+                    path + ".args",
                 )
             elif outcome:
                 changed += 1
                 info(rl, f"container {name!r} now runs with {FLAG} {config.baseId}", item, path + ".args")
     if not found:
         what = "include selects no container that runs" if config.include else "no container in the input runs"
-        rl.result(f"{what} an image matching {', '.join(config.images)}; nothing to change",
-                  ERROR if config.include else WARNING)
-    return f"set {FLAG} {config.baseId} on {changed} of {found} Envoy containers ({found - changed} already set or skipped)"
+        rl.result(
+            f"{what} an image matching {', '.join(config.images)}; nothing to change",
+            ERROR if config.include else WARNING,
+        )
+    skipped = found - changed
+    return f"set {FLAG} {config.baseId} on {changed} of {found} Envoy containers ({skipped} already set or skipped)"

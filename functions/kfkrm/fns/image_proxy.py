@@ -16,6 +16,7 @@ already under a rule's `to` is left alone, so a second run changes nothing. Wher
 assembles an image from a prefix (Istio's hub + image + tag) and the rules would send its
 parts to different places, the prefix is left alone and a warning says what to set.
 With `allowedRegistries`, any image left outside them is an error."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -41,7 +42,12 @@ CATCH_ALL = "*"
 
 
 class Rule(Model):
-    source: str = Field(..., alias="from", description='a registry host, optionally with a path prefix (docker.io also matches short names), or "*" for every image')
+    source: str = Field(
+        ...,
+        alias="from",
+        description='a registry host, optionally with a path prefix (docker.io also matches short names), or "*" for '
+        'every image',
+    )
     to: str = Field(..., description="the internal registry host and path that replaces it")
 
     @field_validator("source")
@@ -55,7 +61,9 @@ class Rule(Model):
     @classmethod
     def _valid_to(cls, to: str) -> str:
         if not is_registry_path(to):
-            raise ValueError(f"{to!r} is not a registry host with an optional path, e.g. registry.corp.example.com/proxy")
+            raise ValueError(
+                f"{to!r} is not a registry host with an optional path, e.g. registry.corp.example.com/proxy"
+            )
         return to
 
     @property
@@ -69,7 +77,10 @@ class Config(FunctionConfig):
 
     rules: list[Rule] = Field(..., description="from -> to rewrites, first match wins")
     embedded: bool = Field(True, description="also rewrite images in ConfigMap data, args, env and custom resources")
-    allowedRegistries: Optional[list[str]] = Field(None, description="after rewriting, an image outside these registries (host, optionally with a path) is an error")
+    allowedRegistries: Optional[list[str]] = Field(
+        None,
+        description="after rewriting, an image outside these registries (host, optionally with a path) is an error",
+    )
 
     @field_validator("rules")
     @classmethod
@@ -97,7 +108,9 @@ class Config(FunctionConfig):
     def _catch_all_last(self):
         for i, rule in enumerate(self.rules[:-1]):
             if rule.source == CATCH_ALL:
-                raise ValueError(f'rules[{i}]: the catch-all "*" must be the last rule (the rules after it could never match)')
+                raise ValueError(
+                    f'rules[{i}]: the catch-all "*" must be the last rule (the rules after it could never match)'
+                )
         return self
 
 
@@ -117,7 +130,7 @@ class Proxy:
             if rule.repository == CATCH_ALL:
                 return ref.with_repository(f"{rule.to}/{repository}")
             if under(repository, rule.repository):
-                return ref.with_repository(rule.to + repository[len(rule.repository):])
+                return ref.with_repository(rule.to + repository[len(rule.repository) :])
         return None
 
     def prefix_target(self, found: Found) -> tuple[Optional[str], Optional[str]]:
@@ -128,11 +141,13 @@ class Proxy:
             expected = self.target(full)
             if new is None and expected is None:
                 continue
-            got = None if new is None else new + full.text[len(found.ref.text):]
+            got = None if new is None else new + full.text[len(found.ref.text) :]
             if got != expected:
-                return None, (f"the runtime builds {full.text} from the prefix {found.ref.text!r} here; the rules send "
-                              f"that image to {expected or 'no rule'} but the prefix to {new or 'no rule'}, which no single "
-                              f"prefix can express: set the prefix (and image name) so that it pulls {expected or full.text}")
+                return None, (
+                    f"the runtime builds {full.text} from the prefix {found.ref.text!r} here; the rules send "
+                    f"that image to {expected or 'no rule'} but the prefix to {new or 'no rule'}, which no single "
+                    f"prefix can express: set the prefix (and image name) so that it pulls {expected or full.text}"
+                )
         return new, None
 
 
@@ -167,8 +182,10 @@ def transform(rl, config: Config) -> str:
     embedded = sum(n for where, n in rewritten.items() if where != CONTAINER)
     kept = len(found) - len(final)
     details = ", ".join(f"{n} {where}" for where, n in sorted(rewritten.items()) if where != CONTAINER and n)
-    return (f"rewrote {len(final)} image references in {len(touched)} resources: {rewritten[CONTAINER]} container images, "
-            f"{embedded} elsewhere" + (f" ({details})" if details else "") + f"; {kept} left as they were")
+    return (
+        f"rewrote {len(final)} image references in {len(touched)} resources: {rewritten[CONTAINER]} container images, "
+        f"{embedded} elsewhere" + (f" ({details})" if details else "") + f"; {kept} left as they were"
+    )
 
 
 def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> None:
@@ -177,7 +194,17 @@ def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> N
         ref = parse_reference(text)
         if ref is not None and not any(under(ref.repository, a) for a in allowed):
             at = f" ({f.inner})" if f.inner else ""
-            error(rl, f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers {ref.domain}", f.item, f.field)
+            error(
+                rl,
+                f"image {text}{at} is outside allowedRegistries ({', '.join(allowed)}): add a rule that covers "
+                f"{ref.domain}",
+                f.item,
+                f.field,
+            )
     for item, field, value in unparsable_images(rl.items):
-        error(rl, f"image {value!r} is not a valid image reference: it cannot be checked against allowedRegistries",
-              item, field)
+        error(
+            rl,
+            f"image {value!r} is not a valid image reference: it cannot be checked against allowedRegistries",
+            item,
+            field,
+        )

@@ -12,6 +12,7 @@ the Secret `credentialName` in the gateway workload's namespace, and with `https
 makes the Gateway's plain HTTP servers redirect to HTTPS. Terminating TLS at the load
 balancer (backend protocol http) and on the Gateway at the same port does not work
 together; that combination is reported as a warning."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -39,11 +40,15 @@ _EXTERNAL_TYPES = ("NodePort", "LoadBalancer")  # the Service types that open no
 
 class TLS(Model):
     gateway: str = Field(..., description="the Gateway that gets the HTTPS server, namespace/name")
-    credentialName: str = Field(..., description="the TLS Secret (tls.crt, tls.key) in the gateway workload's namespace")
+    credentialName: str = Field(
+        ..., description="the TLS Secret (tls.crt, tls.key) in the gateway workload's namespace"
+    )
     hosts: list[str] = Field(..., description="host names the HTTPS server serves")
     httpsRedirect: bool = Field(False, description="make the Gateway's plain HTTP servers redirect to HTTPS")
     port: int = Field(443, description="the HTTPS server's port: a port of the gateway Service", ge=1, le=65535)
-    mode: Literal["SIMPLE", "MUTUAL"] = Field("SIMPLE", description="SIMPLE (server TLS) or MUTUAL (client certificates too)")
+    mode: Literal["SIMPLE", "MUTUAL"] = Field(
+        "SIMPLE", description="SIMPLE (server TLS) or MUTUAL (client certificates too)"
+    )
 
     @field_validator("gateway")
     @classmethod
@@ -75,15 +80,21 @@ class Config(FunctionConfig):
 
     service: str = Field("istio-system/istio-ingressgateway", description="the ingress gateway Service, namespace/name")
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field("LoadBalancer", description="the Service type")
-    annotations: dict[str, str] = Field({}, description="annotations to set on the Service (the cloud load balancer's settings)")
-    loadBalancerSourceRanges: list[str] = Field([], description="client CIDRs the load balancer admits (type LoadBalancer only)")
+    annotations: dict[str, str] = Field(
+        {}, description="annotations to set on the Service (the cloud load balancer's settings)"
+    )
+    loadBalancerSourceRanges: list[str] = Field(
+        [], description="client CIDRs the load balancer admits (type LoadBalancer only)"
+    )
     tls: Optional[TLS] = Field(None, description="an HTTPS server to add to a Gateway")
 
     @field_validator("service")
     @classmethod
     def _valid_service(cls, value):
         if value.count("/") != 1 or not all(value.split("/")):
-            raise ValueError(f"{value!r} is not a Service reference: expected namespace/name, e.g. istio-system/istio-ingressgateway")
+            raise ValueError(
+                f"{value!r} is not a Service reference: expected namespace/name, e.g. istio-system/istio-ingressgateway"
+            )
         return value
 
     @field_validator("annotations")
@@ -120,13 +131,22 @@ def transform(rl, config: Config) -> str:
         ref = parse_config_ref(config.tls.gateway)
         gateway = _find(rl, lambda i: is_gateway(i) and (i.namespace, i.name) == (ref.namespace, ref.name))
         if gateway is None:
-            error(rl, f"Gateway {ref} is not in the input (did a function that removes it run first?)", field="tls.gateway")
+            error(
+                rl,
+                f"Gateway {ref} is not in the input (did a function that removes it run first?)",
+                field="tls.gateway",
+            )
     if rl.has_errors:
         return ""
 
-    summary = [f"Service {config.service}: " + (", ".join(_configure_service(rl, config, service)) or "already as configured")]
+    summary = [
+        f"Service {config.service}: " + (", ".join(_configure_service(rl, config, service)) or "already as configured")
+    ]
     if gateway is not None:
-        summary.append(f"Gateway {config.tls.gateway}: " + (", ".join(_configure_tls(rl, config.tls, gateway)) or "already as configured"))
+        summary.append(
+            f"Gateway {config.tls.gateway}: "
+            + (", ".join(_configure_tls(rl, config.tls, gateway)) or "already as configured")
+        )
         _check_tls_fits_service(rl, config, service, gateway)
     return "; ".join(summary)
 
@@ -190,9 +210,20 @@ def _configure_tls(rl, tls: TLS, item) -> list[str]:
     server_tls = {"mode": tls.mode, "credentialName": tls.credentialName}
     index = next((i for i, s in enumerate(servers) if isinstance(s, dict) and _port(s).get("number") == tls.port), None)
     if index is None:
-        servers.append({"port": {"number": tls.port, "name": "https", "protocol": "HTTPS"}, "hosts": list(tls.hosts), "tls": server_tls})
+        servers.append(
+            {
+                "port": {"number": tls.port, "name": "https", "protocol": "HTTPS"},
+                "hosts": list(tls.hosts),
+                "tls": server_tls,
+            }
+        )
         index = len(servers) - 1
-        info(rl, f"added an HTTPS server on port {tls.port} for {', '.join(tls.hosts)} with credential {tls.credentialName}", item, field_path(("spec", "servers", index)))
+        info(
+            rl,
+            f"added an HTTPS server on port {tls.port} for {', '.join(tls.hosts)} with credential {tls.credentialName}",
+            item,
+            field_path(("spec", "servers", index)),
+        )
         done.append(f"HTTPS server on {tls.port}")
     else:
         server = servers[index]
@@ -206,7 +237,13 @@ def _configure_tls(rl, tls: TLS, item) -> list[str]:
         current_tls.update(server_tls)
         server["tls"] = current_tls
         if repr(server) != before:
-            info(rl, f"updated the server on port {tls.port}: HTTPS for {', '.join(tls.hosts)} with credential {tls.credentialName}", item, field_path(("spec", "servers", index)))
+            info(
+                rl,
+                f"updated the server on port {tls.port}: HTTPS for {', '.join(tls.hosts)} with credential "
+                f"{tls.credentialName}",
+                item,
+                field_path(("spec", "servers", index)),
+            )
             done.append(f"HTTPS server on {tls.port} updated")
     if tls.httpsRedirect:
         for i, server in enumerate(servers):
@@ -230,20 +267,35 @@ def _check_tls_fits_service(rl, config: Config, service, gateway) -> None:
     ports = [p for p in service.obj.get("spec", {}).get("ports") or [] if isinstance(p, dict)]
     service_port = next((p for p in ports if p.get("port") == tls.port), None)
     if service_port is None:
-        warn(rl, f"the Service {config.service} has no port {tls.port}: the Gateway's HTTPS server is not reachable through it", gateway, "spec.servers")
+        warn(
+            rl,
+            f"the Service {config.service} has no port {tls.port}: the Gateway's HTTPS server is not reachable "
+            "through it",
+            gateway,
+            "spec.servers",
+        )
         return
     annotations = service.obj.get("metadata", {}).get("annotations") or {}
     if AWS_SSL_CERT in annotations and str(annotations.get(AWS_BACKEND_PROTOCOL, "")).lower() == "http":
         ssl_ports = [p.strip() for p in str(annotations.get(AWS_SSL_PORTS, "*")).split(",")]
         if "*" in ssl_ports or str(tls.port) in ssl_ports or service_port.get("name") in ssl_ports:
-            warn(rl,
-                f"the load balancer terminates TLS on port {tls.port} and forwards plain HTTP ({AWS_BACKEND_PROTOCOL}: http), "
+            warn(
+                rl,
+                f"the load balancer terminates TLS on port {tls.port} and forwards plain HTTP "
+                f"({AWS_BACKEND_PROTOCOL}: http), "
                 f"but the Gateway's server on {tls.port} now expects TLS: terminate TLS in one place (drop tls, or the "
-                "load balancer's certificate annotations)", gateway, "spec.servers",
+                "load balancer's certificate annotations)",
+                gateway,
+                "spec.servers",
             )
     selector = service.obj.get("spec", {}).get("selector") or {}
     gateway_selector = gateway.obj.get("spec", {}).get("selector") or {}
     conflicts = [k for k in gateway_selector if k in selector and str(selector[k]) != str(gateway_selector[k])]
     if conflicts:
-        warn(rl, f"the Gateway's selector ({gateway_selector}) and the Service's ({selector}) disagree on "
-                  f"{', '.join(conflicts)}: the HTTPS server would run on other pods than the Service's", gateway, "spec.selector")
+        warn(
+            rl,
+            f"the Gateway's selector ({gateway_selector}) and the Service's ({selector}) disagree on "
+            f"{', '.join(conflicts)}: the HTTPS server would run on other pods than the Service's",
+            gateway,
+            "spec.selector",
+        )

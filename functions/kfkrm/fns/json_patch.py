@@ -7,6 +7,7 @@ labels), so one patch covers every match. Ops are applied in order with the json
 library, all or nothing per resource. A failing op is an error naming the resource, the
 patch and the op; with `skipMissing: true` a resource where a path does not exist is
 skipped with an info result instead. A target that selects nothing is an error."""
+
 from __future__ import annotations
 
 import copy

@@ -5,6 +5,7 @@
 means every Namespace in the input except those that explicitly opt out with
 `istio-injection: disabled` (istio-system in Kubeflow v1.10): those are kept and reported.
 A namespace named explicitly is always set, and overriding its opt-out is a warning."""
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,9 @@ class Config(FunctionConfig):
     FROM_CONFIGMAP = "fields"
 
     namespaces: list[str] = Field(..., description='Namespace objects to label; ["*"] for every Namespace in the input')
-    revision: Optional[str] = Field(None, description="an Istio revision: sets istio.io/rev and removes istio-injection")
+    revision: Optional[str] = Field(
+        None, description="an Istio revision: sets istio.io/rev and removes istio-injection"
+    )
 
     @field_validator("namespaces")
     @classmethod
@@ -73,7 +76,9 @@ def transform(rl, config: Config) -> str:
         if not isinstance(labels, dict):
             labels = item.obj["metadata"]["labels"] = {}
         if str(labels.get(INJECTION)) == "disabled":
-            warn(rl, "was labelled istio-injection: disabled; enabling injection as configured", item, "metadata.labels")
+            warn(
+                rl, "was labelled istio-injection: disabled; enabling injection as configured", item, "metadata.labels"
+            )
         before = dict(labels)
         if config.revision:
             labels.pop(INJECTION, None)

@@ -17,6 +17,7 @@ knows. What it cannot rewrite is reported rather than left silent:
 Run twice, it changes nothing the second time: an old namespace that is gone while its new
 one is present counts as moved already.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,7 +49,8 @@ class Config(FunctionConfig):
     FROM_CONFIGMAP = "map:namespaces"
 
     namespaces: dict[NamespaceName, NamespaceName] = Field(
-        ..., description="old namespace -> new namespace; every object and every reference moves")
+        ..., description="old namespace -> new namespace; every object and every reference moves"
+    )
 
     @field_validator("namespaces")
     @classmethod
@@ -72,8 +74,11 @@ def transform(rl, config: Config) -> str:
         if old in present:
             moves[old] = new
         elif new not in present:
-            rl.result(f"namespace {old} is not in the input: no object in it and no Namespace {old}",
-                      "error", field=f"namespaces.{old}")
+            rl.result(
+                f"namespace {old} is not in the input: no object in it and no Namespace {old}",
+                "error",
+                field=f"namespaces.{old}",
+            )
     if rl.has_errors or not _no_clashes(rl, moves) or _pending_kustomize_vars(rl, moves):
         return ""
     for old, new in moves.items():
@@ -87,11 +92,15 @@ def transform(rl, config: Config) -> str:
             kinds = ("Service", "Gateway") if ref.kind == "address" else (ref.kind,)
             if any((old, kind, ref.name) in held_before for kind in kinds):  # its target was there before the move
                 what = "a Service or Gateway" if ref.kind == "address" else f"a {ref.kind}"
-                rl.result(f"{ref.path} points at {what} {ref.name!r} in {new}, which is not in the output",
-                          "warning", _find(rl, ref.source))
+                rl.result(
+                    f"{ref.path} points at {what} {ref.name!r} in {new}, which is not in the output",
+                    "warning",
+                    _find(rl, ref.source),
+                )
     done = ", ".join(f"{o} -> {n}" for o, n in mapping.items() if o not in moves) or None
-    parts = [f"moved {moved} objects ({', '.join(f'{o} -> {n}' for o, n in moves.items())})" if moves
-             else "nothing to move"]
+    parts = [
+        f"moved {moved} objects ({', '.join(f'{o} -> {n}' for o, n in moves.items())})" if moves else "nothing to move"
+    ]
     if done:
         parts.append(f"already relocated: {done}")
     parts.append(f"rewrote {rewritten} references in {touched} objects")
@@ -110,18 +119,30 @@ def _pending_kustomize_vars(rl, moves: dict) -> bool:
     (cert-manager wiring of pvcviewer, notebook and tensorboard controllers) declare such vars."""
     found = False
     for item in rl.mutable_items():
-        if item.namespace not in moves or item.kind in ("CustomResourceDefinition", "ConfigMap", "Secret") \
-                or (item.raw is not None and not _KUSTOMIZE_VAR.search(item.raw)):
+        if (
+            item.namespace not in moves
+            or item.kind in ("CustomResourceDefinition", "ConfigMap", "Secret")
+            or (item.raw is not None and not _KUSTOMIZE_VAR.search(item.raw))
+        ):
             continue  # data and pod templates use $(VAR) for Kubernetes' own env expansion
-        names = sorted({m[1] for path, text in _strings(item.obj, ()) if not set(path) & set(_CONTAINER_EXPANSION)
-                        for m in _KUSTOMIZE_VAR.finditer(text)})
+        names = sorted(
+            {
+                m[1]
+                for path, text in _strings(item.obj, ())
+                if not set(path) & set(_CONTAINER_EXPANSION)
+                for m in _KUSTOMIZE_VAR.finditer(text)
+            }
+        )
         if names:
             found = True
             listed = ", ".join(f"$({n})" for n in names)
-            rl.result(f"holds kustomize vars not resolved yet ({listed}): kustomize resolves "
-                      "vars after every transformer and loses the objects a function moves to another namespace; run "
-                      "namespace-relocation on rendered manifests (kpt, or a kustomization over the rendered output)",
-                      "error", item)
+            rl.result(
+                f"holds kustomize vars not resolved yet ({listed}): kustomize resolves "
+                "vars after every transformer and loses the objects a function moves to another namespace; run "
+                "namespace-relocation on rendered manifests (kpt, or a kustomization over the rendered output)",
+                "error",
+                item,
+            )
     return found
 
 
@@ -152,8 +173,12 @@ def _no_clashes(rl, moves: dict) -> bool:
         movers = [i for i in items if i.namespace in moves]
         if len(items) > 1 and movers:
             others = ", ".join(o.ref() for o in items if o is not movers[0])
-            rl.result(f"cannot move it to {target}: {others} would have the same kind and name there",
-                      "error", movers[0], "metadata.namespace")
+            rl.result(
+                f"cannot move it to {target}: {others} would have the same kind and name there",
+                "error",
+                movers[0],
+                "metadata.namespace",
+            )
             clean = False
     return clean
 
@@ -175,8 +200,11 @@ def _move(rl, moves: dict) -> int:
             new = moves[item.name]
             if new in existing:
                 gone.append(item)
-                rl.result(f"removed: Namespace {new} is already in the input and now holds this namespace's objects",
-                          "info", item)
+                rl.result(
+                    f"removed: Namespace {new} is already in the input and now holds this namespace's objects",
+                    "info",
+                    item,
+                )
                 continue
             item.obj["metadata"]["name"] = new
             existing.add(new)
@@ -191,7 +219,7 @@ def _namespace_line_moved(item, new: str) -> Optional[str]:
     if item.raw is None or item.changed:
         return None
     span = metadata_namespace_value(item.raw, item.namespace)
-    return None if span is None else item.raw[:span[0]] + new + item.raw[span[1]:]
+    return None if span is None else item.raw[: span[0]] + new + item.raw[span[1] :]
 
 
 def _rewrite(rl, mapping: dict) -> tuple[int, int]:
@@ -201,8 +229,9 @@ def _rewrite(rl, mapping: dict) -> tuple[int, int]:
     rewritten = touched = 0
     for item in rl.mutable_items():
         # base64 (Secret data, ConfigMap binaryData) hides the name from a text scan
-        encoded = item.group == "" and (item.kind == "Secret"
-                                        or (item.kind == "ConfigMap" and "binaryData" in (item.raw or "")))
+        encoded = item.group == "" and (
+            item.kind == "Secret" or (item.kind == "ConfigMap" and "binaryData" in (item.raw or ""))
+        )
         if item.raw is not None and not encoded and not any(s.might_refer(item.raw) for s in shapes):
             continue
         changes, leftovers = [], []
@@ -218,15 +247,23 @@ def _rewrite(rl, mapping: dict) -> tuple[int, int]:
             noun = "reference" if len(changes) == 1 else "references"
             rl.result(f"rewrote {len(changes)} namespace {noun}: {listed}{more}", "info", item)
         for old, left in leftovers:
-            rl.result(f"still names {old} in a shape namespace-relocation does not rewrite: {left.snippet!r}; "
-                      f"check whether it refers to the namespace", "warning", item, field_path(left.path))
+            rl.result(
+                f"still names {old} in a shape namespace-relocation does not rewrite: {left.snippet!r}; "
+                f"check whether it refers to the namespace",
+                "warning",
+                item,
+                field_path(left.path),
+            )
     return rewritten, touched
 
 
 def _warn_runtime_defaults(rl, old: str, new: str) -> None:
     """Components in `old` whose code falls back to `kubeflow` at run time unless overridden."""
-    config_keys = {i.name: set((i.obj.get("data") or {}).keys())
-                   for i in rl.items if i.kind == "ConfigMap" and i.group == "" and i.namespace == old}
+    config_keys = {
+        i.name: set((i.obj.get("data") or {}).keys())
+        for i in rl.items
+        if i.kind == "ConfigMap" and i.group == "" and i.namespace == old
+    }
     for item in rl.items:
         if item.namespace != old or not has_pod_template(item):
             continue
@@ -243,8 +280,13 @@ def _warn_runtime_defaults(rl, old: str, new: str) -> None:
             args = list(container.get("args") or []) + list(container.get("command") or [])
             for entry in defaults.DEFAULTS:
                 if defaults.applies(entry, container.get("image")) and not defaults.overridden(entry, env_names, args):
-                    rl.result(f"{entry.component}: its code falls back to {entry.default} at run time "
-                              f"({entry.evidence}); {entry.fix(new)}", "warning", item, where)
+                    rl.result(
+                        f"{entry.component}: its code falls back to {entry.default} at run time "
+                        f"({entry.evidence}); {entry.fix(new)}",
+                        "warning",
+                        item,
+                        where,
+                    )
 
 
 def _find(rl, ref: str):

@@ -5,6 +5,7 @@ sets the annotation, a conflicting label on the same template is brought in line
 reported. An explicit upstream opt-out (`sidecar.istio.io/inject: "false"`, label or
 annotation) is kept with a warning unless `forceInjection: true`. Default targets: every
 workload kind; include/exclude narrow that down."""
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -21,8 +22,10 @@ class Config(Selecting, FunctionConfig):
 
     annotations: dict[str, str] = Field(..., description="annotations to set on every selected pod template")
     forceInjection: bool = Field(
-        False, description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
-                           "(default: such opt-outs are kept, each with a warning)")
+        False,
+        description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
+        "(default: such opt-outs are kept, each with a warning)",
+    )
 
     @field_validator("annotations")
     @classmethod

@@ -3,6 +3,7 @@ selectors: spec.selector is immutable on Deployments and StatefulSets, and kusto
 commonLabels and kpt's set-labels both rewrite it. Default targets: every workload kind
 (Pod, PodTemplate, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
 Job, CronJob); include/exclude narrow that down."""
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -19,8 +20,10 @@ class Config(Selecting, FunctionConfig):
 
     labels: dict[str, str] = Field(..., description="labels to set on every selected pod template")
     forceInjection: bool = Field(
-        False, description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
-                           "(default: such opt-outs are kept, each with a warning)")
+        False,
+        description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
+        "(default: such opt-outs are kept, each with a warning)",
+    )
 
     @field_validator("labels")
     @classmethod

@@ -13,6 +13,7 @@ Kubeflow Pipelines' own objects stay, including its roles that grant access to
 argoproj.io workflows. Anything that only partly looks like Argo's is kept with a warning.
 
 After removal, warnings list what KFP still expects of the external Argo."""
+
 from __future__ import annotations
 
 import re
@@ -32,28 +33,48 @@ CONTROLLER_LABEL = ("app", "workflow-controller")
 DEFAULT_CONFIGMAP = "workflow-controller-configmap"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # The resources (plural names) of Argo Workflows' CRDs, v2.12 to v3.5.
-ARGO_WORKFLOWS_PLURALS = frozenset({
-    "workflows", "workflowtemplates", "clusterworkflowtemplates", "cronworkflows",
-    "workfloweventbindings", "workflowtasksets", "workflowtaskresults", "workflowartifactgctasks",
-})
+ARGO_WORKFLOWS_PLURALS = frozenset(
+    {
+        "workflows",
+        "workflowtemplates",
+        "clusterworkflowtemplates",
+        "cronworkflows",
+        "workfloweventbindings",
+        "workflowtasksets",
+        "workflowtaskresults",
+        "workflowartifactgctasks",
+    }
+)
 BUILTIN_AGGREGATION = re.compile(r"^rbac\.authorization\.k8s\.io/aggregate-to-(admin|edit|view)$")
 # (kind, name) of the objects Argo's own install manifests ship: only a hint. Such an object
 # that the evidence above does not tie to the bundled controller is kept with a warning.
-ARGO_INSTALL_NAMES = frozenset({
-    ("ServiceAccount", "argo"), ("Role", "argo-role"), ("RoleBinding", "argo-binding"),
-    ("ClusterRole", "argo-cluster-role"), ("ClusterRoleBinding", "argo-binding"),
-    ("ClusterRole", "argo-aggregate-to-admin"), ("ClusterRole", "argo-aggregate-to-edit"),
-    ("ClusterRole", "argo-aggregate-to-view"), ("Deployment", "workflow-controller"),
-    ("ConfigMap", "workflow-controller-configmap"), ("Service", "workflow-controller-metrics"),
-    ("PriorityClass", "workflow-controller"),
-})
+ARGO_INSTALL_NAMES = frozenset(
+    {
+        ("ServiceAccount", "argo"),
+        ("Role", "argo-role"),
+        ("RoleBinding", "argo-binding"),
+        ("ClusterRole", "argo-cluster-role"),
+        ("ClusterRoleBinding", "argo-binding"),
+        ("ClusterRole", "argo-aggregate-to-admin"),
+        ("ClusterRole", "argo-aggregate-to-edit"),
+        ("ClusterRole", "argo-aggregate-to-view"),
+        ("Deployment", "workflow-controller"),
+        ("ConfigMap", "workflow-controller-configmap"),
+        ("Service", "workflow-controller-metrics"),
+        ("PriorityClass", "workflow-controller"),
+    }
+)
 
 
 class Config(FunctionConfig):
     KIND = "RemoveArgo"
     FROM_CONFIGMAP = "fields"
 
-    keepCRDs: bool = Field(False, description="keep the argoproj.io CustomResourceDefinitions (when the external Argo's CRDs are managed from this render)")
+    keepCRDs: bool = Field(
+        False,
+        description="keep the argoproj.io CustomResourceDefinitions (when the external Argo's CRDs are managed from "
+        "this render)",
+    )
 
 
 class Controller:
@@ -85,7 +106,7 @@ def _flag(args: list[str], name: str) -> Optional[str]:
         if arg == name and i + 1 < len(args):
             return args[i + 1]
         if arg.startswith(name + "="):
-            return arg[len(name) + 1:]
+            return arg[len(name) + 1 :]
     return None
 
 
@@ -173,19 +194,26 @@ def transform(rl, config: Config) -> str:
         pipelines = _kfp_evidence(items)
         if pipelines is not None:
             # Already adapted (a second run, or a render that never bundled Argo): exit 0, unchanged.
-            rl.result(f"nothing to remove: Kubeflow Pipelines is here ({pipelines.ref()}) but no bundled Argo "
-                      "Workflows (no Deployment selecting app: workflow-controller, no "
-                      f"{ARGO_GROUP} workflow CRDs); already removed", "info")
+            rl.result(
+                f"nothing to remove: Kubeflow Pipelines is here ({pipelines.ref()}) but no bundled Argo "
+                "Workflows (no Deployment selecting app: workflow-controller, no "
+                f"{ARGO_GROUP} workflow CRDs); already removed",
+                "info",
+            )
             return "nothing to remove: no bundled Argo Workflows left (already removed)"
         rl.result(
             "no bundled Argo Workflows found (no Deployment selecting app: workflow-controller, "
-            f"no {ARGO_GROUP} workflow CRDs to remove) and no Kubeflow Pipelines: is RemoveArgo applied to the right input?",
+            f"no {ARGO_GROUP} workflow CRDs to remove) and no Kubeflow Pipelines: is RemoveArgo applied to the right "
+            "input?",
             "error",
         )
         return ""
     if not controllers:
-        warn(rl, "no Argo workflow controller (Deployment selecting app: workflow-controller) in the input; "
-                  "only its CRDs were found")
+        warn(
+            rl,
+            "no Argo workflow controller (Deployment selecting app: workflow-controller) in the input; "
+            "only its CRDs were found",
+        )
 
     by_key = {(i.kind, i.namespace, i.name): i for i in items}
     workloads = [i for i in items if has_pod_template(i)]
@@ -206,7 +234,9 @@ def transform(rl, config: Config) -> str:
             mark(cm, "the Argo workflow controller's configuration (--configmap)")
         if ctl.priority_class:
             pc = by_key.get(("PriorityClass", "", ctl.priority_class))
-            sharers = [w.ref() for w in workloads if w is not ctl.item and _uses(w, "priorityClassName", ctl.priority_class)]
+            sharers = [
+                w.ref() for w in workloads if w is not ctl.item and _uses(w, "priorityClassName", ctl.priority_class)
+            ]
             if pc is not None and sharers:
                 warn(rl, f"the Argo controller's PriorityClass is also used by {', '.join(sharers)}; kept", pc)
             elif pc is not None:
@@ -222,7 +252,9 @@ def transform(rl, config: Config) -> str:
     bindings = [i for i in items if i.group == RBAC_GROUP and i.kind in ("RoleBinding", "ClusterRoleBinding")]
     roles_of_removed, roles_of_kept = {}, set()
     for binding in bindings:
-        subjects = {_subjects_key(s, binding.namespace) for s in binding.obj.get("subjects") or [] if isinstance(s, dict)}
+        subjects = {
+            _subjects_key(s, binding.namespace) for s in binding.obj.get("subjects") or [] if isinstance(s, dict)
+        }
         argo_subjects = subjects & controller_sas
         if argo_subjects and argo_subjects == subjects:
             mark(binding, "binds a role to the Argo workflow controller's ServiceAccount only")
@@ -253,8 +285,11 @@ def transform(rl, config: Config) -> str:
 
     for item in items:
         if id(item) not in remove and (item.kind, item.name) in ARGO_INSTALL_NAMES:
-            warn(rl, "named like an object of Argo's install, but nothing ties it to the bundled workflow "
-                      "controller; kept", item)
+            warn(
+                rl,
+                "named like an object of Argo's install, but nothing ties it to the bundled workflow controller; kept",
+                item,
+            )
 
     removed = list(remove.values())
     for item, why in removed:
@@ -266,7 +301,8 @@ def transform(rl, config: Config) -> str:
 
 def _external_argo_warnings(rl, items, controllers, removed) -> None:
     """What KFP still needs from the external Argo the user must provide."""
-    warn(rl,
+    warn(
+        rl,
         "the external Argo workflow controller must watch every namespace KFP runs workflows in "
         "(kubeflow and each profile namespace, so cluster-wide, not --namespaced) and run with no "
         "instanceID: KFP never sets the workflows.argoproj.io/controller-instanceid label",
@@ -277,8 +313,14 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
             kfp_version = (item.obj.get("data") or {}).get("appVersion")
     for ctl in controllers:
         executor = ""
-        cm = next((i for i, _ in removed.values() if i.kind == "ConfigMap" and i.namespace == ctl.namespace
-                   and i.name == ctl.configmap), None)
+        cm = next(
+            (
+                i
+                for i, _ in removed.values()
+                if i.kind == "ConfigMap" and i.namespace == ctl.namespace and i.name == ctl.configmap
+            ),
+            None,
+        )
         repo = None
         if cm is not None:
             data = cm.obj.get("data") or {}
@@ -286,27 +328,43 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
             if runtime_executor:
                 executor = f", containerRuntimeExecutor {runtime_executor}"
             repo = _artifact_repository(data.get("artifactRepository"))
-        warn(rl,
+        warn(
+            rl,
             f"KFP {kfp_version or '(version unknown)'} was shipped with Argo {ctl.image} "
             f"(executor {ctl.executor_image or 'default'}{executor}): the external Argo's version and "
-            "executor must be ones this KFP version supports", ctl.item,
+            "executor must be ones this KFP version supports",
+            ctl.item,
         )
         s3 = (repo or {}).get("s3") if isinstance(repo, dict) else None
         if isinstance(s3, dict):
-            warn(rl,
+            warn(
+                rl,
                 f"the bundled Argo stored artifacts in s3 bucket {s3.get('bucket')!r} at {s3.get('endpoint')!r}: "
-                "the external Argo needs an artifact repository KFP can read (see argo-artifact-repository)", cm,
+                "the external Argo needs an artifact repository KFP can read (see argo-artifact-repository)",
+                cm,
             )
-            secrets = sorted({(s3.get(k) or {}).get("name") for k in ("accessKeySecret", "secretKeySecret")
-                              if isinstance(s3.get(k), dict)} - {None})
+            secrets = sorted(
+                {
+                    (s3.get(k) or {}).get("name")
+                    for k in ("accessKeySecret", "secretKeySecret")
+                    if isinstance(s3.get(k), dict)
+                }
+                - {None}
+            )
             if secrets:
-                warn(rl,
+                warn(
+                    rl,
                     f"workflows read the artifact credentials Secret {', '.join(secrets)} in their own namespace: "
-                    "it must exist in every namespace KFP runs workflows in", cm,
+                    "it must exist in every namespace KFP runs workflows in",
+                    cm,
                 )
         else:
-            warn(rl, "the external Argo needs an artifact repository KFP can read, and its credentials Secret "
-                      "in every workflow namespace (see argo-artifact-repository)", ctl.item)
+            warn(
+                rl,
+                "the external Argo needs an artifact repository KFP can read, and its credentials Secret "
+                "in every workflow namespace (see argo-artifact-repository)",
+                ctl.item,
+            )
 
 
 def _artifact_repository(text) -> Optional[dict]:

@@ -17,6 +17,7 @@ AuthorizationPolicies, DestinationRules, the auth EnvoyFilter, ...) is Kubeflow'
 kept. An unmarked object living in istio-system cannot be classified: it is kept, with a
 warning. With `istioVersion`, each Istio object left is checked against the API versions
 and fields that Istio version serves (see istio_apis.py)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -49,8 +50,12 @@ class KubeflowObject:
     why: str
 
     def matches(self, item: Item) -> bool:
-        return (item.kind == self.kind and item.name == self.name
-                and item.namespace == self.namespace and item.group == self.group)
+        return (
+            item.kind == self.kind
+            and item.name == self.name
+            and item.namespace == self.namespace
+            and item.group == self.group
+        )
 
     def ref(self) -> str:
         return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
@@ -67,32 +72,98 @@ _OPENS_FOR_DENY_ALL = (
 )
 
 KUBEFLOW_OBJECTS: tuple[KubeflowObject, ...] = (
-    KubeflowObject("", "Namespace", "", ISTIO_NAMESPACE, True,
-                   "the mesh's own namespace, which the organisation's mesh already has; applying Kubeflow's copy "
-                   "would relabel it (istio-injection: disabled; v1.10 also pod-security enforce: restricted)"),
-    KubeflowObject("networking.istio.io", "Gateway", ISTIO_NAMESPACE, "istio-ingressgateway", True,
-                   "the catch-all Gateway of the bundled ingress gateway: " + _GATEWAY_CATCH_ALL),
-    KubeflowObject("networking.istio.io", "Gateway", ISTIO_NAMESPACE, "cluster-local-gateway", True,
-                   "the catch-all Gateway of the bundled cluster-local gateway: " + _GATEWAY_CATCH_ALL),
-    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "global-deny-all", True,
-                   "an empty policy in the mesh's root namespace denies every request to every workload of the "
-                   "whole mesh that no ALLOW policy admits: on a shared mesh that is the organisation's decision, "
-                   "not Kubeflow's (Kubeflow's own ALLOW policies are kept)"),
-    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "istio-ingressgateway", True,
-                   "allows all traffic to the ingress gateway pods: " + _OPENS_FOR_DENY_ALL),
-    KubeflowObject("security.istio.io", "AuthorizationPolicy", ISTIO_NAMESPACE, "cluster-local-gateway", True,
-                   "allows all traffic to the cluster-local gateway pods: " + _OPENS_FOR_DENY_ALL),
-    KubeflowObject("networking.istio.io", "EnvoyFilter", ISTIO_NAMESPACE, "x-forwarded-host", True,
-                   "a Lua filter its own comment says is needed for the Rok gateway, which Kubeflow does not ship; "
-                   "it would patch every 'istio: ingressgateway' gateway of the mesh; Kubeflow v1.10 dropped it"),
-    KubeflowObject("networking.istio.io", "Gateway", "kubeflow", "kubeflow-gateway", False,
-                   "Kubeflow's own gateway, which every Kubeflow VirtualService names"),
-    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-admin", False,
-                   "Kubeflow's RBAC that lets profile users manage Istio objects"),
-    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-edit", False,
-                   "Kubeflow's RBAC that lets profile users manage Istio objects"),
-    KubeflowObject("rbac.authorization.k8s.io", "ClusterRole", "", "kubeflow-istio-view", False,
-                   "Kubeflow's RBAC that lets profile users read Istio objects"),
+    KubeflowObject(
+        "",
+        "Namespace",
+        "",
+        ISTIO_NAMESPACE,
+        True,
+        "the mesh's own namespace, which the organisation's mesh already has; applying Kubeflow's copy "
+        "would relabel it (istio-injection: disabled; v1.10 also pod-security enforce: restricted)",
+    ),
+    KubeflowObject(
+        "networking.istio.io",
+        "Gateway",
+        ISTIO_NAMESPACE,
+        "istio-ingressgateway",
+        True,
+        "the catch-all Gateway of the bundled ingress gateway: " + _GATEWAY_CATCH_ALL,
+    ),
+    KubeflowObject(
+        "networking.istio.io",
+        "Gateway",
+        ISTIO_NAMESPACE,
+        "cluster-local-gateway",
+        True,
+        "the catch-all Gateway of the bundled cluster-local gateway: " + _GATEWAY_CATCH_ALL,
+    ),
+    KubeflowObject(
+        "security.istio.io",
+        "AuthorizationPolicy",
+        ISTIO_NAMESPACE,
+        "global-deny-all",
+        True,
+        "an empty policy in the mesh's root namespace denies every request to every workload of the "
+        "whole mesh that no ALLOW policy admits: on a shared mesh that is the organisation's decision, "
+        "not Kubeflow's (Kubeflow's own ALLOW policies are kept)",
+    ),
+    KubeflowObject(
+        "security.istio.io",
+        "AuthorizationPolicy",
+        ISTIO_NAMESPACE,
+        "istio-ingressgateway",
+        True,
+        "allows all traffic to the ingress gateway pods: " + _OPENS_FOR_DENY_ALL,
+    ),
+    KubeflowObject(
+        "security.istio.io",
+        "AuthorizationPolicy",
+        ISTIO_NAMESPACE,
+        "cluster-local-gateway",
+        True,
+        "allows all traffic to the cluster-local gateway pods: " + _OPENS_FOR_DENY_ALL,
+    ),
+    KubeflowObject(
+        "networking.istio.io",
+        "EnvoyFilter",
+        ISTIO_NAMESPACE,
+        "x-forwarded-host",
+        True,
+        "a Lua filter its own comment says is needed for the Rok gateway, which Kubeflow does not ship; "
+        "it would patch every 'istio: ingressgateway' gateway of the mesh; Kubeflow v1.10 dropped it",
+    ),
+    KubeflowObject(
+        "networking.istio.io",
+        "Gateway",
+        "kubeflow",
+        "kubeflow-gateway",
+        False,
+        "Kubeflow's own gateway, which every Kubeflow VirtualService names",
+    ),
+    KubeflowObject(
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        "",
+        "kubeflow-istio-admin",
+        False,
+        "Kubeflow's RBAC that lets profile users manage Istio objects",
+    ),
+    KubeflowObject(
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        "",
+        "kubeflow-istio-edit",
+        False,
+        "Kubeflow's RBAC that lets profile users manage Istio objects",
+    ),
+    KubeflowObject(
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        "",
+        "kubeflow-istio-view",
+        False,
+        "Kubeflow's RBAC that lets profile users read Istio objects",
+    ),
 )
 
 # Labels Istio's installers put on what they install: (label, required value or None = any).
@@ -112,11 +183,14 @@ class Config(FunctionConfig):
     keep: list[SelectorTerm] = Field(
         default_factory=list,
         description="objects never removed, whatever their classification (also silences the warning for "
-                    "an unclassified object)")
+        "an unclassified object)",
+    )
     remove: list[SelectorTerm] = Field(default_factory=list, description="objects removed in addition")
     istioVersion: Optional[str] = Field(
-        None, description='the organisation\'s Istio minor version, e.g. "1.6": a warning for each Istio API '
-                          "version or field in the output that it does not serve")
+        None,
+        description='the organisation\'s Istio minor version, e.g. "1.6": a warning for each Istio API '
+        "version or field in the output that it does not serve",
+    )
 
     localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
 
@@ -138,17 +212,23 @@ def classify(item: Item) -> Optional[Decision]:
     for entry in KUBEFLOW_OBJECTS:
         if entry.matches(item):
             verb = "removed" if entry.remove else "kept"
-            return Decision(entry.remove, f"Kubeflow's object in its Istio folder, {verb} by default: {entry.why}",
-                            "kubeflow-folder")
+            return Decision(
+                entry.remove,
+                f"Kubeflow's object in its Istio folder, {verb} by default: {entry.why}",
+                "kubeflow-folder",
+            )
     mark = install_mark(item)
     if mark:
         return Decision(True, f"part of the bundled Istio installation ({mark})", "istio")
     if istio_apis.is_istio_group(item.group):
         return Decision(False, "Kubeflow's Istio configuration", "kubeflow-istio-config")
     if item.namespace == ISTIO_NAMESPACE:
-        return Decision(False, f"in {ISTIO_NAMESPACE} without Istio's install labels, so neither clearly Istio's "
-                               "nor Istio configuration; kept (list it under keep or remove to decide)",
-                        "unclassified")
+        return Decision(
+            False,
+            f"in {ISTIO_NAMESPACE} without Istio's install labels, so neither clearly Istio's "
+            "nor Istio configuration; kept (list it under keep or remove to decide)",
+            "unclassified",
+        )
     return None
 
 
@@ -199,16 +279,23 @@ def transform(rl, config: Config) -> str:
     for field, terms, hits in (("keep", config.keep, keep_hits), ("remove", config.remove, remove_hits)):
         for i in range(len(terms)):
             if not hits[i]:
-                rl.result(f"{field}[{i}] matches nothing in the input" + ("; the Istio installation is already "
-                          "removed" if adapted else ""), "info" if adapted else "warning", field=f"{field}[{i}]")
+                rl.result(
+                    f"{field}[{i}] matches nothing in the input"
+                    + ("; the Istio installation is already removed" if adapted else ""),
+                    "info" if adapted else "warning",
+                    field=f"{field}[{i}]",
+                )
     if not rl.has_errors:
         check_local_gateway(rl, config, [i for items in to_remove.values() for i in items])
     if rl.has_errors:
         return ""
     removed = sum(rl.remove(items, why=why) for why, items in to_remove.items())
     if adapted:
-        rl.result("nothing to remove: no object of an Istio installation in the input, only Kubeflow's Istio "
-                  "configuration; already removed", "info")
+        rl.result(
+            "nothing to remove: no object of an Istio installation in the input, only Kubeflow's Istio "
+            "configuration; already removed",
+            "info",
+        )
     elif not counts[("istio", True)]:
         rl.result("no object of an Istio installation found in the input; nothing of Istio's removed", "warning")
     checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
@@ -217,11 +304,16 @@ def transform(rl, config: Config) -> str:
         f"{counts[('kubeflow-folder', True)]} of Kubeflow's from its Istio folder, {counts[('config', True)]} listed "
         f"under remove; kept {counts[('kubeflow-istio-config', False)]} Istio config objects of Kubeflow, "
         f"{counts[('config', False)]} listed under keep, {counts[('unclassified', False)]} unclassified{checked}"
-        + (f"; kept {counts[('local-gateway', False)]} objects of the cluster-local gateway" if counts[("local-gateway", False)] else "")
+        + (
+            f"; kept {counts[('local-gateway', False)]} objects of the cluster-local gateway"
+            if counts[("local-gateway", False)]
+            else ""
+        )
     )
 
 
 # -- the cluster-local gateway (KServe's and Knative's in-mesh route) ------------------------------
+
 
 def local_gateway_decision(item: Item, setting) -> Optional[Decision]:
     """`localGateway: keep` keeps Kubeflow's cluster-local gateway add-on; the organisation's own local
@@ -229,11 +321,18 @@ def local_gateway_decision(item: Item, setting) -> Optional[Decision]:
     if setting is None or not identity.is_local_gateway_object(item):
         return None
     if setting == identity.KEEP:
-        return Decision(False, "Kubeflow's cluster-local gateway, kept as an add-on on the organisation's mesh "
-                               "(localGateway: keep)", "local-gateway")
+        return Decision(
+            False,
+            "Kubeflow's cluster-local gateway, kept as an add-on on the organisation's mesh (localGateway: keep)",
+            "local-gateway",
+        )
     if item.kind == "Service" and item.group == "" and install_mark(item) is None:
-        return Decision(True, f"Kubeflow's Service for its cluster-local gateway: the organisation's local gateway "
-                              f"{setting.service} replaces it (localGateway)", "local-gateway")
+        return Decision(
+            True,
+            f"Kubeflow's Service for its cluster-local gateway: the organisation's local gateway "
+            f"{setting.service} replaces it (localGateway)",
+            "local-gateway",
+        )
     return None
 
 
@@ -244,8 +343,10 @@ def check_local_gateway(rl, config: Config, removing: list) -> None:
     if not removed_pods:
         return
     kept_pods = [pod_template(i) for i in rl.items if id(i) not in gone and has_pod_template(i)]
-    hint = ("set localGateway: keep (Kubeflow's cluster-local gateway stays) or the organisation's local gateway "
-            "{namespace, labels, service} (profile: mesh.localGateway)")
+    hint = (
+        "set localGateway: keep (Kubeflow's cluster-local gateway stays) or the organisation's local gateway "
+        "{namespace, labels, service} (profile: mesh.localGateway)"
+    )
     local_removed = [t.item for t in removed_pods if t and identity.is_local_gateway_object(t.item)]
     for service in rl.mutable_items():
         if service.kind != "Service" or service.group != "" or id(service) in gone:
@@ -253,26 +354,45 @@ def check_local_gateway(rl, config: Config, removing: list) -> None:
         selector = identity.service_selects_nothing(service, [t for t in kept_pods if t])
         if selector is None:
             continue
-        owners = [t.item.ref() for t in removed_pods if t and t.item.namespace == service.namespace
-                  and identity.selects(selector, t.labels)]
+        owners = [
+            t.item.ref()
+            for t in removed_pods
+            if t and t.item.namespace == service.namespace and identity.selects(selector, t.labels)
+        ]
         if not owners:
             continue
-        message = f"is kept but selects only the pods of {', '.join(owners)}, which this removes: it would select nothing"
+        message = (
+            f"is kept but selects only the pods of {', '.join(owners)}, which this removes: it would select nothing"
+        )
         if config.localGateway is None and identity.is_local_gateway_object(service):
-            rl.result(f"{message}; KServe and Knative route through it inside the mesh: {hint}", "error", service,
-                      "spec.selector")
+            rl.result(
+                f"{message}; KServe and Knative route through it inside the mesh: {hint}",
+                "error",
+                service,
+                "spec.selector",
+            )
         else:
             rl.result(f"{message}; remove it (remove:) or keep those pods (keep:)", "warning", service, "spec.selector")
     if isinstance(config.localGateway, identity.LocalGateway) and local_removed:
         refs = identity.local_references(list(rl.mutable_items()))
         if refs:
             for ref in refs:
-                rl.result(f"names Kubeflow's cluster-local gateway ({ref.what}): VirtualServiceGateway's localGateway "
-                          "(the profile's mesh.localGateway) repoints it", "info", ref.item, ref.field)
+                rl.result(
+                    f"names Kubeflow's cluster-local gateway ({ref.what}): VirtualServiceGateway's localGateway "
+                    "(the profile's mesh.localGateway) repoints it",
+                    "info",
+                    ref.item,
+                    ref.field,
+                )
     if config.localGateway is None and local_removed:
         for ref in identity.local_references(list(rl.mutable_items())):
-            rl.result(f"names Kubeflow's cluster-local gateway ({ref.what}), which this removes "
-                      f"({', '.join(i.ref() for i in local_removed)}): {hint}", "error", ref.item, ref.field)
+            rl.result(
+                f"names Kubeflow's cluster-local gateway ({ref.what}), which this removes "
+                f"({', '.join(i.ref() for i in local_removed)}): {hint}",
+                "error",
+                ref.item,
+                ref.field,
+            )
 
 
 def check_istio_version(rl, version: str) -> str:
@@ -287,18 +407,32 @@ def check_istio_version(rl, version: str) -> str:
             continue
         entry = istio_apis.kind_entry(item.group, item.version, item.kind)
         if entry is None:
-            info(rl, f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
-                      f"Istio {version}", item, "apiVersion")
+            info(
+                rl,
+                f"{item.api_version} {item.kind} is not in kfkrm's Istio API table; not checked against "
+                f"Istio {version}",
+                item,
+                "apiVersion",
+            )
             continue
         if not entry.served_by(minor):
             problems += 1
             span = f"served from {istio_apis.format_minor(entry.since)}"
             if entry.removed:
                 span += f" until {istio_apis.format_minor(entry.removed)}"
-            warn(rl, f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})", item, "apiVersion")
+            warn(
+                rl,
+                f"Istio {version} does not serve {item.api_version} {item.kind} ({span}; {entry.source})",
+                item,
+                "apiVersion",
+            )
         for where, field in istio_apis.newer_fields(minor, item.group, item.kind, item.obj):
             problems += 1
             what = f"{where}: {field.value}" if field.value else where
-            warn(rl, f"Istio {version} does not know {what} (since {istio_apis.format_minor(field.since)}; "
-                      f"{field.source})", item, where)
+            warn(
+                rl,
+                f"Istio {version} does not know {what} (since {istio_apis.format_minor(field.since)}; {field.source})",
+                item,
+                where,
+            )
     return f"; {problems} Istio {version} compatibility warnings"

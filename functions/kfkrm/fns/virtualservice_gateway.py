@@ -27,6 +27,7 @@ info result. Without it, each one left is an error naming what to set, unless
 Kubeflow's default ones: an absent field must not mean "assume the default", because the
 wrong assumption leaves Kubeflow either unreachable or reachable without login.
 `localGateway` does the same for the cluster-local gateway (KServe and Knative)."""
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,6 @@ from ..runtime.paths import field_path, walk_strings
 from ..runtime.results import error, info, warn
 
 
-
 class Config(FunctionConfig):
     KIND = "VirtualServiceGateway"
     FROM_CONFIGMAP = "fields"
@@ -66,15 +66,21 @@ class Config(FunctionConfig):
         ["kubeflow/kubeflow-gateway"],
         description="the Gateways (namespace/name) whose references are replaced by `gateway`",
     )
-    hosts: list[str] = Field([], description="host names that replace the wildcard host `*` of each changed VirtualService")
-    exportTo: Optional[list[str]] = Field(
-        None, description='exportTo of each changed VirtualService ("." , "*" or namespaces); default: left as it is',
+    hosts: list[str] = Field(
+        [], description="host names that replace the wildcard host `*` of each changed VirtualService"
     )
-    removeUnusedGateways: bool = Field(False, description="remove replaced Gateway objects that nothing references afterwards")
+    exportTo: Optional[list[str]] = Field(
+        None,
+        description='exportTo of each changed VirtualService ("." , "*" or namespaces); default: left as it is',
+    )
+    removeUnusedGateways: bool = Field(
+        False, description="remove replaced Gateway objects that nothing references afterwards"
+    )
     gatewayWorkload: Optional[identity.GatewayWorkloadSetting] = Field(None, description=identity.GATEWAY_WORKLOAD_HELP)
     localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
     gatewayService: Optional[str] = Field(
-        None, description="deprecated: gatewayWorkload.service (the Service of the organisation's gateway workload)")
+        None, description="deprecated: gatewayWorkload.service (the Service of the organisation's gateway workload)"
+    )
 
     @field_validator("gateway")
     @classmethod
@@ -104,7 +110,9 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_export(cls, values):
         if values is not None:
-            non_empty_when_set(values, 'must not be empty: use "." (own namespace), "*" (everywhere) or namespace names')
+            non_empty_when_set(
+                values, 'must not be empty: use "." (own namespace), "*" (everywhere) or namespace names'
+            )
             for value in values:
                 if value not in (".", "*") and not is_dns_label(value):
                     raise ValueError(f'{value!r} is not ".", "*" or a namespace name')
@@ -114,21 +122,32 @@ class Config(FunctionConfig):
     @classmethod
     def _valid_service(cls, value):
         if value is not None and not is_dns_subdomain(value):
-            raise ValueError(f"{value!r} is not a Service host name (e.g. istio-ingressgateway.istio-system.svc.cluster.local)")
+            raise ValueError(
+                f"{value!r} is not a Service host name (e.g. istio-ingressgateway.istio-system.svc.cluster.local)"
+            )
         return value
 
     @model_validator(mode="after")
     def _service_once(self):
         workload = self.gatewayWorkload
-        if workload == identity.KUBEFLOW_DEFAULT and self.gatewayService not in (None, identity.KUBEFLOW_GATEWAY.service):
-            raise ValueError(f"gatewayService (deprecated) names another Service than gatewayWorkload: "
-                             f"{identity.KUBEFLOW_DEFAULT}; write the gateway workload out with its service")
+        if workload == identity.KUBEFLOW_DEFAULT and self.gatewayService not in (
+            None,
+            identity.KUBEFLOW_GATEWAY.service,
+        ):
+            raise ValueError(
+                f"gatewayService (deprecated) names another Service than gatewayWorkload: "
+                f"{identity.KUBEFLOW_DEFAULT}; write the gateway workload out with its service"
+            )
         if isinstance(workload, identity.GatewayWorkload):
             if self.gatewayService and workload.service and self.gatewayService != workload.service:
-                raise ValueError("gatewayService (deprecated) and gatewayWorkload.service differ: set only gatewayWorkload.service")
+                raise ValueError(
+                    "gatewayService (deprecated) and gatewayWorkload.service differ: set only gatewayWorkload.service"
+                )
             if not (workload.service or self.gatewayService):
-                raise ValueError("gatewayWorkload.service is required: the gateway's Service address, "
-                                 "e.g. acme-gw.istio-ingress.svc.cluster.local")
+                raise ValueError(
+                    "gatewayWorkload.service is required: the gateway's Service address, "
+                    "e.g. acme-gw.istio-ingress.svc.cluster.local"
+                )
         return self
 
     @property
@@ -161,13 +180,18 @@ def transform(rl, config: Config) -> str:
     # Every spelling of a replaced gateway contains its name: a cheap filter on the raw text.
     mentions = [i for i in rl.mutable_items() if any(n in _text(i) for n in names)]
 
-    routed, on_target = _route_virtualservices(rl, config, [i for i in rl.mutable_items() if is_virtualservice(i)], mentions)
+    routed, on_target = _route_virtualservices(
+        rl, config, [i for i in rl.mutable_items() if is_virtualservice(i)], mentions
+    )
     if not routed:
         if on_target:
-            return f"nothing to do: no VirtualService references {', '.join(map(str, sorted(replaced, key=str)))}; {on_target} already use {target}"
-        error(rl,
+            names = ", ".join(map(str, sorted(replaced, key=str)))
+            return f"nothing to do: no VirtualService references {names}; {on_target} already use {target}"
+        error(
+            rl,
             f"no VirtualService references any of replaceGateways ({', '.join(config.replaceGateways)}): "
-            "check replaceGateways (namespace/name of the Gateway the VirtualServices name today)", field="replaceGateways",
+            "check replaceGateways (namespace/name of the Gateway the VirtualServices name today)",
+            field="replaceGateways",
         )
         return ""
     rewritten = _rewrite_kubeflow_config(rl, config, [i for i in mentions if is_core(i, "ConfigMap")])
@@ -178,7 +202,11 @@ def transform(rl, config: Config) -> str:
     removed = _remove_unused_gateways(rl, config, still_named) if config.removeUnusedGateways else []
 
     if not any(is_gateway(i) and (i.namespace, i.name) == (target.namespace, target.name) for i in rl.items):
-        warn(rl, f"Gateway {target} is not in the input; it is expected to exist in the organisation's mesh", field="gateway")
+        warn(
+            rl,
+            f"Gateway {target} is not in the input; it is expected to exist in the organisation's mesh",
+            field="gateway",
+        )
     _warn_if_hidden_from_gateway(rl, config, routed)
 
     summary = f"routed {len(routed)} VirtualServices through {target}"
@@ -217,7 +245,9 @@ def _route_virtualservices(rl, config: Config, virtualservices, mentions) -> tup
         hosts = spec.get("hosts")
         if isinstance(hosts, list) and WILDCARD_HOST in hosts:
             if config.hosts:
-                spec["hosts"] = _unique(h for host in hosts for h in (config.hosts if host == WILDCARD_HOST else [host]))
+                spec["hosts"] = _unique(
+                    h for host in hosts for h in (config.hosts if host == WILDCARD_HOST else [host])
+                )
                 changes.append(f"hosts {hosts} -> {spec['hosts']}")
             else:
                 warn(rl, f"keeps the wildcard host * on {target} (no hosts configured)", item, "spec.hosts")
@@ -235,8 +265,12 @@ def _text(item) -> str:
 
 
 def _references(item, gateways: set) -> bool:
-    return any(resolve(ref, item.namespace) in gateways
-               for _, refs in gateway_lists(item.obj) for ref in refs if isinstance(ref, str))
+    return any(
+        resolve(ref, item.namespace) in gateways
+        for _, refs in gateway_lists(item.obj)
+        for ref in refs
+        if isinstance(ref, str)
+    )
 
 
 def _replace_refs(refs: list, namespace: str, replaced: set, target: GatewayRef) -> list:
@@ -259,9 +293,12 @@ def _warn_unresolved(rl, item, replaced: set) -> None:
     for path, refs in gateway_lists(item.obj):
         for k, ref in enumerate(refs):
             if isinstance(ref, str) and is_relative(ref) and ref.rpartition("/")[2] in {r.name for r in replaced}:
-                warn(rl,
+                warn(
+                    rl,
                     f"gateway {ref!r} is relative to the VirtualService's namespace, which is not set: left unchanged "
-                    "(set metadata.namespace before this function runs)", item, field_path(path + (k,)),
+                    "(set metadata.namespace before this function runs)",
+                    item,
+                    field_path(path + (k,)),
                 )
 
 
@@ -272,11 +309,13 @@ def _warn_if_hidden_from_gateway(rl, config: Config, routed: list) -> None:
         return
     hidden = sorted({i.namespace for i in routed if not ("." in export and i.namespace == config.target.namespace)})
     if hidden:
-        warn(rl,
+        warn(
+            rl,
             f"exportTo {export} does not export the VirtualServices of namespaces {', '.join(hidden)} to "
             f"{config.target.namespace}: Istio applies a VirtualService at a gateway only when it is exported to the "
             f"namespace the gateway's pods run in; add \"*\" (or \"{config.target.namespace}\" where the mesh accepts "
-            "namespace names in exportTo) unless the gateway's pods run in those namespaces", field="exportTo",
+            "namespace names in exportTo) unless the gateway's pods run in those namespaces",
+            field="exportTo",
         )
 
 
@@ -326,8 +365,13 @@ def _rewrite_controller_host(rl, config: Config, item, data: dict) -> None:
         return
     field = field_path(("data", "ISTIO_HOST"))
     if not config.hosts:
-        warn(rl, f"the VirtualServices this controller creates keep the wildcard host * on {config.target} "
-                  "(no hosts configured)", item, field)
+        warn(
+            rl,
+            f"the VirtualServices this controller creates keep the wildcard host * on {config.target} "
+            "(no hosts configured)",
+            item,
+            field,
+        )
         return
     data["ISTIO_HOST"] = config.hosts[0]
     info(rl, f"ISTIO_HOST: * -> {config.hosts[0]}", item, field)
@@ -396,20 +440,27 @@ def _repoint_gateway_identity(rl, config: Config) -> str:
         refs = [r for r in refs if r not in services]
     if workload is None:
         for ref in refs:
-            rl.result(f"names Kubeflow's own gateway workload: {ref.what}; set {ref.setting}", "error", ref.item, ref.field)
+            rl.result(
+                f"names Kubeflow's own gateway workload: {ref.what}; set {ref.setting}", "error", ref.item, ref.field
+            )
         if refs:
-            rl.result(f"gatewayWorkload is not set and {len(refs)} references name Kubeflow's own gateway workload "
-                      f"(listed in the results) while the VirtualServices move to {config.target}: Kubeflow would be "
-                      "unreachable, or reachable without login; set gatewayWorkload {namespace, serviceAccount, labels, "
-                      f"service}}, or gatewayWorkload: {identity.KUBEFLOW_DEFAULT} if the organisation's gateway pods are "
-                      "Kubeflow's (istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)",
-                      "error", field="gatewayWorkload")
+            rl.result(
+                f"gatewayWorkload is not set and {len(refs)} references name Kubeflow's own gateway workload "
+                f"(listed in the results) while the VirtualServices move to {config.target}: Kubeflow would be "
+                "unreachable, or reachable without login; set gatewayWorkload {namespace, serviceAccount, labels, "
+                f"service}}, or gatewayWorkload: {identity.KUBEFLOW_DEFAULT} if the organisation's gateway pods are "
+                "Kubeflow's (istio-system, istio-ingressgateway-service-account, app: istio-ingressgateway)",
+                "error",
+                field="gatewayWorkload",
+            )
             return ""
     elif config.gatewayWorkload != identity.KUBEFLOW_DEFAULT and refs:
         if not _moves_are_free(rl, refs, workload):
             return ""
-        done.append(f"repointed {identity.apply_all(rl, refs, workload)} references to the gateway workload "
-                    f"{workload.namespace}/{workload.serviceAccount}")
+        done.append(
+            f"repointed {identity.apply_all(rl, refs, workload)} references to the gateway workload "
+            f"{workload.namespace}/{workload.serviceAccount}"
+        )
     local = config.localGateway
     if isinstance(local, identity.LocalGateway):
         count = identity.apply_all(rl, identity.local_references(list(rl.mutable_items())), local.workload())
@@ -424,8 +475,13 @@ def _moves_are_free(rl, refs, workload) -> bool:
     for ref in refs:
         item = ref.item
         if ref.moves and item.namespace != workload.namespace and (item.group, item.kind, item.name) in taken:
-            rl.result(f"cannot move it to {workload.namespace}: the input already has {item.kind} "
-                      f"{workload.namespace}/{item.name}", "error", item, "metadata.namespace")
+            rl.result(
+                f"cannot move it to {workload.namespace}: the input already has {item.kind} "
+                f"{workload.namespace}/{item.name}",
+                "error",
+                item,
+                "metadata.namespace",
+            )
             ok = False
     return ok
 
@@ -435,7 +491,11 @@ def _report_leftovers(rl, replaced: set, mentions: list) -> set:
     """Warn about every remaining namespace-qualified mention of a replaced gateway; returns those still named."""
     spellings = {}
     for ref in replaced:
-        for text in (f"{ref.namespace}/{ref.name}", f"{ref.name}.{ref.namespace}", f"gateway.{ref.namespace}.{ref.name}"):
+        for text in (
+            f"{ref.namespace}/{ref.name}",
+            f"{ref.name}.{ref.namespace}",
+            f"gateway.{ref.namespace}.{ref.name}",
+        ):
             spellings[text] = ref
     still_named = set()
     for item in mentions:
@@ -445,7 +505,12 @@ def _report_leftovers(rl, replaced: set, mentions: list) -> set:
             for spelling, ref in spellings.items():
                 if _mentions(text, spelling):
                     still_named.add(ref)
-                    warn(rl, f"names the replaced gateway {ref} ({spelling!r}); left unchanged: rewrite it yourself", item, field_path(path))
+                    warn(
+                        rl,
+                        f"names the replaced gateway {ref} ({spelling!r}); left unchanged: rewrite it yourself",
+                        item,
+                        field_path(path),
+                    )
                     break
     return still_named
 

@@ -3,6 +3,7 @@
 Every config rejects unknown fields, and every validation message names the field path
 and what was expected, on one line.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Optional
@@ -38,7 +39,9 @@ class FunctionConfig(Model):
     def from_configmap_data(cls, data: dict) -> dict:
         """Map ConfigMap `data` (all strings) onto this kind's fields."""
         if cls.FROM_CONFIGMAP is None:
-            raise ConfigError(f"{cls.KIND} cannot be configured with a ConfigMap; use apiVersion {API_VERSION}, kind {cls.KIND}")
+            raise ConfigError(
+                f"{cls.KIND} cannot be configured with a ConfigMap; use apiVersion {API_VERSION}, kind {cls.KIND}"
+            )
         if cls.FROM_CONFIGMAP.startswith("map:"):
             return {cls.FROM_CONFIGMAP[4:]: dict(data)}
         fields = {}
@@ -52,7 +55,12 @@ class FunctionConfig(Model):
 
 def _is_list(annotation) -> bool:
     text = str(annotation)
-    return text.startswith("list[") or "List[" in text or text.startswith("typing.Optional[list[") or "Optional[list[" in text
+    return (
+        text.startswith("list[")
+        or "List[" in text
+        or text.startswith("typing.Optional[list[")
+        or "Optional[list[" in text
+    )
 
 
 def parse_config(config_cls: type[FunctionConfig], raw: Any, function_name: str) -> FunctionConfig:
@@ -94,7 +102,7 @@ def format_validation_error(e: ValidationError, model: Optional[type] = None) ->
         else:
             msg = err.get("msg", "invalid")
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, ") :]
             value = err.get("input")
             got = f" (got {value!r})" if not isinstance(value, (dict, list)) or len(repr(value)) < 60 else ""
             problems.append(f"{path}: {msg[0].lower() + msg[1:]}{got}")
@@ -138,8 +146,7 @@ def did_you_mean(loc, model: Optional[type[BaseModel]]) -> str:
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
-        info = model.model_fields.get(part) or next(
-            (i for i in model.model_fields.values() if i.alias == part), None)
+        info = model.model_fields.get(part) or next((i for i in model.model_fields.values() if i.alias == part), None)
         model = sub_model(info.annotation) if info is not None else None
     if model is None:
         return ""

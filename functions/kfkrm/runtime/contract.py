@@ -12,6 +12,7 @@ Its documented example lives in examples/<name>-simple/fn-config.yaml, its user 
 docs/functions/<name>.md. tests/test_module_graph.py checks every registered module
 against this protocol.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol

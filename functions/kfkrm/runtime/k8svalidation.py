@@ -1,4 +1,5 @@
 """Kubernetes' own rules for names, label and annotation keys and values, and ports (apimachinery validation)."""
+
 from __future__ import annotations
 
 import re
@@ -20,13 +21,19 @@ def qualified_name_problem(key: str) -> str | None:
     if slash and (not prefix or len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
         return f"key {key!r}: the prefix must be a DNS subdomain (lowercase, at most 253 characters)"
     if not name or len(name) > 63 or not _NAME.match(name):
-        return f"key {key!r}: the name part must be at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
+        return (
+            f"key {key!r}: the name part must be at most 63 characters of [A-Za-z0-9-_.], "
+            "starting and ending alphanumeric"
+        )
     return None
 
 
 def label_value_problem(key: str, value: str) -> str | None:
     if len(value) > 63 or not _LABEL_VALUE.match(value):
-        return f"value {value!r} of {key!r}: a label value is at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"
+        return (
+            f"value {value!r} of {key!r}: a label value is at most 63 characters of [A-Za-z0-9-_.], "
+            "starting and ending alphanumeric"
+        )
     return None
 
 

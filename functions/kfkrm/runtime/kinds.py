@@ -2,6 +2,7 @@
 
 A CRD may define a kind of the same name in its own group, so a kind test on its own
 is not enough; `is_core` says both at once."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

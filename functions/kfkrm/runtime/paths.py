@@ -1,4 +1,5 @@
 """Field paths as results and messages spell them (kyaml's style: `spec.template.metadata`)."""
+
 from __future__ import annotations
 
 from typing import Any, Iterator

@@ -3,6 +3,7 @@
 Knows where each workload kind keeps its pod template and where a pod spec keeps its
 containers, so that no function carries its own list of paths.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterator, Optional, cast
@@ -118,9 +119,12 @@ def set_template_metadata(rl, tpl: PodTemplate, key: str, values: dict) -> list[
         if SIDECAR_INJECT in other_map and str(other_map[SIDECAR_INJECT]) != wanted:
             old = other_map[SIDECAR_INJECT]
             other_map[SIDECAR_INJECT] = wanted
-            warn(rl,
+            warn(
+                rl,
                 f"pod-template {other[:-1]} {SIDECAR_INJECT} was {old!r}, which conflicts with the "
-                f"{key[:-1]} being set; set it to {wanted!r} too", tpl.item, tpl.field("metadata", other, SIDECAR_INJECT),
+                f"{key[:-1]} being set; set it to {wanted!r} too",
+                tpl.item,
+                tpl.field("metadata", other, SIDECAR_INJECT),
             )
             changed.append(f"{other}:{SIDECAR_INJECT}")
     return changed

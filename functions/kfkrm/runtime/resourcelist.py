@@ -22,6 +22,7 @@ a header key twice, or a value before a header key whose quotes or brackets do n
 (a quoted scalar whose continuation line could pose as `kind: ...`), sends the item to a
 full parse.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,12 @@ class InputError(Exception):
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 # Annotations the orchestrators (kustomize, kpt) add to every item for their own bookkeeping
 # (ids, file paths, indexes): not the user's data, so never evidence of what an object refers to.
-TOOL_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/",
-                            "kustomize.config.k8s.io/")
+TOOL_ANNOTATION_PREFIXES = (
+    "config.kubernetes.io/",
+    "internal.config.kubernetes.io/",
+    "config.k8s.io/",
+    "kustomize.config.k8s.io/",
+)
 
 # Column-0 lines that are neither blank nor comments: top-level keys, `---`, `...`, `- `.
 # Written as "newline, then ..." rather than with `^` and re.M: a pattern that starts with
@@ -92,8 +97,9 @@ class Item:
 
     __slots__ = ("raw", "_layout", "_body", "_header", "_obj", "_repr0", "_forced", "_src")
 
-    def __init__(self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None,
-                 line=1):
+    def __init__(
+        self, raw: Optional[str] = None, layout=None, obj: Optional[dict] = None, body: Optional[str] = None, line=1
+    ):
         self.raw = raw  # the item's text in the input, sequence dash and indentation included
         self._src = line  # the input line raw starts on, or (block, offset, block's first line) to count it from
         # (dash offset, first key offset, key column) within raw; key column -1: not a plain
@@ -140,8 +146,10 @@ class Item:
                 else:
                     entries = yamlio.load(self.raw)
                     if not isinstance(entries, list) or len(entries) != 1:
-                        raise InputError(f"item {self._where()} is not one sequence entry: the input's item "
-                                         "boundaries are not what they seem")
+                        raise InputError(
+                            f"item {self._where()} is not one sequence entry: the input's item "
+                            "boundaries are not what they seem"
+                        )
                     obj = entries[0]
             except yamlio.YAMLError as e:
                 raise InputError(f"item {self._where()} is not valid YAML: {_yaml_problem(e, self.line - 1)}") from None
@@ -158,9 +166,14 @@ class Item:
     def _where(self) -> str:
         """kind namespace/name read off the text: safe while the item cannot be parsed."""
         body = self.body
-        found = {key: re.search(r"(?m)^(?:%s)[ \t]*:[ \t]*['\"]?([^\s#'\",}]+)" % pattern, body)
-                 for key, pattern in (("kind", "kind"), ("name", r"[ \t]+name|metadata:[ \t]*\{.*?\bname"),
-                                      ("namespace", r"[ \t]+namespace|metadata:[ \t]*\{.*?\bnamespace"))}
+        found = {
+            key: re.search(r"(?m)^(?:%s)[ \t]*:[ \t]*['\"]?([^\s#'\",}]+)" % pattern, body)
+            for key, pattern in (
+                ("kind", "kind"),
+                ("name", r"[ \t]+name|metadata:[ \t]*\{.*?\bname"),
+                ("namespace", r"[ \t]+namespace|metadata:[ \t]*\{.*?\bnamespace"),
+            )
+        }
         if found["kind"] and found["name"]:
             ns = f"{found['namespace'].group(1)}/" if found["namespace"] else ""
             return f"{found['kind'].group(1)} {ns}{found['name'].group(1)}"
@@ -194,7 +207,7 @@ class Item:
         _, content, m = self._layout
         if m < 0:
             return self.obj
-        first_key = raw[content:raw.find(":", content)].strip()
+        first_key = raw[content : raw.find(":", content)].strip()
         spans = [(content, first_key)]
         wanted = set(_HEADER_KEYS)
         wanted.discard(first_key)
@@ -204,11 +217,11 @@ class Item:
                 break  # the segment after the last header key has started
             wanted.discard(mt.group(1))
         last = max((i for i, (_, key) in enumerate(spans) if key in _HEADER_KEYS), default=-1)
-        header_keys = [key for _, key in spans[:last + 1] if key in _HEADER_KEYS]
+        header_keys = [key for _, key in spans[: last + 1] if key in _HEADER_KEYS]
         if len(set(header_keys)) != len(header_keys):
             return self.obj  # a header key twice: no line of text is trusted
         for i in range(last):
-            if spans[i][1] not in _HEADER_KEYS and not _balanced(raw[spans[i][0]:spans[i + 1][0]]):
+            if spans[i][1] not in _HEADER_KEYS and not _balanced(raw[spans[i][0] : spans[i + 1][0]]):
                 return self.obj  # an earlier value may be a quoted scalar whose line poses as a header key
         header: dict = {}
         for i, (start, key) in enumerate(spans):
@@ -347,9 +360,9 @@ class ResourceList:
         for mt in _top_lines(text):
             line = mt.group(1).rstrip("\r")
             if line == "..." and tops:  # the document's end: only comments may follow
-                if _CONTENT_LINE.search(text, mt.end(1)) or re.search(r"^[ \t]*[^#\s]", text[mt.end(1):], re.M):
+                if _CONTENT_LINE.search(text, mt.end(1)) or re.search(r"^[ \t]*[^#\s]", text[mt.end(1) :], re.M):
                     raise _Unusual
-                text = text[:mt.start(1)]
+                text = text[: mt.start(1)]
                 break
             if line in ("---", "..."):
                 if tops:  # a second document
@@ -384,7 +397,7 @@ class ResourceList:
             elif rest:
                 raise _Unusual  # flow-style items
             else:
-                block = text[line_end + 1:end] if line_end < len(text) else ""
+                block = text[line_end + 1 : end] if line_end < len(text) else ""
                 items, seq_indent = _split_items(block, text.count("\n", 0, line_end + 1) + 1)
         function_config, fc_text = None, None
         if "functionConfig" in segments:
@@ -392,7 +405,9 @@ class ResourceList:
             fc_text = text[start:end]
             if not fc_text.endswith("\n"):
                 fc_text += "\n"
-            function_config = _load_mapping(fc_text, "the functionConfig", text.count("\n", 0, start)).get("functionConfig")
+            function_config = _load_mapping(fc_text, "the functionConfig", text.count("\n", 0, start)).get(
+                "functionConfig"
+            )
         return cls(items, function_config, fc_text, seq_indent)
 
     @classmethod
@@ -476,7 +491,9 @@ class ResourceList:
         self.items = [i for i in self.items if id(i) not in gone]
         return len(gone)
 
-    def result(self, message: str, severity: str = "info", item: Optional[Item] = None, field: Optional[str] = None) -> Result:
+    def result(
+        self, message: str, severity: str = "info", item: Optional[Item] = None, field: Optional[str] = None
+    ) -> Result:
         r = Result(message, severity, item, field)
         self.results.append(r)
         return r
@@ -489,8 +506,12 @@ class ResourceList:
 def _balanced(segment: str) -> bool:
     """Whether every quote and bracket in `segment` may be closed within it (by count: a
     segment cut inside a quoted scalar or a flow collection leaves one unmatched)."""
-    return ((segment.count('"') - segment.count('\\"')) % 2 == 0 and segment.count("'") % 2 == 0
-            and segment.count("[") == segment.count("]") and segment.count("{") == segment.count("}"))
+    return (
+        (segment.count('"') - segment.count('\\"')) % 2 == 0
+        and segment.count("'") % 2 == 0
+        and segment.count("[") == segment.count("]")
+        and segment.count("{") == segment.count("}")
+    )
 
 
 def _top_lines(text: str):
@@ -581,7 +602,7 @@ def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
     line_end = raw.find("\n", dash)
     if line_end < 0:
         line_end = len(raw)
-    first_line = raw[dash + 1:line_end].rstrip("\r")
+    first_line = raw[dash + 1 : line_end].rstrip("\r")
     content = first_line.lstrip(" ")
     if content and not content.startswith("#"):
         offset = len(first_line) - len(content)

@@ -3,6 +3,7 @@
 kustomize discards results, so each function also prints a one-line summary to stderr;
 kpt shows them to the user and stores them in its results file.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,14 @@ def escape(text: str) -> str:
     text = str(text)
     if not _UNSAFE.search(text):
         return text
-    return _UNSAFE.sub(lambda m: _NAMED.get(m.group()) or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                                                          else f"\\u{ord(m.group()):04x}"), text)
+    return _UNSAFE.sub(
+        lambda m: (
+            _NAMED.get(m.group())
+            or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}")
+        ),
+        text,
+    )
+
 
 _PATH_ANNOTATIONS = ("config.kubernetes.io/path", "internal.config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("config.kubernetes.io/index", "internal.config.kubernetes.io/index")
@@ -77,6 +84,7 @@ class Result:
 # One helper per severity, so a call says what it reports: `warn(rl, "...", item, field)`.
 # (Module functions rather than ResourceList methods: resourcelist.py stays as it is while
 # other work edits it; a ResourceList method can delegate to these later.)
+
 
 def info(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
     """Record what a function did (kpt shows it; kustomize discards it)."""

@@ -4,6 +4,7 @@ success: the mutated ResourceList on stdout, a one-line summary on stderr, exit 
 failure: the *input* items unchanged plus error results on stdout, one line on stderr,
          exit 1. Never a traceback (set KFKRM_DEBUG=1 to see one), never half-mutated items.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -81,11 +82,11 @@ def failure(label: str, text: str, results: list) -> Outcome:
     errors = [r for r in results if r.severity == ERROR]
     first = errors[0].one_line() if errors else ERROR
     if first.startswith("error: "):
-        first = first[len("error: "):]
+        first = first[len("error: ") :]
     more = f" (and {len(errors) - 1} more errors, see results)" if len(errors) > 1 else ""
     try:
         out = rl.emit()
     except Exception:
         out = ResourceList([], None, None, 0).emit()
-    function = label[len("kfkrm "):] if label.startswith("kfkrm ") else ""
+    function = label[len("kfkrm ") :] if label.startswith("kfkrm ") else ""
     return Outcome(out, escape(f"{label}: error: {first}{more}") + "\n", 1, list(results), function)

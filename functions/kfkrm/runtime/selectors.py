@@ -5,6 +5,7 @@ and name as shell globs (`*`, `?`, `[...]`), labels as exact key/value pairs. An
 selected when it matches any include term (or there are none) and no exclude term.
 Local-config resources (a Kptfile, a config passed as an item) are never selected.
 """
+
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
@@ -54,11 +55,18 @@ class SelectorTerm(Model):
 class Selecting(Model):
     """Mixin for configs that select items."""
 
-    include: list[SelectorTerm] = Field(default_factory=list, description="select items matching any of these terms (default: the function's own targets)")
-    exclude: list[SelectorTerm] = Field(default_factory=list, description="never select items matching any of these terms")
+    include: list[SelectorTerm] = Field(
+        default_factory=list,
+        description="select items matching any of these terms (default: the function's own targets)",
+    )
+    exclude: list[SelectorTerm] = Field(
+        default_factory=list, description="never select items matching any of these terms"
+    )
 
 
-def select(items: Iterable[Item], include: Sequence[SelectorTerm] = (), exclude: Sequence[SelectorTerm] = ()) -> Iterator[Item]:
+def select(
+    items: Iterable[Item], include: Sequence[SelectorTerm] = (), exclude: Sequence[SelectorTerm] = ()
+) -> Iterator[Item]:
     for item in items:
         if item.is_local_config:
             continue

@@ -19,6 +19,7 @@ kyaml reject them; PyYAML silently keeps the last), and explicit tags whose valu
 fit them (`!!int hello`). Explicit tags that do fit keep their meaning on output
 (`!!timestamp`, `!!omap`, `!!pairs` are written back with their tag).
 """
+
 from __future__ import annotations
 
 import re
@@ -112,8 +113,11 @@ Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+.0123
 
 def _bad_value(node, what: str):
     return yaml.constructor.ConstructorError(
-        None, None, f"{node.value!r} is not {what} (explicit tag {node.tag.replace('tag:yaml.org,2002:', '!!')})",
-        node.start_mark)
+        None,
+        None,
+        f"{node.value!r} is not {what} (explicit tag {node.tag.replace('tag:yaml.org,2002:', '!!')})",
+        node.start_mark,
+    )
 
 
 def _construct_int(loader, node):
@@ -211,9 +215,11 @@ def _construct_tagged_scalar(loader, node):
 
 def _construct_tagged_seq(loader, node):
     if not isinstance(node, yaml.SequenceNode) or not all(
-            isinstance(n, yaml.MappingNode) and len(n.value) == 1 for n in node.value):
-        raise yaml.constructor.ConstructorError(None, None, f"{node.tag} needs a sequence of one-pair mappings",
-                                                node.start_mark)
+        isinstance(n, yaml.MappingNode) and len(n.value) == 1 for n in node.value
+    ):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.tag} needs a sequence of one-pair mappings", node.start_mark
+        )
     data = TaggedSeq(tag=node.tag)
     yield data
     data.extend(loader.construct_mapping(n) for n in node.value)
@@ -414,9 +420,11 @@ def _walk_events(text: str) -> None:
             stack[-1] += size
             expanded += size
             if expanded > nodes:  # at most doubles the work of the same text without aliases
-                raise LimitError(f"aliases expand to more nodes than the document holds (alias *{event.anchor}, "
-                                 f"{expanded} > {nodes}); anchors and aliases are limited to keep every input cheap",
-                                 event.start_mark)
+                raise LimitError(
+                    f"aliases expand to more nodes than the document holds (alias *{event.anchor}, "
+                    f"{expanded} > {nodes}); anchors and aliases are limited to keep every input cheap",
+                    event.start_mark,
+                )
         elif kind is yaml.ScalarEvent:
             nodes += 1
             stack[-1] += 1
