@@ -53,13 +53,13 @@ def main(argv) -> int:
     )
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
-        config = _policy(args.config)
+        text = sys.stdin.read() if args.file == "-" else _read(args.file)
+        rl = read_input(text)
+        config = _policy(args.config, rl)
         baseline = None
         if args.baseline is not None:
             config = config.model_copy(update={"integrity": True})
             baseline = integrity_baseline(_baseline_items(args.baseline), config)
-        text = sys.stdin.read() if args.file == "-" else _read(args.file)
-        rl = read_input(text)
         try:
             report = check(rl, config, baseline)
         except InputError:  # an item split wrongly only looks broken: ask a parse of the whole input
@@ -97,7 +97,7 @@ def _baseline_items(path: str) -> list:
         raise InputError(f"--baseline {path}: {_one_line(e)}") from None
 
 
-def _policy(path: str) -> Config:
+def _policy(path: str, rl) -> Config:
     try:
         raw = yamlio.load(_read(path))
     except yamlio.YAMLError as e:
@@ -105,20 +105,20 @@ def _policy(path: str) -> Config:
     except OSError as e:
         raise ConfigError(f"--config {path}: {e.strerror or e}") from None
     if isinstance(raw, dict) and raw.get("kind") == "EnterpriseProfile":
-        return _profile_policy(raw)
+        return _profile_policy(raw, rl)
     return parse_config(Config, raw, "enterprise-policy")
 
 
-def _profile_policy(raw: dict) -> Config:
+def _profile_policy(raw: dict, rl) -> Config:
     """The EnterprisePolicy an EnterpriseProfile derives (its validate: step), so the policy is
-    written once; a profile without `validate:` gets the default derived policy."""
+    written once; a profile without `validate:` gets the default derived policy. The upstream
+    opt-outs the profile keeps, still opted out in the input, are exempt as in the profile."""
     from ..fns import enterprise_profile
 
     if raw.get("validate") in (None, False):
         raw = dict(raw, validate=True)
     profile = parse_config(enterprise_profile.Config, raw, "enterprise-profile")
-    step = next(s for s in profile.steps if s.name == "enterprise-policy")
-    return step.config
+    return enterprise_profile.policy_for(rl, profile)
 
 
 def _one_line(e: Exception) -> str:

@@ -512,6 +512,22 @@ def baseline(items: list[Item], declared: Optional[Declared] = None) -> Counter:
     return Counter(ref.identity() for ref in dangling(items, declared)[0])
 
 
+def relocated(base: Counter, namespaces: dict[str, str]) -> Counter:
+    """A baseline taken before the render moved namespaces (`old: new`), as the moved render
+    spells it: a reference that dangled into `kubeflow` dangles into `ml-platform` afterwards
+    (a cluster-scoped binding's subject `kubeflow/default` becomes `ml-platform/default`), and
+    is the same reference."""
+    if not namespaces:
+        return base
+    out: Counter = Counter()
+    for (kind, name, relation, t_kind, ns, t_name, labels), count in base.items():
+        ns = namespaces.get(ns, ns)
+        if t_kind == "Namespace":
+            t_name = namespaces.get(t_name, t_name)
+        out[(kind, name, relation, t_kind, ns, t_name, labels)] += count
+    return out
+
+
 def new_dangling(refs: list[Reference], base: Counter) -> tuple[list[Reference], int]:
     """(the dangling references not dangling the same way in the baseline, how many were).
 

@@ -143,6 +143,11 @@ class Config(FunctionConfig):
         None,
         description="the organisation's cluster-local gateway pods: the same, for KServe's and Knative's local gateway",
     )
+    baselineNamespaces: dict[str, str] = Field(
+        default_factory=dict,
+        description="old: new, when the render moved namespaces since its baseline (namespace-relocation): "
+        "a reference that dangled into the old namespace is the same one dangling into the new",
+    )
     platformObjects: list[PlatformObject] = Field(
         default_factory=list,
         description="objects the organisation provides outside the render (e.g. a credentials "
@@ -457,7 +462,7 @@ def declared(config: Config) -> references.Declared:
 
 def integrity_baseline(items: list[Item], config: Config):
     """The references that already dangle in `items` (the unadapted render), for `check`'s baseline."""
-    return references.baseline(items, declared(config))
+    return references.relocated(references.baseline(items, declared(config)), config.baselineNamespaces)
 
 
 def check_integrity(items: list[Item], config: Config, baseline, report: Report) -> Iterator[Violation]:

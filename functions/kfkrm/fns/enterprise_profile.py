@@ -555,6 +555,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
                        the profile's own input is its baseline (see transform).
+    baselineNamespaces: {platform.kubeflowNamespace: platform.namespace}: the baseline is the
+                       input, taken before the relocation.
     platformObjects:   the S3 credentials Secret (argo.artifactRepository.s3), which the organisation
                        provides in every workflow namespace.
     exemptions:        validate.exemptions.
@@ -597,6 +599,11 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
+    if profile.platform is not None and "integrity" in fields:
+        fields["baselineNamespaces"] = (
+            ("platform", "namespace"),
+            {profile.platform.kubeflowNamespace: profile.platform.namespace},
+        )
     repository = profile.argo.artifactRepository if profile.argo is not None else None
     if repository is not None:
         secrets = {ref.name for ref in (repository.s3.accessKeySecret, repository.s3.secretKeySecret) if ref}
@@ -657,6 +664,14 @@ def _integrity_baseline(rl, config: Config):
         if step.name == "enterprise-policy" and step.config.integrity:
             return step.module.integrity_baseline(rl.items, step.config)
     return None
+
+
+def policy_for(rl, config: Config):
+    """The EnterprisePolicy this profile derives, as it applies to `rl` (adapted manifests): with
+    the upstream opt-outs kept there exempt from the mesh rule. What `kfkrm validate --config
+    PROFILE` checks, so the policy is written once."""
+    step = next(s for s in config.steps if s.name == "enterprise-policy")
+    return _exempt_kept_opt_outs(rl, config, step).config
 
 
 def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
