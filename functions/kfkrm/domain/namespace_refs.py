@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..runtime import yamlio
+from ..runtime.paths import walk_strings
 
 # Annotations written by kustomize, kpt and kubectl for their own bookkeeping: never references.
 TOOL_ANNOTATION_PREFIXES = (
@@ -470,7 +471,7 @@ def references_into(items, namespace: str) -> list[Reference]:
                 and not key.endswith("-secret")
             ):
                 add(("metadata", "annotations", key), "Certificate", value.split("/", 1)[1])
-        for path, text in _strings(obj, ()):
+        for path, _, _, text in walk_strings(obj):
             if path[:1] == ("metadata",) and path[:2] != ("metadata", "annotations"):
                 continue
             if "image" in path:
@@ -502,17 +503,6 @@ def _service_refs(item, obj: dict):
             ("spec", "conversion", "webhookClientConfig", "service"),
             (conversion.get("webhookClientConfig") or {}).get("service"),
         )
-
-
-def _strings(node, path: tuple):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _strings(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _strings(value, path + (i,))
-    elif isinstance(node, str):
-        yield path, node
 
 
 def dangling(items, namespace: str) -> list[Reference]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..runtime.podtemplates import has_pod_template, pod_template
+from .labelselector import selector_matches
 
 KFP_MINIO_SERVICE = "minio-service"
 KFP_MINIO_SECRET = "mlpipeline-minio-artifact"
@@ -54,32 +55,11 @@ def _dig(obj, path):
 
 
 def label_selector_matches(selector, labels: dict) -> bool:
-    """Kubernetes LabelSelector semantics (matchLabels and matchExpressions); an empty or
-    absent selector selects nothing here, since a policy for every pod is never minio's own."""
-    if not isinstance(selector, dict):
+    """Kubernetes LabelSelector semantics, except that an empty or absent selector selects
+    nothing here, since a policy for every pod is never minio's own."""
+    if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return False
-    match = selector.get("matchLabels") or {}
-    expressions = selector.get("matchExpressions") or []
-    if not match and not expressions:
-        return False
-    if any(str(labels.get(k)) != str(v) for k, v in match.items()):
-        return False
-    for expr in expressions:
-        if not isinstance(expr, dict):
-            return False
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
-        present = key in labels
-        if op == "In" and not (present and str(labels[key]) in values):
-            return False
-        if op == "NotIn" and present and str(labels[key]) in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
+    return selector_matches(selector, labels)
 
 
 def _match_labels_selects(match, labels: dict) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
 from ..runtime import yamlio
-from ..runtime.paths import field_path
+from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import POD_TEMPLATE_PATHS, pod_template
 from ..runtime.resourcelist import Item
 from .istio_refs import MESH, virtualservice_gateway_refs
@@ -314,7 +314,7 @@ def envoyfilter_refs(item: Item, obj: dict) -> Iterator[Reference]:
     yield from _workload_selector(
         item, _labels(selector.get("labels") if isinstance(selector, dict) else None), "spec.workloadSelector.labels"
     )
-    for parts, text in _strings(spec.get("configPatches"), ("spec", "configPatches")):
+    for parts, _, _, text in walk_strings(spec.get("configPatches"), ("spec", "configPatches")):
         for m in _OUTBOUND_CLUSTER.finditer(text):
             yield from _host_ref(item, parts, m[2], "envoy cluster")
 
@@ -365,15 +365,6 @@ def binding_refs(item: Item, obj: dict) -> Iterator[Reference]:
     if isinstance(role, dict) and role.get("kind") in ("Role", "ClusterRole") and role.get("name"):
         ns = item.namespace if role["kind"] == "Role" else ""
         yield Reference(item, "roleRef", "role", Target(role["kind"], ns, str(role["name"])))
-
-
-def _strings(node, parts: tuple) -> Iterator[tuple[tuple, str]]:
-    entries = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in entries:
-        if isinstance(value, str):
-            yield parts + (key,), value
-        elif isinstance(value, (dict, list)):
-            yield from _strings(value, parts + (key,))
 
 
 Extractor = Callable[[Item, dict], Iterator[Reference]]

@@ -29,7 +29,7 @@ from ..domain import kubeflow_namespace_defaults as defaults
 from ..domain.namespace_refs import NamespaceShapes, ObjectRewriter, dangling, metadata_namespace_value
 from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import NamespaceName
-from ..runtime.paths import field_path
+from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import has_pod_template, pod_template
 
 EXAMPLE = """
@@ -128,7 +128,7 @@ def _pending_kustomize_vars(rl, moves: dict) -> bool:
         names = sorted(
             {
                 m[1]
-                for path, text in _strings(item.obj, ())
+                for path, _, _, text in walk_strings(item.obj)
                 if not set(path) & set(_CONTAINER_EXPANSION)
                 for m in _KUSTOMIZE_VAR.finditer(text)
             }
@@ -144,17 +144,6 @@ def _pending_kustomize_vars(rl, moves: dict) -> bool:
                 item,
             )
     return found
-
-
-def _strings(node, path: tuple):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _strings(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _strings(value, path + (i,))
-    elif isinstance(node, str):
-        yield path, node
 
 
 def _is_namespace(item) -> bool:
