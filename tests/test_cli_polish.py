@@ -59,3 +59,15 @@ def test_validate_accepts_a_profile_as_its_derived_policy():
     assert by_profile.returncode == by_policy.returncode == 1, by_profile.stderr
     assert json.loads(by_profile.stdout)["violations"] == json.loads(by_policy.stdout)["violations"]
     assert json.loads(by_profile.stdout)["counts"]["auth"] > 0
+
+
+def test_validate_with_a_profile_needs_a_baseline_for_integrity():
+    """The profile's integrity rule reports what the adaptation broke: without the unadapted
+    render there is nothing to compare with, so it is off and stderr says why."""
+    rendered = str(rendered_path("v1.3.0"))
+    profile = EXAMPLES / "v1.3/envs/prod-profile/transformers/enterprise-profile.yaml"
+    proc = run_cli(["validate", rendered, "--config", str(profile), "--format", "json"], "")
+    assert "integrity not checked" in proc.stderr and "--baseline" in proc.stderr
+    assert "integrity" not in json.loads(proc.stdout)["counts"]
+    with_baseline = run_cli(["validate", rendered, "--config", str(profile), "--baseline", rendered], "")
+    assert "integrity not checked" not in with_baseline.stderr

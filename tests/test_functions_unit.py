@@ -56,8 +56,7 @@ def test_selector_include_exclude_globs_and_labels():
 
 
 def test_sidecar_annotation_brings_conflicting_label_in_line():
-    config = "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateAnnotations\nmetadata: {name: t}\nannotations: {sidecar.istio.io/inject: \"true\"}\ninclude: [{name: db}]\nforceInjection: true\n"
-    items, results, _ = _run("pod-template-annotations", config)
+    items, results, _ = _run("pod-template-annotations-sidecar-label")  # forceInjection: true
     meta = items["db"]["spec"]["template"]["metadata"]
     assert meta["annotations"]["sidecar.istio.io/inject"] == "true"
     assert meta["labels"]["sidecar.istio.io/inject"] == "true"
@@ -66,8 +65,7 @@ def test_sidecar_annotation_brings_conflicting_label_in_line():
 
 
 def test_sidecar_label_brings_conflicting_annotation_in_line():
-    config = "apiVersion: kfkrm.dev/v1alpha1\nkind: PodTemplateLabels\nmetadata: {name: t}\nlabels: {sidecar.istio.io/inject: \"true\"}\ninclude: [{name: db}]\nforceInjection: true\n"
-    items, results, _ = _run("pod-template-labels", config)
+    items, results, _ = _run("pod-template-labels-sidecar-annotation")  # forceInjection: true
     meta = items["db"]["spec"]["template"]["metadata"]
     assert meta["labels"]["sidecar.istio.io/inject"] == "true"
     assert meta["annotations"]["sidecar.istio.io/inject"] == "true"

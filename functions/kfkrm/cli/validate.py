@@ -55,11 +55,20 @@ def main(argv) -> int:
     try:
         text = sys.stdin.read() if args.file == "-" else _read(args.file)
         rl = read_input(text)
-        config = _policy(args.config, rl)
+        config, from_profile = _policy(args.config, rl)
         baseline = None
         if args.baseline is not None:
             config = config.model_copy(update={"integrity": True})
             baseline = integrity_baseline(_baseline_items(args.baseline), config)
+        elif from_profile and config.integrity:
+            # The profile's integrity rule reports what the adaptation broke, which only the
+            # unadapted render can tell: without it, upstream's own dangling references would
+            # all count.
+            config = config.model_copy(update={"integrity": False})
+            sys.stderr.write(
+                "kfkrm validate: warning: integrity not checked: with a profile it needs the unadapted "
+                "render (--baseline UPSTREAM.yaml)\n"
+            )
         try:
             report = check(rl, config, baseline)
         except InputError:  # an item split wrongly only looks broken: ask a parse of the whole input
@@ -97,7 +106,8 @@ def _baseline_items(path: str) -> list:
         raise InputError(f"--baseline {path}: {_one_line(e)}") from None
 
 
-def _policy(path: str, rl) -> Config:
+def _policy(path: str, rl) -> tuple[Config, bool]:
+    """The policy to check, and whether an EnterpriseProfile derived it."""
     try:
         raw = yamlio.load(_read(path))
     except yamlio.YAMLError as e:
@@ -105,8 +115,8 @@ def _policy(path: str, rl) -> Config:
     except OSError as e:
         raise ConfigError(f"--config {path}: {e.strerror or e}") from None
     if isinstance(raw, dict) and raw.get("kind") == "EnterpriseProfile":
-        return _profile_policy(raw, rl)
-    return parse_config(Config, raw, "enterprise-policy")
+        return _profile_policy(raw, rl), True
+    return parse_config(Config, raw, "enterprise-policy"), False
 
 
 def _profile_policy(raw: dict, rl) -> Config:
