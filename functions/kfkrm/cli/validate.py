@@ -53,14 +53,17 @@ def main(argv) -> int:
     )
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
+        config, profile = _policy(args.config)  # config and baseline errors come before the input's
+        baseline_items = _baseline_items(args.baseline) if args.baseline is not None else None
         text = sys.stdin.read() if args.file == "-" else _read(args.file)
         rl = read_input(text)
-        config, from_profile = _policy(args.config, rl)
+        if profile is not None:
+            config = _profile_policy(profile, rl)
         baseline = None
-        if args.baseline is not None:
+        if baseline_items is not None:
             config = config.model_copy(update={"integrity": True})
-            baseline = integrity_baseline(_baseline_items(args.baseline), config)
-        elif from_profile and config.integrity:
+            baseline = integrity_baseline(baseline_items, config)
+        elif profile is not None and config.integrity:
             # The profile's integrity rule reports what the adaptation broke, which only the
             # unadapted render can tell: without it, upstream's own dangling references would
             # all count.
@@ -106,8 +109,8 @@ def _baseline_items(path: str) -> list:
         raise InputError(f"--baseline {path}: {_one_line(e)}") from None
 
 
-def _policy(path: str, rl) -> tuple[Config, bool]:
-    """The policy to check, and whether an EnterpriseProfile derived it."""
+def _policy(path: str):
+    """(the policy, None), or (None, the EnterpriseProfile) whose derived policy depends on the input."""
     try:
         raw = yamlio.load(_read(path))
     except yamlio.YAMLError as e:
@@ -115,19 +118,20 @@ def _policy(path: str, rl) -> tuple[Config, bool]:
     except OSError as e:
         raise ConfigError(f"--config {path}: {e.strerror or e}") from None
     if isinstance(raw, dict) and raw.get("kind") == "EnterpriseProfile":
-        return _profile_policy(raw, rl), True
-    return parse_config(Config, raw, "enterprise-policy"), False
+        from ..fns import enterprise_profile
+
+        if raw.get("validate") in (None, False):
+            raw = dict(raw, validate=True)  # a profile without `validate:` gets the default derived policy
+        return None, parse_config(enterprise_profile.Config, raw, "enterprise-profile")
+    return parse_config(Config, raw, "enterprise-policy"), None
 
 
-def _profile_policy(raw: dict, rl) -> Config:
+def _profile_policy(profile, rl) -> Config:
     """The EnterprisePolicy an EnterpriseProfile derives (its validate: step), so the policy is
-    written once; a profile without `validate:` gets the default derived policy. The upstream
-    opt-outs the profile keeps, still opted out in the input, are exempt as in the profile."""
+    written once. The upstream opt-outs the profile keeps, still opted out in the input, are
+    exempt as in the profile."""
     from ..fns import enterprise_profile
 
-    if raw.get("validate") in (None, False):
-        raw = dict(raw, validate=True)
-    profile = parse_config(enterprise_profile.Config, raw, "enterprise-profile")
     return enterprise_profile.policy_for(rl, profile)
 
 
