@@ -6,6 +6,7 @@ PyYAML independently of kfkrm's reader.
 """
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -114,7 +115,7 @@ def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
     assert len(item) < 1024
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
     start = time.monotonic()
-    proc, cpu, max_rss_kb = _run_measured([sys.executable, "-m", "kfkrm", function], text, env, timeout=20)
+    proc, cpu, max_rss_kb = _run_measured(function, text, env, timeout=20)
     elapsed = time.monotonic() - start
     _assert_one_line_error(proc, "Deployment kubeflow/bomb", "alias")
     # CPU time, start-up included: wall time on a shared 2-core CI machine measures the neighbours
@@ -122,29 +123,43 @@ def test_alias_bomb_exits_1_quickly_naming_the_item(function, config):
     assert max_rss_kb < 300 * 1024
 
 
-def _run_measured(args, text: str, env: dict, timeout: float):
-    """Run `args` on `text`; (CompletedProcess, its CPU seconds, its peak RSS in KiB), measured
-    for this one child (os.wait4): RUSAGE_CHILDREN would carry the peak of every earlier
-    child of the test run, kubectl's included."""
-    import tempfile
-    import threading
+# Runs `kfkrm FUNCTION` and writes its own peak RSS (VmHWM, KiB) to the file named by
+# KFKRM_TEST_HWM: ru_maxrss would carry the forking pytest process's peak across exec.
+_MEASURED_KFKRM = """
+import os, sys
+from kfkrm.cli.main import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
+    open(os.environ["KFKRM_TEST_HWM"], "w").write(hwm)
+sys.exit(code)
+"""
 
-    with tempfile.TemporaryFile() as stdin:
-        stdin.write(text.encode())
-        stdin.seek(0)
-        child = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        timer = threading.Timer(timeout, child.kill)
-        timer.start()
+
+def _run_measured(function: str, text: str, env: dict, timeout: float):
+    """Run `kfkrm FUNCTION` on `text`; (CompletedProcess, its CPU seconds, its own peak RSS in KiB)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = os.path.join(tmp, "hwm")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
-            out, err = child.stdout.read(), child.stderr.read()
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            timer.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode == -9:
-        pytest.fail(f"the alias bomb ran for more than {timeout} s")
-    proc = subprocess.CompletedProcess(args, child.returncode, out.decode(), err.decode())
-    return proc, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+            proc = subprocess.run(
+                [sys.executable, "-c", _MEASURED_KFKRM, function],
+                input=text,
+                capture_output=True,
+                text=True,
+                env=dict(env, KFKRM_TEST_HWM=hwm),
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the alias bomb ran for more than {timeout} s")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(hwm) as f:
+            peak_kb = int(f.read())
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return proc, cpu, peak_kb
 
 
 def test_alias_bomb_in_the_function_config():
