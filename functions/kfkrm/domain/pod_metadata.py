@@ -10,11 +10,24 @@ overrides it. The profile's derived policy exempts exactly the opt-outs kept."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from ..runtime.config import Model
 from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template, set_template_metadata
 from ..runtime.results import error, info, warn
 from ..runtime.selectors import select
 
 FORCE_INJECTION = "forceInjection"
+
+
+class OptOuts(Model):
+    """The option both pod-template functions take about upstream's sidecar opt-outs."""
+
+    forceInjection: bool = Field(
+        False,
+        description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
+        "(default: such opt-outs are kept, each with a warning)",
+    )
 
 
 def injection_opt_out(tpl):

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from ..domain.pod_metadata import apply_to_pod_templates
+from ..domain.pod_metadata import OptOuts, apply_to_pod_templates
 from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import check_annotations
 from ..runtime.selectors import Selecting
 
 
-class Config(Selecting, FunctionConfig):
+class Config(Selecting, OptOuts, FunctionConfig):
     KIND = "PodTemplateAnnotations"
     FROM_CONFIGMAP = "map:annotations"
 
     annotations: dict[str, str] = Field(..., description="annotations to set on every selected pod template")
-    forceInjection: bool = Field(
-        False,
-        description='set sidecar.istio.io/inject: "true" even where upstream opts a workload out with "false" '
-        "(default: such opt-outs are kept, each with a warning)",
-    )
 
     @field_validator("annotations")
     @classmethod
