@@ -207,6 +207,22 @@ def test_small_app_fast_path_equals_per_call_and_kustomize(tmp_path):
     assert "(fast path)" in fast.stderr and "(per call: --per-call)" in per_call.stderr
 
 
+def test_a_relative_directory_takes_the_fast_path(tmp_path):
+    """`kfkrm build .` in the app's folder, as the Argo CD plugin runs it (argocd/generate.sh):
+    its transformer files are its own, so the fast path applies, with the same bytes."""
+    app = _app(tmp_path, [PROXY, LABELS])
+    env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
+    per_call = _build(app, "--per-call")
+    assert per_call.returncode == 0, per_call.stderr
+    for relative in (".", "./", "../app"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "kfkrm", "build", relative], capture_output=True, text=True, env=env, cwd=app
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "(fast path)" in proc.stderr.splitlines()[-1], (relative, proc.stderr.splitlines()[-1])
+        assert proc.stdout == per_call.stdout
+
+
 def test_warnings_are_shown_on_both_routes_and_match_kpt(tmp_path):
     app = _app(tmp_path, [GATEWAY_WARNS], resources=("namespace.yaml", "vs.yaml"))
     (app / "vs.yaml").write_text(VIRTUAL_SERVICE)

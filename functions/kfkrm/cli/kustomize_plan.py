@@ -145,8 +145,11 @@ def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
 
 
 def _inside(directory: Path, entry: str) -> bool:
-    target = os.path.normpath(os.path.join(str(directory), entry))
-    return target == str(directory) or target.startswith(str(directory) + os.sep)
+    # Absolute, so that a relative `directory` (`kfkrm build .`, as argocd/generate.sh runs it)
+    # holds its own files: normpath("./fns/a.yaml") is "fns/a.yaml", not under ".".
+    base = os.path.abspath(str(directory))
+    target = os.path.normpath(os.path.join(base, entry))
+    return target == base or target.startswith(base + os.sep)
 
 
 def _generators_in_tree(directory: Path, seen: set) -> str:
