@@ -8,11 +8,16 @@
 # CONTAINERS_CONF, exposed as `docker` on a PATH folder of ours (kustomize calls `docker`),
 # and, because no image registry may be reachable, a Python base image is bootstrapped
 # from Debian packages. Idempotent: existing images are reused.
+#
+# The kfkrm image is keyed on its inputs: a hash of everything the build reads (Dockerfile,
+# .dockerignore, the locks, pyproject.toml, README.md, functions/, argocd/generate.sh, the
+# base image's id) is its tag, localhost/kfkrm:in-HASH; when that image exists the build is
+# skipped (KFKRM_IMAGE=NAME tags it NAME too). Keyed images of older inputs are left in
+# place (another checkout may be testing with one): `podman rmi localhost/kfkrm:in-OLDHASH`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${KFKRM_CACHE:-$ROOT/.cache}
 BASE_IMAGE=${KFKRM_BASE_IMAGE:-localhost/kfkrm-python-base:bookworm}
-IMAGE=${KFKRM_IMAGE:-localhost/kfkrm:dev}
 SHIM=$CACHE/docker-shim
 LOG=${KFKRM_SETUP_LOG:-$CACHE/container-setup.log}
 # Units the podman package enables (and starts, under systemd) on installation; the tests
@@ -79,6 +84,18 @@ else
   fi
 fi
 
+# Everything the build reads (the COPY lines, within .dockerignore), and the base image's id.
+inputs_hash() {
+  {
+    cd "$ROOT"
+    sha256sum Dockerfile .dockerignore requirements.lock requirements-build.lock pyproject.toml README.md argocd/generate.sh
+    find functions -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*.egg-info/*' -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum
+    echo "base $BASE_IMAGE $("$ENGINE" image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)"
+  } | sha256sum | cut -c1-16
+}
+KEYED=localhost/kfkrm:in-$(inputs_hash)
+IMAGE=${KFKRM_IMAGE:-$KEYED}
 build_args=(--build-arg "BASE=$BASE_IMAGE" -f "$ROOT/Dockerfile")
 if [ "$ENGINE" = podman ]; then
   # pip inside the build reaches the package index only through the host network, with
@@ -87,8 +104,13 @@ if [ "$ENGINE" = podman ]; then
   build_args+=(--network host)
   [ -f "$ca" ] && build_args+=(-v "$ca:/etc/ssl/host-ca.crt:ro" --build-arg PIP_CERT=/etc/ssl/host-ca.crt)
 fi
-log "building $IMAGE (output in $LOG)"
-logged "$ENGINE" build -q "${build_args[@]}" --target function -t "$IMAGE" "$ROOT"
+if "$ENGINE" image inspect "$KEYED" >/dev/null 2>&1; then
+  log "$KEYED is up to date with its inputs: not rebuilt"
+  [ "$IMAGE" = "$KEYED" ] || logged "$ENGINE" tag "$KEYED" "$IMAGE"
+else
+  log "building $KEYED (output in $LOG)"
+  logged "$ENGINE" build -q "${build_args[@]}" --target function -t "$KEYED" -t "$IMAGE" "$ROOT"
+fi
 if [ "$ENGINE" = podman ]; then
   echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
   echo "export PATH=$SHIM:\$PATH"

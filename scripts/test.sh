@@ -6,6 +6,13 @@
 # image build's output go to .cache/container-setup.log (the last lines shown on failure).
 # KFKRM_CONTAINERS=skip leaves the system alone and skips the container tests.
 #
+# The whole suite runs on pytest-xdist workers, one per core (`-n auto`), each test file on
+# one worker (`--dist loadfile`: a file's own caches stay in one process); renders several
+# files read are made once per run for every worker (tests/render_cache.py). With a
+# selection (`-k`, a file or a test id) it runs in one process, which starts faster for
+# a quick loop. KFKRM_TEST_WORKERS=N (0: no workers) or your own `-n`/`-p no:xdist` decide
+# instead.
+#
 #   scripts/test.sh [pytest arguments]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,5 +31,19 @@ if [ "${KFKRM_CONTAINERS:-auto}" != "skip" ]; then
     echo "test: no container engine could be set up; container tests will skip" >&2
   fi
 fi
-phase "3/3: the tests (pytest)"
+workers=${KFKRM_TEST_WORKERS:-}
+for arg in "$@"; do
+  case "$arg" in
+    -n | -n?* | --numprocesses* | --dist* | no:xdist | -pno:xdist) workers=own ;;  # the caller decides
+    -k | -k?*) [ -n "$workers" ] || workers=0 ;;
+    -*) ;;
+    *) if [ -z "$workers" ] && [ -e "${arg%%::*}" ]; then workers=0; fi ;;
+  esac
+done
+case "${workers:-auto}" in
+  own) set -- "$@" ;;
+  0) set -- -p no:xdist "$@" ;;
+  *) set -- -n "${workers:-auto}" --dist loadfile "$@" ;;
+esac
+phase "3/3: the tests (pytest $*)"
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

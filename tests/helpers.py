@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import render_cache
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared")).resolve()
 KUBEFLOW = SHARED / "kubeflow"  # upstream source trees: only what the repository cannot ship
@@ -174,21 +176,28 @@ def stand_in_dir() -> Path:
 def stand_in_render(env_dir: str) -> subprocess.CompletedProcess:
     """`kubectl kustomize --enable-alpha-plugins` of an example with the stand-in as docker:
     the README's main job and the reference every other runtime is compared with. Rendered
-    once per test run (a v1.10 environment takes a minute or more)."""
+    once per test run for all xdist workers (tests/render_cache.py; a v1.10 environment takes
+    a minute or more); `.results_file` holds each function call's results."""
     if env_dir not in _STAND_IN_RENDERS:
-        import tempfile
 
-        results = Path(tempfile.mkdtemp(prefix="kfkrm-results-")) / "results.jsonl"
-        env = dict(
-            os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results)
-        )
-        proc = subprocess.run(
-            ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        proc.results_file = results  # each function call's results, as the stand-in recorded them
+        def compute(workdir: Path) -> dict:
+            results = workdir / "results.jsonl"
+            env = dict(
+                os.environ, PATH=f"{stand_in_dir()}{os.pathsep}{os.environ['PATH']}", KFKRM_RESULTS_FILE=str(results)
+            )
+            args = ["kubectl", "kustomize", "--enable-alpha-plugins", str(EXAMPLES / env_dir)]
+            proc = subprocess.run(args, capture_output=True, text=True, env=env)
+            return {
+                "args": args,
+                "returncode": proc.returncode,
+                "stdout": proc.stdout,
+                "stderr": proc.stderr,
+                "results_file": str(results),
+            }
+
+        value = render_cache.cached(f"stand-in-{env_dir}", compute, ok=lambda v: v["returncode"] == 0)
+        proc = subprocess.CompletedProcess(value["args"], value["returncode"], value["stdout"], value["stderr"])
+        proc.results_file = Path(value["results_file"])  # each function call's results, as the stand-in recorded them
         _STAND_IN_RENDERS[env_dir] = proc
     return _STAND_IN_RENDERS[env_dir]
 
@@ -250,12 +259,16 @@ def run_golden(case: Path):
 
 @lru_cache(maxsize=None)
 def example_render(env_dir: str) -> subprocess.CompletedProcess:
-    """`kfkrm build` of an example (the README's first command), made once per test run. Its
-    fast path gives the bytes of stand_in_render (tests/test_build.py proves it on the
-    examples), at a fraction of the cost: tests that only read a render use this one."""
-    return subprocess.run(
-        [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO / "functions")),
-    )
+    """`kfkrm build` of an example (the README's first command), made once per test run for
+    all xdist workers (tests/render_cache.py). Its fast path gives the bytes of
+    stand_in_render (tests/test_build.py proves it on the examples), at a fraction of the
+    cost: tests that only read a render use this one."""
+
+    def compute(workdir: Path) -> dict:
+        args = [sys.executable, "-m", "kfkrm", "build", str(EXAMPLES / env_dir)]
+        env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        return {"args": args, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+    value = render_cache.cached(f"build-{env_dir}", compute, ok=lambda v: v["returncode"] == 0)
+    return subprocess.CompletedProcess(value["args"], value["returncode"], value["stdout"], value["stderr"])
