@@ -26,7 +26,7 @@ import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 _SETTING = os.environ.get("KFKRM_TEST_CACHE", "")
@@ -53,11 +53,15 @@ def _files(root: Path):
 @lru_cache(maxsize=None)
 def fingerprint() -> str:
     """A hash of every input named above (computed once per process, about 0.1 s)."""
+    here = Path(__file__).resolve()
+    return fingerprint_of(REPO, extra=(here, here.parent / "helpers.py"))
+
+
+def fingerprint_of(repo: Path, extra=()) -> str:
     h = hashlib.sha256()
-    sources = [REPO / p for p in INPUTS] + [Path(__file__).resolve(), Path(__file__).resolve().parent / "helpers.py"]
-    for root in sources:
+    for root in [repo / p for p in INPUTS] + list(extra):
         for path in _files(root) if root.exists() else ():
-            h.update(str(path.relative_to(REPO)).encode() + b"\0")
+            h.update(str(path.relative_to(repo) if path.is_relative_to(repo) else path).encode() + b"\0")
             h.update(path.read_bytes() + b"\0")
     h.update(f"{sys.executable}\0{sys.version}\0".encode())
     for tool in TOOLS:
@@ -77,15 +81,18 @@ def entry_dir() -> Path:
     return ROOT / fingerprint()
 
 
-def cached(name: str, compute: Callable[[Path], dict], ok: Callable[[dict], bool]) -> dict:
+def cached(
+    name: str, compute: Callable[[Path], dict], ok: Callable[[dict], bool], directory: Optional[Path] = None
+) -> dict:
     """The JSON-able dict `compute(workdir)` returns, computed once per fingerprint across
     processes. `workdir` is a folder reserved for this entry (for files the computation
-    writes, such as a results file); `ok` says whether the value may be stored."""
-    if not ENABLED:
+    writes, such as a results file); `ok` says whether the value may be stored. `directory`
+    is the fingerprint's folder (default: this checkout's, entry_dir())."""
+    if not ENABLED and directory is None:
         import tempfile
 
         return compute(Path(tempfile.mkdtemp(prefix="kfkrm-render-")))
-    directory = entry_dir()
+    directory = directory or entry_dir()
     directory.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     path, workdir = directory / f"{safe}.json", directory / safe
