@@ -444,7 +444,7 @@ def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMin
             rl.result(
                 f"names minio only in KFP's own setting names or code, now carrying the organisation's store: "
                 f"{', '.join(paths[:3])}{more}",
-                "warning",
+                "info",  # nothing to do: the names are KFP's, the values the organisation's
                 item,
                 paths[0],
             )
