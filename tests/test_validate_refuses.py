@@ -69,3 +69,28 @@ def test_multi_document_config_with_one_policy(tmp_path):
         run_cli(["validate", str(rendered_path("v1.10")), "--config", str(twice)], ""),
         "holds 2 documents and 2 kfkrm policy configs",
     )
+
+
+def test_validate_table_escapes_control_characters(tmp_path):
+    """A Deployment named with a newline and ESC cannot forge a "no violations" line."""
+    import yaml
+
+    name = "web\np: no violations in 1 resources\x1b[2K"
+    stream = yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "kubeflow"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "docker.io/nginx:1.25"}]}}},
+        }
+    )
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
+        "allowedRegistries: [registry.corp.example.com]\n"
+    )
+    proc = run_cli(["validate", "-", "--config", str(policy)], stream)
+    assert proc.returncode == 1, proc.stderr
+    assert "\x1b" not in proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("p: ")] == ["p: 1 violations in 1 resources"]
+    assert "Deployment kubeflow/web\\np: no violations in 1 resources\\x1b[2K" in proc.stdout

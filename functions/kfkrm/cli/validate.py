@@ -24,11 +24,10 @@ from ..runtime import yamlio
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.podtemplates import has_pod_template
 from ..runtime.resourcelist import InputError, ResourceList, read_input
-from ..runtime.results import WARNING
+from ..runtime.results import WARNING, escape
 from .mesh_config import check_mesh_config
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
-_MESSAGE_WIDTH = 120
 
 
 def main(argv) -> int:
@@ -199,7 +198,7 @@ def _where(violation) -> str:
 
 def _table(report: Report, config: Config, item_count: int) -> str:
     name = config.metadata.get("name", "policy")
-    rows = [(v.rule, _where(v), v.field or "-", v.message) for v in report.failures]
+    rows = [(v.rule, escape(_where(v)), escape(v.field or "-"), escape(v.message)) for v in report.failures]
     out = []
     if rows:
         headers = ("RULE", "RESOURCE", "FIELD", "MESSAGE")
@@ -212,15 +211,16 @@ def _table(report: Report, config: Config, item_count: int) -> str:
     if exempted:
         out.append(f"Exempted ({len(exempted)}):")
         for v in exempted:
-            out.append(f"  {v.rule}  {_where(v)}  exemptions[{v.exemption}]: {config.exemptions[v.exemption].reason}")
+            reason = escape(config.exemptions[v.exemption].reason)
+            out.append(f"  {v.rule}  {escape(_where(v))}  exemptions[{v.exemption}]: {reason}")
         out.append("")
     counts = report.counts()
     if counts:
-        out.append(f"{name}: {len(report.failures)} violations in {item_count} resources")
+        out.append(f"{escape(name)}: {len(report.failures)} violations in {item_count} resources")
         width = max(len(rule) for rule in counts)
         out.extend(f"  {rule.ljust(width)}  {n}" for rule, n in counts.items())
     else:
-        out.append(f"{name}: no violations in {item_count} resources")
+        out.append(f"{escape(name)}: no violations in {item_count} resources")
     if report.as_in_baseline:
         out.append(f"({report.as_in_baseline} references dangle as they do in the baseline: not violations)")
     return "\n".join(out) + "\n"
