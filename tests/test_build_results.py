@@ -235,3 +235,43 @@ def test_results_file_is_written_on_failure_too(tmp_path):
     doc = yaml.safe_load(out.read_text())
     assert doc["exitCode"] == 1 and doc["items"][0]["exitCode"] == 1
     assert "no-such-namespace" in doc["items"][0]["results"][0]["message"]
+
+
+def test_on_a_terminal_long_messages_wrap_and_nothing_is_lost(tmp_path):
+    """stderr on a terminal (a pty, 80 columns): the message column wraps; joined back, each
+    message is whole."""
+    import pty
+    import select
+
+    _kustomization(
+        tmp_path,
+        "apiVersion: kfkrm.dev/v1alpha1\nkind: ArgoArtifactRepository\nmetadata:\n  name: s3\n  annotations:\n"
+        "    config.kubernetes.io/function: |\n      container:\n        image: localhost/kfkrm:0.1.0\n"
+        "s3: {bucket: b, endpoint: objects.corp.example.com:9443, useSDKCreds: true}\ntarget: controller\n",
+        base="v1.3.0",
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kfkrm", "build", str(tmp_path), "--results", str(tmp_path / "r.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "functions"), COLUMNS="80"),
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 600)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:  # the pty is closed once the process exits
+            chunk = b""
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait() == 0
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    table = text[text.index("To do on your cluster") :]
+    assert all(len(line) <= 80 for line in table.splitlines()[:-1]), table
+    joined = " ".join(line.strip() for line in table.splitlines()[1:-1])
+    messages = [r["message"] for r in _all_results(yaml.safe_load((tmp_path / "r.yaml").read_text())) if _is_action(r)]
+    assert messages and all(" ".join(m.split()) in joined for m in messages)
