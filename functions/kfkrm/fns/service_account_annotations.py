@@ -42,7 +42,11 @@ def transform(rl, config: Config) -> str:
     accounts = [i for i in rl.mutable_items() if is_core(i, "ServiceAccount")]
     for n, term in enumerate(config.include):
         if not list(select(accounts, [term])):
-            error(rl, "selects no ServiceAccount in the input; nothing would be annotated", field=f"include[{n}]")
+            error(
+                rl,
+                f"include[{n}] selects no ServiceAccount in the input; nothing would be annotated",
+                field=f"include[{n}]",
+            )
     if rl.has_errors:
         return ""
     selected = list(select(accounts, config.include, config.exclude))
