@@ -15,6 +15,7 @@ example). From it and from the pydantic field descriptions this writes:
 
 from __future__ import annotations
 
+import re
 import sys
 import typing
 from pathlib import Path
@@ -27,10 +28,20 @@ from kfkrm.runtime.config import Model  # noqa: E402
 
 EXAMPLES_MODULE = ROOT / "functions" / "kfkrm" / "fns" / "examples.py"
 BASE_FIELDS = ("apiVersion", "kind", "metadata")
+# The image every documented config names: the tag the README builds (`podman build -t
+# localhost/kfkrm:0.1.0 .` or docker), which a container engine resolves without a registry
+# (a short name like kfkrm:latest fails under podman: "short-name did not resolve").
+IMAGE = "localhost/kfkrm:0.1.0"
+_IMAGE_LINE = re.compile(r"^(\s+image: )\S*kfkrm\S*$", re.MULTILINE)
+
+
+def example_source(name: str) -> Path:
+    return ROOT / "examples" / f"{name}-simple" / "fn-config.yaml"
 
 
 def example_text(name: str) -> str:
-    return (ROOT / "examples" / f"{name}-simple" / "fn-config.yaml").read_text()
+    """The documented example, naming IMAGE as its container."""
+    return _IMAGE_LINE.sub(lambda m: m.group(1) + IMAGE, example_source(name).read_text())
 
 
 def examples_module() -> str:
@@ -152,6 +163,7 @@ def docs_page(spec, text: str) -> str:
 def outputs() -> dict[Path, str]:
     out = {EXAMPLES_MODULE: examples_module()}
     for spec in FUNCTIONS:
+        out[example_source(spec.name)] = example_text(spec.name)  # the source itself names IMAGE too
         out[ROOT / "fnconfigs" / f"{spec.name}.yaml"] = example_text(spec.name)
         page = ROOT / "docs" / "functions" / f"{spec.name}.md"
         out[page] = docs_page(

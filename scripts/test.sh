@@ -15,6 +15,26 @@
 #
 #   scripts/test.sh [pytest arguments]
 set -euo pipefail
+case "${1:-}" in
+  -h|--help)  # our own help, before anything is installed
+    cat <<'HELP'
+usage: scripts/test.sh [pytest arguments]
+
+Creates .venv with the pinned Python packages (scripts/bootstrap.sh --test), sets up a
+container engine and the kfkrm image for the container tests (scripts/container-setup.sh:
+podman from Debian packages when no docker engine runs; it says what it installs first),
+then runs pytest with the arguments given (default: every test).
+
+  scripts/test.sh -x -q tests/test_build.py     one file
+  KFKRM_CONTAINERS=skip scripts/test.sh ...     leave the system alone; container tests skip
+  CI=true scripts/test.sh                       container tests required (.ci/run)
+  KFKRM_UPDATE_GOLDEN=1 scripts/test.sh tests/test_examples.py   rewrite the golden outputs
+
+pytest's own options: .venv/bin/python -m pytest --help (once .venv exists).
+HELP
+    exit 0
+    ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 phase() { if [ -t 2 ]; then echo "test: $*" >&2; fi; }

@@ -33,11 +33,8 @@ def _fast(env_dir: str) -> subprocess.CompletedProcess:
 
 
 def _warnings(calls: list[dict]) -> list[tuple]:
-    """The rows as the table shows them (long messages shortened)."""
-    width = results_table._MESSAGE_WIDTH
-    return sorted(
-        r[:4] + (r[4] if len(r[4]) <= width else r[4][: width - 3] + "...",) for r in results_table.rows(calls)
-    )
+    """The rows as the table shows them (whole: stderr is not a terminal here)."""
+    return sorted(results_table.rows(calls))
 
 
 # -- kustomize's writing and ordering, checked against kustomize's own output -------------
@@ -108,11 +105,10 @@ def _table_rows(stderr: str) -> list[tuple]:
     cols = [header.index(h) for h in ("FUNCTION", "SEVERITY", "OBJECT", "FIELD", "MESSAGE")]
     rows = []
     for line in lines[start + 1 :]:
-        if line.startswith("kfkrm build: "):
+        if line.startswith(("kfkrm build: ", "To do on your cluster")):
             break
         cells = [line[a:b].strip() for a, b in zip(cols, cols[1:] + [None])]
         rows.append(tuple(cells))
-    # the table shortens long messages: compare with what it printed
     return sorted(rows)
 
 

@@ -87,8 +87,15 @@ def main(argv) -> int:
         metavar="COMMAND",
         help='the kustomize command (default: $KFKRM_KUSTOMIZE, "kustomize build", "kubectl kustomize")',
     )
+    parser.add_argument(
+        "--results",
+        metavar="FILE",
+        help="also write every function's results (info included) to FILE as kpt's results file (a FunctionResultList)",
+    )
     args = parser.parse_args(argv)
     progress = _Progress(sys.stderr.isatty())
+    global _RESULTS_OUT
+    _RESULTS_OUT = args.results
     directory = Path(args.directory)
     try:
         return _build(directory, args, progress)
@@ -205,20 +212,35 @@ def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
     return "---\n".join(item.body if not item.changed else dump(item.obj) for item in items), ""
 
 
+_RESULTS_OUT: str | None = None  # --results FILE
+
+
 def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
-    table = results_table.table(calls)
+    width = shutil.get_terminal_size().columns if sys.stderr.isatty() else None  # a file gets whole lines
+    table = results_table.table(calls, width)
     if table:
         sys.stderr.write(table)
+    todo = results_table.todo(calls, width)
+    if todo:
+        sys.stderr.write(todo)
     errors, warnings = results_table.counts(calls)
+    actions = len(results_table.actions(calls))
     route = "fast path" if the_plan.fast else f"per call: {the_plan.fallback}"
     line = (
         f"{PROG}: {len(calls)} function call{'s' if len(calls) != 1 else ''} ({route}), "
-        f"{warnings} warning{'s' if warnings != 1 else ''}, {errors} error{'s' if errors != 1 else ''}"
+        f"{warnings} warning{'s' if warnings != 1 else ''}, {actions} to do, {errors} error{'s' if errors != 1 else ''}"
     )
     if failure:
         line += f"; error: {failure}"
         status = FAILED
     elif errors:
         status = FAILED
+    if _RESULTS_OUT:
+        try:
+            with open(_RESULTS_OUT, "w", encoding="utf-8") as f:
+                f.write(results_table.results_file(calls, status))
+        except OSError as e:
+            line += f"; error: --results {_RESULTS_OUT}: {e.strerror or e}"
+            status = FAILED
     sys.stderr.write(line + "\n")
     return status

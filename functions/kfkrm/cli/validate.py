@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ..fns.enterprise_policy import Config, Report, add_results, check, integrity_baseline
 from ..runtime import yamlio
 from ..runtime.config import ConfigError, parse_config
+from ..runtime.podtemplates import has_pod_template
 from ..runtime.resourcelist import InputError, ResourceList, read_input
-from ..runtime.results import WARNING
+from ..runtime.results import WARNING, escape
 from .mesh_config import check_mesh_config
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
-_MESSAGE_WIDTH = 120
 
 
 def main(argv) -> int:
@@ -54,9 +55,10 @@ def main(argv) -> int:
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:
         config, profile = _policy(args.config)  # config and baseline errors come before the input's
-        baseline_items = _baseline_items(args.baseline) if args.baseline is not None else None
-        text = sys.stdin.read() if args.file == "-" else _read(args.file)
+        baseline_items = _baseline_items(args.baseline, args.config) if args.baseline is not None else None
+        text = sys.stdin.read() if args.file == "-" else _read_input_file(args.file, args.config)
         rl = read_input(text)
+        _refuse_non_render(rl.items, "the input" if args.file == "-" else args.file, args.file, args.config)
         if profile is not None:
             config = _profile_policy(profile, rl)
         baseline = None
@@ -100,23 +102,74 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def _baseline_items(path: str) -> list:
+def _read_input_file(path: str, config: str) -> str:
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a render: {_render_hint(path, config)}")
+    return _read(path)
+
+
+def _baseline_items(path: str, config: str) -> list:
     try:
-        return read_input(_read(path)).items
+        if os.path.isdir(path):
+            raise InputError(f"{path} is a directory, not a render: render the unadapted base first")
+        items = read_input(_read(path)).items
+        _refuse_non_render(items, path, path, config, baseline=True)
+        return items
     except OSError as e:
         raise ConfigError(f"--baseline {path}: {e.strerror or e}") from None
     except InputError as e:
         raise InputError(f"--baseline {path}: {_one_line(e)}") from None
 
 
+def _render_hint(path: str, config: str) -> str:
+    folder = "DIR" if path == "-" else path if os.path.isdir(path) else (os.path.dirname(path) or ".")
+    return f"run `kfkrm build {folder} | kfkrm validate - --config {config}`"
+
+
+def _refuse_non_render(items: list, shown: str, path: str, config: str, baseline: bool = False) -> None:
+    """Input that is not rendered manifests passes every rule vacuously: say what it is and what to run."""
+    kinds = {(i.api_version.split("/")[0], i.kind) for i in items}
+    hint = "render the unadapted base first (kubectl kustomize BASE > upstream.yaml)" if baseline else ""
+    if any(
+        kind in ("Kustomization", "Component") and group.startswith("kustomize.config.k8s.io") for group, kind in kinds
+    ):
+        raise InputError(f"{shown} is a Kustomization, not a render: {hint or _render_hint(path, config)}")
+    if any(kind == "Kptfile" for _, kind in kinds):
+        folder = (os.path.dirname(path) or ".") if path != "-" else "DIR"
+        run = f"run `kpt fn render {folder} --allow-exec -o unwrap | kfkrm validate - --config {config}`"
+        raise InputError(f"{shown} is a Kptfile, not a render: {hint or run}")
+    if items and all(i.api_version.startswith("kfkrm.dev/") for i in items):
+        raise InputError(f"{shown} holds kfkrm configs only, not a render: pass a config with --config")
+    if not any(has_pod_template(i) for i in items):
+        raise InputError(
+            f"{shown} holds {len(items)} object{'s' if len(items) != 1 else ''} and no workload (Deployment, "
+            f"StatefulSet, ...): not a render of Kubeflow; {hint or _render_hint(path, config)}"
+        )
+
+
+CONFIG_KINDS = ("EnterprisePolicy", "EnterpriseProfile")
+
+
 def _policy(path: str):
-    """(the policy, None), or (None, the EnterpriseProfile) whose derived policy depends on the input."""
+    """(the policy, None), or (None, the EnterpriseProfile) whose derived policy depends on the input.
+    A multi-document file is fine when exactly one document is an EnterprisePolicy or EnterpriseProfile."""
     try:
-        raw = yamlio.load(_read(path))
+        docs = [d for d in yamlio.load_all(_read(path)) if d is not None]
     except yamlio.YAMLError as e:
         raise ConfigError(f"--config {path} is not valid YAML: {_one_line(e)}") from None
     except OSError as e:
         raise ConfigError(f"--config {path}: {e.strerror or e}") from None
+    raw = docs[0] if len(docs) == 1 else None
+    if len(docs) > 1:
+        configs = [d for d in docs if isinstance(d, dict) and d.get("kind") in CONFIG_KINDS]
+        if len(configs) != 1:
+            named = ", ".join(f"{d.get('kind')} {(d.get('metadata') or {}).get('name', '?')}" for d in configs)
+            raise ConfigError(
+                f"--config {path} holds {len(docs)} documents and {len(configs)} kfkrm policy configs"
+                + (f" ({named})" if named else "")
+                + ": it needs exactly one EnterprisePolicy or EnterpriseProfile"
+            )
+        raw = configs[0]
     if isinstance(raw, dict) and raw.get("kind") == "EnterpriseProfile":
         from ..fns import enterprise_profile
 
@@ -145,7 +198,7 @@ def _where(violation) -> str:
 
 def _table(report: Report, config: Config, item_count: int) -> str:
     name = config.metadata.get("name", "policy")
-    rows = [(v.rule, _where(v), v.field or "-", v.message) for v in report.failures]
+    rows = [(v.rule, escape(_where(v)), escape(v.field or "-"), escape(v.message)) for v in report.failures]
     out = []
     if rows:
         headers = ("RULE", "RESOURCE", "FIELD", "MESSAGE")
@@ -158,15 +211,16 @@ def _table(report: Report, config: Config, item_count: int) -> str:
     if exempted:
         out.append(f"Exempted ({len(exempted)}):")
         for v in exempted:
-            out.append(f"  {v.rule}  {_where(v)}  exemptions[{v.exemption}]: {config.exemptions[v.exemption].reason}")
+            reason = escape(config.exemptions[v.exemption].reason)
+            out.append(f"  {v.rule}  {escape(_where(v))}  exemptions[{v.exemption}]: {reason}")
         out.append("")
     counts = report.counts()
     if counts:
-        out.append(f"{name}: {len(report.failures)} violations in {item_count} resources")
+        out.append(f"{escape(name)}: {len(report.failures)} violations in {item_count} resources")
         width = max(len(rule) for rule in counts)
         out.extend(f"  {rule.ljust(width)}  {n}" for rule, n in counts.items())
     else:
-        out.append(f"{name}: no violations in {item_count} resources")
+        out.append(f"{escape(name)}: no violations in {item_count} resources")
     if report.as_in_baseline:
         out.append(f"({report.as_in_baseline} references dangle as they do in the baseline: not violations)")
     return "\n".join(out) + "\n"

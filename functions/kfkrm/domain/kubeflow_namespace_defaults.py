@@ -23,6 +23,7 @@ _KF = "https://github.com/kubeflow/kubeflow/blob"
 _KFP = "https://github.com/kubeflow/pipelines/blob"
 _KATIB = "https://github.com/kubeflow/katib/blob"
 
+KFP_LAUNCHER_MINIO_KEY = "namespace-relocation/kfp-launcher-minio"
 _KFP_API = ("*ml-pipeline/api-server", "*/kfp-api-server")
 
 
@@ -35,6 +36,7 @@ class RuntimeDefault:
     override: Optional[str] = None  # "env:NAME" or "arg:--flag": what the manifests could set; None: nothing
     since: Optional[tuple] = None  # first version (of the image tag) with this code
     until: Optional[tuple] = None  # first version without it
+    key: Optional[str] = None  # the warning's result key, when another setting can resolve it
 
     def fix(self, new: str) -> str:
         if self.override is None:
@@ -184,6 +186,7 @@ DEFAULTS = (
         f"{_KFP}/2.5.0/backend/src/v2/objectstore/config.go#L32",
         None,
         (2, 0, 0),
+        key=KFP_LAUNCHER_MINIO_KEY,  # only for a minio:// pipeline root: none left once the bundled minio goes
     ),
     RuntimeDefault(
         "KFP SDK kfp.Client() in notebooks (API address)",

@@ -31,7 +31,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..domain import kfp_sync_script, object_store
+from ..domain import kfp_sync_script, object_store, workload_identity
 from ..domain.labelselector import match_labels
 from ..runtime import yamlio
 from ..runtime.config import FunctionConfig, Model
@@ -223,6 +223,15 @@ def transform(rl, config: Config) -> str:
     if found is not None:
         kfp_changes += _repoint_kfp_from_minio(rl, items, config)
     _warn_minio_left(rl, config, found)
+    if config.s3.useSDKCreds:
+        readers = workload_identity.object_store_readers(rl.items)
+        warn(
+            rl,
+            workload_identity.iam_action(readers, config.s3.endpoint),
+            field="s3.useSDKCreds",
+            key="argo-artifact-repository/workload-identity",
+            action=True,
+        )
     removed = ""
     if found is not None:
         removed = f"; removed {len(found.remove)} objects of the bundled minio"
@@ -435,7 +444,7 @@ def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMin
             rl.result(
                 f"names minio only in KFP's own setting names or code, now carrying the organisation's store: "
                 f"{', '.join(paths[:3])}{more}",
-                "warning",
+                "info",  # nothing to do: the names are KFP's, the values the organisation's
                 item,
                 paths[0],
             )
@@ -614,17 +623,20 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
             "kubeflow",
         )
         if kfp not in present:
-            rl.result(
+            warn(
+                rl,
                 f"Secret {secret} (keys {s3.accessKeySecret.key}, {s3.secretKeySecret.key}) is not in the input: "
                 f"the organisation provides it in namespace {kfp}, where KFP's API server, UI and profile "
                 "controller read it (the profile controller copies it into each profile namespace)",
-                "warning",
+                key="argo-artifact-repository/credentials-secret",
+                action=True,
             )
     if s3.useSDKCreds and not s3.host.endswith("amazonaws.com"):
-        rl.result(
+        warn(
+            rl,
             f"useSDKCreds with a non-AWS endpoint ({s3.endpoint}): KFP's UI reads such a store with its minio "
             "client, which needs keys; name a Secret instead, or expect artifact previews to fail",
-            "warning",
+            key="argo-artifact-repository/sdk-creds-non-aws",
         )
     return changed
 

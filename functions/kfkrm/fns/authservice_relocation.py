@@ -393,13 +393,15 @@ def warn_mesh_providers(rl, workload, tpl) -> None:
         if name in defined:
             continue  # the input's own mesh config, rewritten with the other references
         entry = mesh_providers.one_line(mesh_providers.entry_for(name, services[0]))
-        rl.result(
+        warn(
+            rl,
             f"names the mesh's extension provider {name!r}, which the organisation's mesh config defines (it is "
             f"not in this input): point it at the auth service in {workload.namespace}: {entry} "
             "(kfkrm validate --mesh-config FILE checks it)",
-            "warning",
             policies[0],
             "spec.provider.name",
+            key="authservice-relocation/extension-provider",
+            action=True,
         )
 
 
@@ -452,7 +454,13 @@ def move(rl, workload, tpl, new: str) -> Optional[tuple[list, int]]:
     if clashes:
         return None
     for kind, name in missing:
-        warn(rl, f"its pods use {kind} {name!r}, which is not in the input; create it in {new}", workload)
+        warn(
+            rl,
+            f"its pods use {kind} {name!r}, which is not in the input; create it in {new}",
+            workload,
+            key="authservice-relocation/missing-object",
+            action=True,
+        )
     for item in moving:
         item.obj["metadata"]["namespace"] = new
         info(rl, f"moved from namespace {old} to {new}", item, "metadata.namespace")

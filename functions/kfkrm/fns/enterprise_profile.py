@@ -18,11 +18,15 @@ run in this process, one after the other, on the same ResourceList:
   enrolment     8 namespace-injection       mesh.namespaces (revision)
                 9 pod-template-labels       podTemplates.labels (include, exclude)
                10 pod-template-annotations  podTemplates.annotations (include, exclude)
-               11 envoy-base-id             envoyBaseId (after the sidecar annotations it depends on)
-  validation   12 enterprise-policy         validate: an EnterprisePolicy derived from the above
+               11 service-account-annotations serviceAccounts.annotations (include, exclude): workload identity
+               12 envoy-base-id             envoyBaseId (after the sidecar annotations it depends on)
+  validation   13 enterprise-policy         validate: an EnterprisePolicy derived from the above
 
 Sections are optional; a step runs only when its section (or field) is set. The output is
-the output of running those functions one by one with the same settings. The stderr
+the output of running those functions one by one with the same settings, except for
+advice another section of the same profile resolves: a warning whose key (a result tag)
+is in RESOLVED_BY becomes an info result naming that section (e.g. remove-argo's "the
+external Argo needs an artifact repository" when argo.artifactRepository is set). The stderr
 summary lists each step's summary; an error in any step stops the run and, as for every
 function, the output is the unchanged input plus the results.
 
@@ -47,10 +51,11 @@ from pydantic import (
 from pydantic_core import ValidationError as CoreValidationError
 
 from ..domain import gateway_identity, object_store
+from ..domain.kubeflow_namespace_defaults import KFP_LAUNCHER_MINIO_KEY
 from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import kept_opt_outs
 from ..runtime.config import API_VERSION, FunctionConfig, Model
-from ..runtime.results import ERROR
+from ..runtime.results import ERROR, INFO, WARNING
 from ..runtime.selectors import SelectorTerm
 from . import (
     argo_artifact_repository,
@@ -64,6 +69,7 @@ from . import (
     pod_template_labels,
     remove_argo,
     remove_istio,
+    service_account_annotations,
     virtualservice_gateway,
 )
 
@@ -136,6 +142,18 @@ class PodTemplates(Model):
         description='inject even where upstream opts out with sidecar.istio.io/inject: "false" (default: kept, with a '
         'warning, and exempt from the policy\'s mesh rule)',
     )
+
+
+class ServiceAccounts(Model):
+    annotations: dict[str, str] = Field(
+        ...,
+        description="annotations on every selected ServiceAccount, e.g. eks.amazonaws.com/role-arn "
+        "(service-account-annotations: workload identity)",
+    )
+    include: Optional[list[SelectorTerm]] = Field(
+        None, description="the ServiceAccounts that get them (default: every ServiceAccount)"
+    )
+    exclude: Optional[list[SelectorTerm]] = Field(None, description="ServiceAccounts that never get them")
 
 
 class Registry(Model):
@@ -301,6 +319,9 @@ class Config(FunctionConfig):
         None, description="the organisation's mesh: gateway and host, injected namespaces, the bundled Istio's removal"
     )
     podTemplates: Optional[PodTemplates] = Field(None, description="labels and annotations on pod templates")
+    serviceAccounts: Optional[ServiceAccounts] = Field(
+        None, description="annotations on ServiceAccounts: the cloud identity they act as (workload identity)"
+    )
     registry: Optional[Registry] = Field(None, description="the internal image registry")
     auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
     argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
@@ -339,6 +360,7 @@ class Config(FunctionConfig):
             "platform",
             "mesh",
             "podTemplates",
+            "serviceAccounts",
             "registry",
             "auth",
             "argo",
@@ -348,8 +370,8 @@ class Config(FunctionConfig):
         )
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
-                "sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, "
-                "envoyBaseId, ingress, validate"
+                "sets no section; set at least one of platform, mesh, podTemplates, serviceAccounts, registry, auth, "
+                "argo, envoyBaseId, ingress, validate"
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -438,6 +460,14 @@ class Config(FunctionConfig):
             )
         if self.podTemplates is not None:
             self._pod_templates(b)
+        if self.serviceAccounts is not None:
+            b.add(
+                "service-account-annotations",
+                "serviceAccounts",
+                service_account_annotations,
+                _set_fields(self.serviceAccounts, ("serviceAccounts",), {f: f for f in ServiceAccounts.model_fields}),
+                ("serviceAccounts",),
+            )
         if self.envoyBaseId is not None:
             b.add(
                 "envoy-base-id",
@@ -595,7 +625,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress")
+    adapting = ("mesh", "podTemplates", "serviceAccounts", "registry", "auth", "argo", "envoyBaseId", "ingress")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
@@ -639,6 +669,39 @@ def _declared_workloads(mesh) -> dict[str, tuple[tuple, Any]]:
     return fields
 
 
+# Advice one step gives that another section of the same profile resolves: result key ->
+# (the section, whether the profile sets it). Matched by key, never by message text.
+RESOLVED_BY: dict[str, tuple[str, Any]] = {
+    remove_argo.ARTIFACT_REPOSITORY_KEY: (
+        "argo.artifactRepository",
+        lambda p: p.argo is not None and p.argo.artifactRepository is not None,
+    ),
+    remove_argo.ARTIFACT_CREDENTIALS_KEY: (  # the bundled store's Secret: the new store has its own credentials
+        "argo.artifactRepository",
+        lambda p: p.argo is not None and p.argo.artifactRepository is not None,
+    ),
+    # KFP's v2 launcher falls back to minio-service.kubeflow only for a minio:// pipeline root;
+    # removeBundledMinio sets the root to the organisation's s3:// bucket.
+    KFP_LAUNCHER_MINIO_KEY: (
+        "argo.artifactRepository.removeBundledMinio",
+        lambda p: (
+            p.argo is not None
+            and p.argo.artifactRepository is not None
+            and bool(p.argo.artifactRepository.removeBundledMinio)
+        ),
+    ),
+}
+
+
+def _drop_resolved(results: list, config: Config) -> None:
+    """Advice another section resolves stays visible to kpt, as an info result naming that section."""
+    for result in results:
+        resolved = RESOLVED_BY.get(result.key or "")
+        if result.severity == WARNING and resolved is not None and resolved[1](config):
+            result.severity = INFO
+            result.message = f"resolved by the profile's {resolved[0]}: {result.message}"
+
+
 def transform(rl, config: Config) -> str:
     baseline = _integrity_baseline(rl, config)
     summaries = []
@@ -653,6 +716,7 @@ def transform(rl, config: Config) -> str:
         if rl.has_errors:
             _name_failed_step(rl.results[first_new:], step)
             return f"{step.name} failed"
+        _drop_resolved(rl.results[first_new:], config)
         summaries.append(f"{step.name}: {summary}")
     return f"{len(summaries)} steps | " + " | ".join(summaries)
 

@@ -31,6 +31,7 @@ from ..runtime.config import FunctionConfig
 from ..runtime.k8svalidation import NamespaceName
 from ..runtime.paths import field_path, walk_strings
 from ..runtime.podtemplates import has_pod_template, pod_template
+from ..runtime.results import warn
 
 EXAMPLE = """
 apiVersion: kfkrm.dev/v1alpha1
@@ -269,12 +270,13 @@ def _warn_runtime_defaults(rl, old: str, new: str) -> None:
             args = list(container.get("args") or []) + list(container.get("command") or [])
             for entry in defaults.DEFAULTS:
                 if defaults.applies(entry, container.get("image")) and not defaults.overridden(entry, env_names, args):
-                    rl.result(
+                    warn(
+                        rl,
                         f"{entry.component}: its code falls back to {entry.default} at run time "
                         f"({entry.evidence}); {entry.fix(new)}",
-                        "warning",
                         item,
                         where,
+                        key=entry.key,
                     )
 
 

@@ -19,6 +19,12 @@ FUNCTIONS = [
         "set annotations (e.g. sidecar injection) on the pod template of every selected workload",
     ),
     FunctionSpec(
+        "service-account-annotations",
+        "ServiceAccountAnnotations",
+        "kfkrm.fns.service_account_annotations",
+        "annotate ServiceAccounts for workload identity (the cloud IAM role they act as)",
+    ),
+    FunctionSpec(
         "namespace-injection",
         "NamespaceInjection",
         "kfkrm.fns.namespace_injection",

@@ -32,6 +32,10 @@ ARGO_GROUP = "argoproj.io"
 CONTROLLER_LABEL = ("app", "workflow-controller")
 DEFAULT_CONFIGMAP = "workflow-controller-configmap"
 RBAC_GROUP = "rbac.authorization.k8s.io"
+# Result keys of the advice about the external Argo's artifact store, which an artifact
+# repository set in the same profile (argo.artifactRepository) resolves.
+ARTIFACT_REPOSITORY_KEY = "remove-argo/artifact-repository"
+ARTIFACT_CREDENTIALS_KEY = "remove-argo/artifact-credentials"
 # The resources (plural names) of Argo Workflows' CRDs, v2.12 to v3.5.
 ARGO_WORKFLOWS_PLURALS = frozenset(
     {
@@ -301,11 +305,14 @@ def transform(rl, config: Config) -> str:
 
 def _external_argo_warnings(rl, items, controllers, removed) -> None:
     """What KFP still needs from the external Argo the user must provide."""
+    kfp_namespaces = sorted({ctl.namespace for ctl in controllers if ctl.namespace}) or ["kubeflow"]
     warn(
         rl,
         "the external Argo workflow controller must watch every namespace KFP runs workflows in "
-        "(kubeflow and each profile namespace, so cluster-wide, not --namespaced) and run with no "
+        f"({', '.join(kfp_namespaces)} and each profile namespace, so cluster-wide, not --namespaced) and run with no "
         "instanceID: KFP never sets the workflows.argoproj.io/controller-instanceid label",
+        key="remove-argo/external-controller-scope",
+        action=True,
     )
     kfp_version = None
     for item in items:
@@ -342,6 +349,7 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
                 f"the bundled Argo stored artifacts in s3 bucket {s3.get('bucket')!r} at {s3.get('endpoint')!r}: "
                 "the external Argo needs an artifact repository KFP can read (see argo-artifact-repository)",
                 cm,
+                key=ARTIFACT_REPOSITORY_KEY,
             )
             secrets = sorted(
                 {
@@ -357,6 +365,7 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
                     f"workflows read the artifact credentials Secret {', '.join(secrets)} in their own namespace: "
                     "it must exist in every namespace KFP runs workflows in",
                     cm,
+                    key=ARTIFACT_CREDENTIALS_KEY,
                 )
         else:
             warn(
@@ -364,6 +373,7 @@ def _external_argo_warnings(rl, items, controllers, removed) -> None:
                 "the external Argo needs an artifact repository KFP can read, and its credentials Secret "
                 "in every workflow namespace (see argo-artifact-repository)",
                 ctl.item,
+                key=ARTIFACT_REPOSITORY_KEY,
             )
 
 

@@ -480,6 +480,9 @@ class ResourceList:
         object). The new entry goes out as that text."""
         new = Item(raw=raw, layout=_entry_layout(raw, self.seq_indent))
         self.items = [new if i is item else i for i in self.items]
+        for result in self.results:  # results about the item name it as it now is (e.g. its new namespace)
+            if result.item is item:
+                result.item = new
         return new
 
     def remove(self, items: Iterable[Item], why: Optional[str] = None) -> int:

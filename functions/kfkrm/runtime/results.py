@@ -45,12 +45,19 @@ _PATH_ANNOTATIONS = ("config.kubernetes.io/path", "internal.config.kubernetes.io
 _INDEX_ANNOTATIONS = ("config.kubernetes.io/index", "internal.config.kubernetes.io/index")
 
 
+# Result tags (the KRM results' `tags` map): what a program can act on without parsing messages.
+KEY_TAG: Final = "kfkrm.dev/key"  # a stable name for what the result is about, e.g. "remove-argo/artifact-repository"
+ACTION_TAG: Final = "kfkrm.dev/action"  # "cluster": something the operator must do outside the render
+
+
 @dataclass
 class Result:
     message: str
     severity: str = INFO  # a Severity; typed str because ResourceList.result takes a str
     item: Optional["Item"] = None
     field: Optional[str] = None
+    key: Optional[str] = None  # a stable name (KEY_TAG): a profile may drop advice one of its sections resolves
+    action: bool = False  # to do on the cluster, outside the render (ACTION_TAG): `kfkrm build` lists these once
 
     def to_dict(self) -> dict:
         out: dict = {"message": self.message, "severity": self.severity}
@@ -72,6 +79,13 @@ class Result:
                 out["file"] = file
         if self.field:
             out["field"] = {"path": self.field}
+        tags = {}
+        if self.key:
+            tags[KEY_TAG] = self.key
+        if self.action:
+            tags[ACTION_TAG] = "cluster"
+        if tags:
+            out["tags"] = tags
         return out
 
     def one_line(self) -> str:
@@ -86,14 +100,37 @@ class Result:
 # other work edits it; a ResourceList method can delegate to these later.)
 
 
-def info(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
+def _tagged(r: Result, key: Optional[str], action: bool) -> Result:
+    r.key, r.action = key, action
+    return r
+
+
+def info(
+    rl: "ResourceList",
+    message: str,
+    item: Optional["Item"] = None,
+    field: Optional[str] = None,
+    *,
+    key: Optional[str] = None,
+    action: bool = False,
+) -> Result:
     """Record what a function did (kpt shows it; kustomize discards it)."""
-    return rl.result(message, INFO, item, field)
+    return _tagged(rl.result(message, INFO, item, field), key, action)
 
 
-def warn(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
-    """Record what the operator should look at; the run still succeeds."""
-    return rl.result(message, WARNING, item, field)
+def warn(
+    rl: "ResourceList",
+    message: str,
+    item: Optional["Item"] = None,
+    field: Optional[str] = None,
+    *,
+    key: Optional[str] = None,
+    action: bool = False,
+) -> Result:
+    """Record what the operator should look at; the run still succeeds. `key` names the advice
+    (a profile drops it when another of its sections resolves it); `action: True` makes it a
+    "to do on your cluster" entry (outside the render: mesh config, IAM, Secrets)."""
+    return _tagged(rl.result(message, WARNING, item, field), key, action)
 
 
 def error(rl: "ResourceList", message: str, item: Optional["Item"] = None, field: Optional[str] = None) -> Result:
