@@ -28,6 +28,22 @@ fail() {
 [ -f kustomization.yaml ] || [ -f kustomization.yml ] || [ -f Kustomization ] ||
   fail "no kustomization.yaml in $(pwd)"
 
+# Plugin parameters: an Application's `spec.source.plugin.env` reaches the plugin as
+# ARGOCD_ENV_<name>. kfkrm takes one, KFKRM_CLUSTER=<environment>/<region> (set by the
+# multi-cluster ApplicationSet): the folder rendered must be that cluster's, so a template
+# mistake never deploys one cluster's values to another. Any other KFKRM_ parameter is a
+# mistake and is refused by name. The values themselves live in the cluster's folder.
+for var in $(env | sed -n 's/^\(ARGOCD_ENV_KFKRM_[A-Za-z0-9_]*\)=.*/\1/p'); do
+  [ "$var" = ARGOCD_ENV_KFKRM_CLUSTER ] ||
+    fail "unknown plugin parameter ${var#ARGOCD_ENV_} (kfkrm's plugin takes KFKRM_CLUSTER only)"
+done
+if [ -n "${ARGOCD_ENV_KFKRM_CLUSTER+set}" ]; then
+  case "$(pwd)/" in
+    */"$ARGOCD_ENV_KFKRM_CLUSTER"/) ;;
+    *) fail "plugin parameter KFKRM_CLUSTER=$ARGOCD_ENV_KFKRM_CLUSTER does not name this folder ($(pwd))" ;;
+  esac
+fi
+
 if [ -n "${KFKRM_KUSTOMIZE:-}" ]; then
   kustomize_build=$KFKRM_KUSTOMIZE
 elif command -v kustomize >/dev/null 2>&1; then

@@ -118,10 +118,10 @@ def _build(directory: Path, args, progress: _Progress) -> int:
             "exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
             "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs))
         )
-    the_plan = plan(directory)
+    kustomize = kustomize_command(args.kustomize)
+    the_plan = plan(directory, kustomize)
     if args.per_call and the_plan.fast:
         the_plan = Plan(directory, the_plan.kustomization, fallback="--per-call")
-    kustomize = kustomize_command(args.kustomize)
     with tempfile.TemporaryDirectory(prefix="kfkrm-build-") as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "bin").mkdir()
@@ -185,8 +185,8 @@ def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
         try:
             module = spec.load()
             summary = module.transform(rl, parse_config(module.Config, call.config, spec.name))
-        except ConfigError as e:
-            rl.results.append(Result(str(e), ERROR))
+        except ConfigError as e:  # name the file the config came from: the user's to fix
+            rl.results.append(Result(f"{e} (in {call.source})", ERROR))
         except Exception as e:
             if os.environ.get("KFKRM_DEBUG"):
                 traceback.print_exc()

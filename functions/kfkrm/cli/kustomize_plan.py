@@ -114,18 +114,54 @@ def _function_spec(doc: dict) -> Optional[dict]:
     return None
 
 
-def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
-    """The kfkrm function calls a transformers entry makes, or None if it is anything else."""
+def _folder_configs(path: Path, kustomize: Optional[list]) -> Optional[str]:
+    """The transformer configs a folder entry stands for: kustomize builds the folder as a
+    kustomization of its own and uses what it renders as configs (multi-cluster profiles
+    patch the organisation's profile this way). Rendered here with plain kustomize, no
+    plugins, so nothing in it runs; a folder that itself declares functions, or that
+    kustomize cannot render, is left to the per-call route (None)."""
+    kustomization = find_kustomization(path)
+    if kustomize is None or kustomization is None:
+        return None
+    doc = _load(kustomization)
+    if any(doc.get(name) for name in ("transformers", "generators", "validators")):
+        return None
+    import subprocess
+
+    proc = subprocess.run(kustomize + [str(path)], capture_output=True)
+    if proc.returncode != 0:
+        return None
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _kfkrm_calls(entry: str, directory: Path, kustomize: Optional[list] = None) -> Optional[list]:
+    """The kfkrm function calls a transformers entry (a file, or a folder kustomize renders
+    into configs) makes, or None if it is anything else."""
     if not isinstance(entry, str) or "://" in entry:
         return None
     path = directory / entry
-    if not path.is_file():
-        return None
     from ..runtime import yamlio
 
+    source = entry
+    if path.is_dir():
+        text = _folder_configs(path, kustomize)
+        if text is None:
+            return None
+        kustomization = find_kustomization(path)
+        source = f"{entry}: {kustomization}"
+    elif path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    else:
+        return None
     try:  # read as a function reads its config (YAML 1.2: `on` stays a string)
-        docs = [d for d in yamlio.load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except (OSError, UnicodeDecodeError, yamlio.YAMLError):
+        docs = [d for d in yamlio.load_all(text) if d is not None]
+    except yamlio.YAMLError:
         return None
     from ..fns.registry import BY_KIND
     from ..runtime.config import API_VERSION
@@ -140,7 +176,7 @@ def _kfkrm_calls(entry: str, directory: Path) -> Optional[list]:
             return None
         if doc.get("apiVersion") != API_VERSION or doc.get("kind") not in BY_KIND:
             return None  # kfkrm's image, but not a config it knows: let the per-call route report it
-        calls.append(Call(entry, doc))
+        calls.append(Call(source, doc))
     return calls or None
 
 
@@ -179,8 +215,9 @@ def _generators_in_tree(directory: Path, seen: set) -> str:
     return ""
 
 
-def plan(directory: Path) -> Plan:
-    """Decide the route for `directory` (see the module docstring)."""
+def plan(directory: Path, kustomize: Optional[list] = None) -> Plan:
+    """Decide the route for `directory` (see the module docstring). `kustomize` renders
+    folder entries of `transformers:` (without it, a folder entry takes the per-call route)."""
     kustomization = find_kustomization(directory)
     if kustomization is None:
         raise PlanError(f"no kustomization.yaml in {directory}")
@@ -190,7 +227,7 @@ def plan(directory: Path) -> Plan:
     calls: list = []
     keep = len(transformers)
     while keep > 0:
-        found = _kfkrm_calls(transformers[keep - 1], directory)
+        found = _kfkrm_calls(transformers[keep - 1], directory, kustomize)
         if found is None:
             break
         calls[:0] = found
