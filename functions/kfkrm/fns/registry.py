@@ -101,6 +101,7 @@ COMMANDS = {
     "images": "kfkrm.cli.images:main",
     "validate": "kfkrm.cli.validate:main",
     "exec-check": "kfkrm.cli.exec_check:main",
+    "footprint": "kfkrm.cli.footprint:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
