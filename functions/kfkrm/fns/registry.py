@@ -102,6 +102,7 @@ COMMANDS = {
     "validate": "kfkrm.cli.validate:main",
     "exec-check": "kfkrm.cli.exec_check:main",
     "footprint": "kfkrm.cli.footprint:main",
+    "upgrade-plan": "kfkrm.cli.upgrade_plan:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
