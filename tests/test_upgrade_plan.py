@@ -297,3 +297,18 @@ def test_small_blockers_each_with_a_remedy():
     )
     assert [b.field for b in job] == ["spec.template"]
     assert all(b.remedy for b in pvc + shrink + sts + cm + svc + rb + job)
+
+
+@pytest.mark.parametrize(("value", "message"), [(1.3, "quote the version"), ("one.two", "not a Kubernetes version")])
+def test_policy_kubernetes_version_config_errors(value, message):
+    from kfkrm.fns import enterprise_policy
+    from kfkrm.runtime.config import ConfigError
+
+    raw = {
+        "apiVersion": "kfkrm.dev/v1alpha1",
+        "kind": "EnterprisePolicy",
+        "metadata": {"name": "k"},
+        "kubernetesVersion": value,
+    }
+    with pytest.raises(ConfigError, match=message):
+        parse_config(enterprise_policy.Config, raw, "enterprise-policy")
