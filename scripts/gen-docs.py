@@ -8,6 +8,7 @@ example). From it and from the pydantic field descriptions this writes:
                                           in an installed package or the container image
   - docs/functions/<name>.md              the example and the field table, between
                                           <!-- BEGIN GENERATED ... --> / <!-- END GENERATED ... -->
+  - docs/footprint.md                     `kfkrm footprint` of the embedded v1.10 render
 
   scripts/gen-docs.py           rewrite what is stale
   scripts/gen-docs.py --check   exit 1 and name what is stale (tests/test_docs.py runs this)
@@ -160,8 +161,18 @@ def docs_page(spec, text: str) -> str:
     return _replace(text, "fields", field_table(spec))
 
 
+def footprint_page(text: str) -> str:
+    from kfkrm.cli import footprint
+
+    render = ROOT / "upstream" / "kubeflow" / "v1.10" / "all.yaml"
+    table = footprint.table(footprint.findings(render.read_text()))
+    return _replace(text, "footprint-v1.10", f"```text\n$ kfkrm footprint upstream/kubeflow/v1.10/all.yaml\n{table}```")
+
+
 def outputs() -> dict[Path, str]:
     out = {EXAMPLES_MODULE: examples_module()}
+    page = ROOT / "docs" / "footprint.md"
+    out[page] = footprint_page(page.read_text())
     for spec in FUNCTIONS:
         out[example_source(spec.name)] = example_text(spec.name)  # the source itself names IMAGE too
         out[ROOT / "fnconfigs" / f"{spec.name}.yaml"] = example_text(spec.name)

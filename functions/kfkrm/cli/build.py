@@ -17,6 +17,7 @@ that route. Which one ran, and why, is in the last line. See docs/build.md.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shlex
 import shutil
@@ -109,7 +110,17 @@ def main(argv) -> int:
         return FAILED
 
 
-def _build(directory: Path, args, progress: _Progress) -> int:
+def render(directory: Path) -> tuple[int, str]:
+    """(exit status, output) of `kfkrm build DIRECTORY` (its warnings table on stderr): for commands
+    that take a kustomization where a render is expected (upgrade-plan)."""
+    out = io.StringIO()
+    args = argparse.Namespace(per_call=False, kustomize=None)
+    status = _build(directory, args, _Progress(False), out)
+    return status, out.getvalue()
+
+
+def _build(directory: Path, args, progress: _Progress, out=None) -> int:
+    out = out or sys.stdout
     if not directory.is_dir():
         raise PlanError(f"{directory} is not a directory")
     execs = exec_function_files(str(directory))  # the same check as argocd/generate.sh
@@ -163,8 +174,8 @@ def _build(directory: Path, args, progress: _Progress) -> int:
             if failed:
                 return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
         progress("done")
-        sys.stdout.write(output)
-        sys.stdout.flush()
+        out.write(output)
+        out.flush()
         return _finish(results_table.read(str(results_file)), the_plan, OK, "")
 
 

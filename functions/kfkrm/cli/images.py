@@ -61,12 +61,18 @@ def _one_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def _locations(found, fmt: str) -> str:
-    """Each source image with the places it comes from."""
+def image_locations(found) -> dict[str, list[str]]:
+    """Each source image (as `kfkrm images` lists it) with the places it comes from."""
     by_image: dict[str, list[str]] = {}
     for f in found:
         for source in f.sources():
             by_image.setdefault(source, []).append(f.where_text())
+    return by_image
+
+
+def _locations(found, fmt: str) -> str:
+    """Each source image with the places it comes from."""
+    by_image = image_locations(found)
     if fmt == "json":
         return (
             json.dumps([{"image": image, "locations": places} for image, places in sorted(by_image.items())], indent=2)

@@ -21,7 +21,9 @@ USAGE = (
     '  kfkrm schema [KIND]        JSON Schema of every config kind (or of one)\n'
     "  kfkrm build DIR            render a kustomization with kfkrm's functions (no container engine)\n"
     "  kfkrm validate FILE --config POLICY|PROFILE   check rendered manifests against the platform's rules\n"
-    '  kfkrm images FILE --config IMAGEPROXY         the image mirror list'
+    '  kfkrm images FILE --config IMAGEPROXY         the image mirror list\n'
+    "  kfkrm footprint FILE [--baseline OLD]         what the render does beyond Kubeflow's namespaces\n"
+    "  kfkrm upgrade-plan OLD NEW --config PROFILE   what applying NEW over OLD does: blockers, CRDs, images"
 )
 
 

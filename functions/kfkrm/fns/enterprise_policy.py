@@ -17,6 +17,12 @@ Rules (each one is checked only when its section is set):
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
 * istio (`istioVersion`): every Istio API version and field is served by that Istio;
+* kubernetes (`kubernetesVersion`): every object's apiVersion is served by that Kubernetes
+  release (domain/kubernetes_apis.py, from Kubernetes' deprecated API migration guide);
+* footprint (`footprint`): every object that acts beyond Kubeflow's own namespaces
+  (domain/footprint.py: CRDs, cluster roles and bindings, webhooks, mesh-wide Istio config,
+  login objects on a gateway, ...) matches one of `footprint.allow`: the platform team
+  approves the footprint once, and whatever an upgrade adds fails;
 * integrity (`integrity: true`): every reference between objects (domain/references.py:
   Service selectors, routes, webhook services, bindings, service accounts, Istio policy
   selectors and principals, ...) points at something in the render or declared by the
@@ -35,7 +41,8 @@ from typing import Iterator, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..domain import istio_apis, references
+from ..domain import footprint as footprint_domain
+from ..domain import istio_apis, kubernetes_apis, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
@@ -54,9 +61,9 @@ from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-INTEGRITY = "integrity"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, INTEGRITY)
-Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "integrity"]
+INTEGRITY, FOOTPRINT, KUBERNETES = "integrity", "footprint", "kubernetes"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, KUBERNETES, FOOTPRINT, INTEGRITY)
+Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "kubernetes", "footprint", "integrity"]
 NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 
 
@@ -88,6 +95,21 @@ class PlatformObject(Model):
     kind: str = Field(..., description="its kind, e.g. Secret")
     name: str = Field(..., description="its name")
     namespace: Optional[str] = Field(None, description="its namespace (absent: present in every namespace)")
+
+
+class Footprint(Model):
+    """The approved footprint: what the render may do beyond Kubeflow's own namespaces."""
+
+    allow: list[SelectorTerm] = Field(
+        default_factory=list,
+        description="objects whose footprint (kfkrm footprint: CRDs, cluster roles, bindings, webhooks, mesh-wide "
+        "Istio config, gateway login, ...) is approved; any other finding is a violation",
+    )
+    rootNamespace: NamespaceName = Field(
+        footprint_domain.ISTIO_NAMESPACE,
+        description="the mesh's root namespace (meshConfig.rootNamespace), where selector-less Istio config is "
+        "mesh-wide",
+    )
 
 
 class Exemption(SelectorTerm):
@@ -130,6 +152,15 @@ class Config(FunctionConfig):
         None,
         description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is '
         'a violation',
+    )
+    kubernetesVersion: Optional[str] = Field(
+        None,
+        description='the cluster\'s Kubernetes minor version, e.g. "1.31": an apiVersion it no longer serves is a '
+        "violation",
+    )
+    footprint: Optional[Footprint] = Field(
+        None,
+        description="everything the render does beyond Kubeflow's own namespaces is approved in footprint.allow",
     )
     integrity: Optional[bool] = Field(
         None,
@@ -188,6 +219,16 @@ class Config(FunctionConfig):
     def _valid_version(cls, value):
         return istio_apis.check_version_field(value)
 
+    @field_validator("kubernetesVersion", mode="before")
+    @classmethod
+    def _valid_kubernetes_version(cls, value):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise ValueError(f"{value!r}: quote the version (\"1.30\"), YAML reads 1.30 as the number 1.3")
+        kubernetes_apis.parse_minor(value)
+        return str(value)
+
     @model_validator(mode="after")
     def _some_rule(self):
         if all(getattr(self, name) in (None, [], False) for name in RULE_SECTIONS.values()):
@@ -207,6 +248,8 @@ RULE_SECTIONS = {
     FORBID: "forbid",
     AUTH: "authService",
     ISTIO: "istioVersion",
+    KUBERNETES: "kubernetesVersion",
+    FOOTPRINT: "footprint",
     INTEGRITY: "integrity",
 }
 
@@ -448,6 +491,28 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
     report.checked[ISTIO] = checked
 
 
+def check_kubernetes_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
+    minor = kubernetes_apis.parse_minor(version)
+    live = [i for i in items if not i.is_local_config]
+    report.checked[KUBERNETES] = len(live)
+    for item in live:
+        gone = kubernetes_apis.removal(item.api_version, item.kind, minor)
+        if gone is not None:
+            yield Violation(KUBERNETES, item, "apiVersion", f"Kubernetes {version}: {gone.describe()}")
+
+
+def check_footprint(items: list[Item], config: Config, report: Report) -> Iterator[Violation]:
+    rule = config.footprint
+    assert rule is not None
+    gateways = [w.labels for w in (config.gatewayWorkload, config.localGateway) if w is not None and w.labels]
+    live = [i for i in items if not i.is_local_config]
+    found = footprint_domain.footprint(live, footprint_domain.context(live, rule.rootNamespace, gateways))
+    report.checked[FOOTPRINT] = len(found)
+    for f in found:
+        if not any(term.matches(f.item) for term in rule.allow):
+            yield Violation(FOOTPRINT, f.item, f.field, f"[{f.cls}] {f.reason}; not in footprint.allow")
+
+
 def declared(config: Config) -> references.Declared:
     """What the organisation's platform holds outside the render, from the policy's settings."""
     gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
@@ -507,6 +572,10 @@ def check(rl, config: Config, baseline=None) -> Report:
         found += check_auth_service(rl, config.authService, report)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
+    if config.kubernetesVersion:
+        found += check_kubernetes_version(items, config.kubernetesVersion, report)
+    if config.footprint is not None:
+        found += check_footprint(items, config, report)
     if config.integrity:
         found += check_integrity(items, config, baseline, report)
     used = set()

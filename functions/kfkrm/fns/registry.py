@@ -107,6 +107,8 @@ COMMANDS = {
     "images": "kfkrm.cli.images:main",
     "validate": "kfkrm.cli.validate:main",
     "exec-check": "kfkrm.cli.exec_check:main",
+    "footprint": "kfkrm.cli.footprint:main",
+    "upgrade-plan": "kfkrm.cli.upgrade_plan:main",
 }
 
 BY_NAME = {f.name: f for f in FUNCTIONS}

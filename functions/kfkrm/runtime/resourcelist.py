@@ -626,6 +626,17 @@ _DOC_SEPARATOR = re.compile(r"^---[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)", re.M)
 _INDENT_2 = re.compile(r"^(?=[^\r\n])", re.M)
 
 
+def _several_documents(text: str) -> bool:
+    """More than one document with content (not only comments) in `text`."""
+    found = 0
+    for doc in _DOC_SEPARATOR.split(text):
+        if _CONTENT_LINE.search(doc) is not None:
+            found += 1
+            if found > 1:
+                return True
+    return False
+
+
 def items_from_stream(text: str) -> list[Item]:
     """The documents of a multi-document YAML stream (what `kustomize build` prints) as items."""
     items = []
@@ -642,11 +653,12 @@ def items_from_stream(text: str) -> list[Item]:
 
 def read_input(text: str) -> "ResourceList":
     """A ResourceList, a List, or a plain multi-document stream of resources."""
-    try:
-        return ResourceList.parse(text)
-    except InputError:
-        if not _DOC_SEPARATOR.search(text) and "\nkind:" not in "\n" + text:
-            raise
+    if not _several_documents(text):  # a stream of several is never one ResourceList: no whole-text parse
+        try:
+            return ResourceList.parse(text)
+        except InputError:
+            if not _DOC_SEPARATOR.search(text) and "\nkind:" not in "\n" + text:
+                raise
     items = items_from_stream(text)
     for item in items:
         if not item.kind:
