@@ -312,3 +312,19 @@ def test_policy_kubernetes_version_config_errors(value, message):
     }
     with pytest.raises(ConfigError, match=message):
         parse_config(enterprise_policy.Config, raw, "enterprise-policy")
+
+
+def test_security_delta_v1_7_to_v1_10():
+    """v1.10's login policies land on the organisation's gateway (labels istio: acme-gw, from the
+    profile's gatewayWorkload): new footprint; the Spark operator's pod webhook is new too."""
+    sec = the_plan("v1.7.0", "v1.10")["security"]
+    login = {(f["namespace"], f["name"]) for f in sec["newFootprint"] if f["class"] == "gateway-login"}
+    assert login == {
+        ("istio-ingress", "istio-ingressgateway-oauth2-proxy"),
+        ("istio-ingress", "istio-ingressgateway-require-jwt"),
+        ("istio-ingress", "dex-jwt"),
+    }
+    hooks = {f["details"]["webhook"] for f in sec["newFootprint"] if f["class"] == "webhook"}
+    assert "mutate--v1-pod.sparkoperator.k8s.io" in hooks
+    widened = {w["name"]: w["granted"] for w in sec["rbacWidened"]}
+    assert "pipelines.kubeflow.org/runs: create" in widened["ml-pipeline-scheduledworkflow-role"]
