@@ -44,11 +44,12 @@ from ..domain.istio_refs import (
     parse_config_ref,
     virtualservice_gateway_refs,
 )
+from ..domain.pod_metadata import injection
 from ..runtime.config import FunctionConfig, Model, non_empty_when_set
 from ..runtime.k8svalidation import DNS_LABEL_PATTERN, NamespaceName
 from ..runtime.kinds import is_core
 from ..runtime.paths import field_path, walk_strings
-from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
+from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.resourcelist import Item
 from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
@@ -57,7 +58,6 @@ REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gatewa
 INTEGRITY = "integrity"
 RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, INTEGRITY)
 Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "integrity"]
-NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 
 
 class AuthService(Model):
@@ -257,35 +257,6 @@ def check_registries(items: list[Item], allowed: list[str]) -> Iterator[Violatio
             )
     for item, where, value in unparsable_images(items):
         yield Violation(REGISTRY, item, where, f"image {value!r} is not a valid image reference")
-
-
-def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
-    """(injected, why, field) for a pod template: the pod label, else the pod annotation,
-    else the namespace's label decides (None: the Namespace is not in the stream)."""
-    for key in ("labels", "annotations"):
-        value = getattr(tpl, key).get(SIDECAR_INJECT)
-        if value is not None:
-            where = tpl.field("metadata", key, SIDECAR_INJECT)
-            return str(value).lower() == "true", f"pod {key[:-1]} {SIDECAR_INJECT}: {value!r}", where
-    where = tpl.field("metadata")
-    if namespace_labels is None:
-        return (
-            False,
-            "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject",
-            where,
-        )
-    if NAMESPACE_REVISION in namespace_labels:
-        return True, f"namespace label {NAMESPACE_REVISION}", where
-    value = namespace_labels.get(NAMESPACE_INJECTION)
-    if str(value) == "enabled":
-        return True, f"namespace label {NAMESPACE_INJECTION}: enabled", where
-    why = (
-        f"namespace label {NAMESPACE_INJECTION}: {value}"
-        if value is not None
-        else f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod "
-        f"template does not set {SIDECAR_INJECT}"
-    )
-    return False, why, where
 
 
 def check_mesh(items: list[Item], namespaces: list[str], report: Report) -> Iterator[Violation]:
