@@ -17,6 +17,9 @@ Rules (each one is checked only when its section is set):
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
 * istio (`istioVersion`): every Istio API version and field is served by that Istio;
+* login (`loginConsistency: true`): the login's consumers agree (domain/login.py): the auth
+  service's issuer and the mesh's token check, the user id header and the user id prefix of
+  the auth service, the profile controller, KFAM, the dashboard, KFP and the web apps;
 * integrity (`integrity: true`): every reference between objects (domain/references.py:
   Service selectors, routes, webhook services, bindings, service accounts, Istio policy
   selectors and principals, ...) points at something in the render or declared by the
@@ -35,7 +38,7 @@ from typing import Iterator, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..domain import istio_apis, references
+from ..domain import istio_apis, login, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
@@ -55,9 +58,9 @@ from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-INTEGRITY = "integrity"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, INTEGRITY)
-Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "integrity"]
+INTEGRITY, LOGIN = "integrity", "login"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, LOGIN, INTEGRITY)
+Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "login", "integrity"]
 
 
 class AuthService(Model):
@@ -130,6 +133,10 @@ class Config(FunctionConfig):
         None,
         description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is '
         'a violation',
+    )
+    loginConsistency: Optional[bool] = Field(
+        None,
+        description="the login's consumers agree on the issuer, the user id header and the user id prefix",
     )
     integrity: Optional[bool] = Field(
         None,
@@ -207,6 +214,7 @@ RULE_SECTIONS = {
     FORBID: "forbid",
     AUTH: "authService",
     ISTIO: "istioVersion",
+    LOGIN: "loginConsistency",
     INTEGRITY: "integrity",
 }
 
@@ -310,8 +318,9 @@ def _term_text(term: SelectorTerm) -> str:
     return ", ".join(f"{k}={v}" for k, v in term.model_dump(exclude_none=True).items())
 
 
-def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violation]:
-    """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`)."""
+def check_auth_service(rl, auth: AuthService, report: Report, provided=()) -> Iterator[Violation]:
+    """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`);
+    `provided`: the platformObjects, which the organisation provides outside the render."""
     workloads = find_auth_workloads(rl, auth.workload)
     report.checked[AUTH] = len(workloads)
     if not workloads:
@@ -335,6 +344,8 @@ def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violat
                     f"the auth service's {item.kind} is in namespace {item.namespace}, not {wanted}",
                 )
         for kind, name in missing:
+            if any(o.kind == kind and o.name == name and o.namespace in (None, workload.namespace) for o in provided):
+                continue
             elsewhere = [
                 i.namespace for i in rl.items if i.kind == kind and i.name == name and i.namespace != workload.namespace
             ]
@@ -385,6 +396,12 @@ def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
                             field_path(parts),
                             f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}",
                         )
+
+
+def check_login(items: list[Item], report: Report) -> Iterator[Violation]:
+    report.checked[LOGIN] = sum(1 for _ in login.settings(items))
+    for setting, message in login.disagreements(items):
+        yield Violation(LOGIN, setting.item, setting.field, message)
 
 
 def check_istio_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
@@ -475,9 +492,11 @@ def check(rl, config: Config, baseline=None) -> Report:
     if config.forbid:
         found += check_forbidden(items, config.forbid)
     if config.authService:
-        found += check_auth_service(rl, config.authService, report)
+        found += check_auth_service(rl, config.authService, report, config.platformObjects)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
+    if config.loginConsistency:
+        found += check_login(items, report)
     if config.integrity:
         found += check_integrity(items, config, baseline, report)
     used = set()

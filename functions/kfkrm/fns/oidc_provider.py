@@ -46,6 +46,7 @@ AUTHSERVICE_DROP = ("OIDC_AUTH_URL",)
 AUTHSERVICE_SKIP = ("SKIP_AUTH_URI", "SKIP_AUTH_URLS")
 # oauth2_proxy.cfg settings that made it talk to Dex without discovery.
 CFG_DROP = ("login_url", "redeem_url", "oidc_jwks_url")
+DISPLAY_NAME = "SSO"  # oauth2-proxy's sign-in button: "Sign in with SSO"
 
 
 class ClientSecret(Model):
@@ -327,12 +328,11 @@ def _cfg_quote(value: str) -> str:
 def _rewrite_cfg(text: str, config: Config, pattern) -> tuple[str, list[str]]:
     """oauth2_proxy.cfg pointed at the provider: (new text, one message per change). Comment
     blocks that speak of Dex go with it."""
-    host = urlsplit(config.issuer).hostname or config.issuer
     wanted = {
         "oidc_issuer_url": _cfg_quote(config.issuer),
         "scope": _cfg_quote(" ".join(config.scopes)),
         "skip_oidc_discovery": "false",
-        "provider_display_name": _cfg_quote(host),
+        "provider_display_name": _cfg_quote(DISPLAY_NAME),
     }
     if config.groupsClaim:
         wanted["oidc_groups_claim"] = _cfg_quote(config.groupsClaim)
