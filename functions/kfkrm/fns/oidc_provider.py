@@ -305,6 +305,15 @@ def _oauth2_proxy(run: _Run, items, workload, pattern) -> None:
                     run.changes += len(changes)
                     for change in changes:
                         info(run.rl, change, cm, field_path(("data", key)))
+            if isinstance(text, str) and login.cfg_value(text, "cookie_refresh") in ("0", "0s", ""):
+                warn(
+                    run.rl,
+                    f"cookie_refresh is off and cookie_expire is {login.cfg_value(text, 'cookie_expire')}, "
+                    "tuned to Dex's 24h tokens: the gateway rejects the JWT once the provider's ID token expires; "
+                    "set cookie_refresh below its lifetime (and grant a refresh token) or cookie_expire to it",
+                    cm,
+                    field_path(("data", key)),
+                )
             if key == "ALLOW_SELF_SIGNED_ISSUER" and str(text).lower() == "true":
                 warn(
                     run.rl,
