@@ -30,7 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..domain import dex as dex_domain
 from ..domain import login
-from ..domain.authservice import find_auth_workloads, referenced_objects
+from ..domain.authservice import find_auth_workloads, referenced_objects, runs_auth_image
 from ..domain.pod_metadata import injection
 from ..runtime.config import FunctionConfig, Model
 from ..runtime.k8svalidation import is_dns_subdomain
@@ -218,6 +218,8 @@ def _client_env(run: _Run, items, workload, id_name: str, secret_name: str, clie
     secret_ref = {"secretKeyRef": {"name": config.clientSecret.name, "key": config.clientSecret.key}}
     bundled = []
     for where, container in tpl.containers():
+        if not runs_auth_image(container):
+            continue
         env = container.setdefault("env", [])
         by_name = {e.get("name"): (i, e) for i, e in enumerate(env) if isinstance(e, dict)}
         wanted = {secret_name: ("valueFrom", secret_ref)}

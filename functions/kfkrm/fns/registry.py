@@ -85,7 +85,7 @@ FUNCTIONS = [
         "oidc-provider",
         "OidcProvider",
         "kfkrm.fns.oidc_provider",
-        "point Kubeflow's login at the organisation's OIDC provider (SSO), optionally removing the bundled Dex",
+        "point Kubeflow's login at the organisation's OIDC provider (SSO); optionally remove the bundled Dex",
     ),
     FunctionSpec(
         "enterprise-policy",
