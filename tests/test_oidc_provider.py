@@ -393,3 +393,15 @@ spec:
         ("ml-pipeline", "spec.template.spec.containers[0].env[0].value"),
         ("dex-jwt", "spec.jwtRules[0].issuer"),
     }, violations
+
+
+def test_the_profile_section_is_the_function():
+    """`sso` in a profile gives the output oidc-provider gives with the same settings."""
+    sso = yaml.safe_load(PROFILE)["sso"]
+    profile = yaml.safe_dump({"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterpriseProfile", "sso": sso})
+    config = yaml.safe_dump({"apiVersion": "kfkrm.dev/v1alpha1", "kind": "OidcProvider", **sso})
+    via_profile = run_rendered("enterprise-profile", "v1.10", profile)
+    alone = run_rendered("oidc-provider", "v1.10", config)
+    assert via_profile.exit_code == 0 and alone.exit_code == 0, via_profile.stderr + alone.stderr
+    assert _items_block(via_profile.stdout) == _items_block(alone.stdout)
+    assert "removed 11 objects of the bundled Dex" in alone.stderr
