@@ -405,3 +405,67 @@ def test_the_profile_section_is_the_function():
     assert via_profile.exit_code == 0 and alone.exit_code == 0, via_profile.stderr + alone.stderr
     assert _items_block(via_profile.stdout) == _items_block(alone.stdout)
     assert "removed 11 objects of the bundled Dex" in alone.stderr
+
+
+DEX_ONLY = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: auth}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: dex, namespace: auth}
+spec:
+  selector: {matchLabels: {app: dex}}
+  template:
+    metadata: {labels: {app: dex}}
+    spec:
+      containers: [{name: dex, image: "registry.corp.example.com/proxy/dexidp/dex:v2.41.1"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dex, namespace: auth}
+spec: {selector: {app: dex}, ports: [{port: 5556}]}
+"""
+OTHER_IN_AUTH = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ldap-sync, namespace: auth}
+spec:
+  selector: {matchLabels: {app: ldap-sync}}
+  template:
+    metadata: {labels: {app: ldap-sync}}
+    spec:
+      containers: [{name: sync, image: registry.corp.example.com/ldap-sync:1}]
+"""
+STILL_DEX = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: my-app, namespace: team}
+data: {JWKS: "http://dex.auth.svc.cluster.local:5556/dex/keys"}
+"""
+
+
+def test_dex_namespace_stays_when_something_else_lives_there_and_leftover_addresses_are_warnings():
+    out = run_docs(
+        "oidc-provider",
+        AUTHSERVICE % "",
+        DEX_ONLY,
+        OTHER_IN_AUTH,
+        STILL_DEX,
+        config=FUNCTION_CONFIG + "removeBundledDex: true\n",
+    )
+    assert out.exit_code == 0, out.stderr
+    doc = load_output(out.stdout)
+    names = {(o["kind"], o["metadata"]["name"]) for o in doc["items"]}
+    assert ("Deployment", "dex") not in names and ("Service", "dex") not in names  # Dex behind a registry proxy
+    assert {("Namespace", "auth"), ("Deployment", "ldap-sync"), ("ConfigMap", "my-app")} <= names
+    warnings = [
+        (r.get("resourceRef", {}).get("name"), (r.get("field") or {}).get("path"), r["message"])
+        for r in doc["results"]
+        if r["severity"] == "warning"
+    ]
+    assert any(n == "auth" and "Deployment auth/ldap-sync" in m for n, _, m in warnings), warnings
+    assert any(n == "my-app" and f == "data.JWKS" and "still addresses the bundled Dex" in m for n, f, m in warnings), (
+        warnings
+    )
