@@ -1,8 +1,8 @@
-"""The whole platform at once: every adaptation of issues 11, 15 and 16 in one profile.
+"""The whole platform at once: every adaptation of issues 11, 15, 16 and 19 in one profile.
 
 Kubeflow moved to `ml-platform`, routed through the organisation's gateway
 `istio-ingress/acme-gw` with its own workload identity and cluster-local gateway, the bundled
-Istio, Argo and minio removed, the auth service in the mesh, images through the registry
+Istio, Argo, minio and Dex removed, the login on the organisation's SSO, the auth service in the mesh, images through the registry
 proxy, and the derived policy with its integrity rule on (the profile's default, against its
 own input as the baseline). On every rendered release:
 
@@ -55,6 +55,15 @@ argo:
   artifactRepository:
     s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, useSDKCreds: true}
     removeBundledMinio: true
+sso:
+  issuer: https://sso.acme.internal/oauth2/default
+  clientId: kubeflow
+  clientSecret: {name: kubeflow-oidc, key: client-secret}
+  scopes: [openid, profile, email, groups]
+  userIdClaim: email
+  groupsClaim: groups
+  userIdPrefix: ""
+  removeBundledDex: true
 validate: true
 """
 GATEWAY_IDENTITY = re.compile(r"istio-ingressgateway|cluster\.local/ns/istio-system/sa/")

@@ -10,6 +10,8 @@ overrides it. The profile's derived policy exempts exactly the opt-outs kept."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from ..runtime.config import Model
@@ -18,6 +20,7 @@ from ..runtime.results import error, info, warn
 from ..runtime.selectors import select
 
 FORCE_INJECTION = "forceInjection"
+NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 
 
 class OptOuts(Model):
@@ -81,3 +84,32 @@ def apply_to_pod_templates(rl, config, key: str, values: dict) -> str:
         warn(rl, f"no workload with a pod template in the input; no {key} set")
     up_to_date = len(selected) - changed
     return f"set {key} on {changed} pod templates ({up_to_date} of {len(selected)} selected already up to date)"
+
+
+def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
+    """(injected, why, field) for a pod template: the pod label, else the pod annotation,
+    else the namespace's label decides (None: the Namespace is not in the stream)."""
+    for key in ("labels", "annotations"):
+        value = getattr(tpl, key).get(SIDECAR_INJECT)
+        if value is not None:
+            where = tpl.field("metadata", key, SIDECAR_INJECT)
+            return str(value).lower() == "true", f"pod {key[:-1]} {SIDECAR_INJECT}: {value!r}", where
+    where = tpl.field("metadata")
+    if namespace_labels is None:
+        return (
+            False,
+            "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject",
+            where,
+        )
+    if NAMESPACE_REVISION in namespace_labels:
+        return True, f"namespace label {NAMESPACE_REVISION}", where
+    value = namespace_labels.get(NAMESPACE_INJECTION)
+    if str(value) == "enabled":
+        return True, f"namespace label {NAMESPACE_INJECTION}: enabled", where
+    why = (
+        f"namespace label {NAMESPACE_INJECTION}: {value}"
+        if value is not None
+        else f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod "
+        f"template does not set {SIDECAR_INJECT}"
+    )
+    return False, why, where

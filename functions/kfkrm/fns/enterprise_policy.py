@@ -23,6 +23,9 @@ Rules (each one is checked only when its section is set):
   (domain/footprint.py: CRDs, cluster roles and bindings, webhooks, mesh-wide Istio config,
   login objects on a gateway, ...) matches one of `footprint.allow`: the platform team
   approves the footprint once, and whatever an upgrade adds fails;
+* login (`loginConsistency: true`): the login's consumers agree (domain/login.py): the auth
+  service's issuer and the mesh's token check, the user id header and the user id prefix of
+  the auth service, the profile controller, KFAM, the dashboard, KFP and the web apps;
 * integrity (`integrity: true`): every reference between objects (domain/references.py:
   Service selectors, routes, webhook services, bindings, service accounts, Istio policy
   selectors and principals, ...) points at something in the render or declared by the
@@ -42,7 +45,7 @@ from typing import Iterator, Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..domain import footprint as footprint_domain
-from ..domain import istio_apis, kubernetes_apis, references
+from ..domain import istio_apis, kubernetes_apis, login, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
@@ -51,20 +54,22 @@ from ..domain.istio_refs import (
     parse_config_ref,
     virtualservice_gateway_refs,
 )
+from ..domain.pod_metadata import injection
 from ..runtime.config import FunctionConfig, Model, non_empty_when_set
 from ..runtime.k8svalidation import DNS_LABEL_PATTERN, NamespaceName
 from ..runtime.kinds import is_core
 from ..runtime.paths import field_path, walk_strings
-from ..runtime.podtemplates import SIDECAR_INJECT, has_pod_template, pod_template
+from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.resourcelist import Item
 from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-INTEGRITY, FOOTPRINT, KUBERNETES = "integrity", "footprint", "kubernetes"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, KUBERNETES, FOOTPRINT, INTEGRITY)
-Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "kubernetes", "footprint", "integrity"]
-NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
+INTEGRITY, FOOTPRINT, KUBERNETES, LOGIN = "integrity", "footprint", "kubernetes", "login"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, KUBERNETES, LOGIN, FOOTPRINT, INTEGRITY)
+Rule = Literal[
+    "registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "kubernetes", "login", "footprint", "integrity"
+]
 
 
 class AuthService(Model):
@@ -162,6 +167,10 @@ class Config(FunctionConfig):
         None,
         description="everything the render does beyond Kubeflow's own namespaces is approved in footprint.allow",
     )
+    loginConsistency: Optional[bool] = Field(
+        None,
+        description="the login's consumers agree on the issuer, the user id header and the user id prefix",
+    )
     integrity: Optional[bool] = Field(
         None,
         description="every reference between objects points at something (with a baseline: none the adaptation broke)",
@@ -250,6 +259,7 @@ RULE_SECTIONS = {
     ISTIO: "istioVersion",
     KUBERNETES: "kubernetesVersion",
     FOOTPRINT: "footprint",
+    LOGIN: "loginConsistency",
     INTEGRITY: "integrity",
 }
 
@@ -300,35 +310,6 @@ def check_registries(items: list[Item], allowed: list[str]) -> Iterator[Violatio
             )
     for item, where, value in unparsable_images(items):
         yield Violation(REGISTRY, item, where, f"image {value!r} is not a valid image reference")
-
-
-def injection(tpl, namespace_labels: Optional[dict]) -> tuple[bool, str, str]:
-    """(injected, why, field) for a pod template: the pod label, else the pod annotation,
-    else the namespace's label decides (None: the Namespace is not in the stream)."""
-    for key in ("labels", "annotations"):
-        value = getattr(tpl, key).get(SIDECAR_INJECT)
-        if value is not None:
-            where = tpl.field("metadata", key, SIDECAR_INJECT)
-            return str(value).lower() == "true", f"pod {key[:-1]} {SIDECAR_INJECT}: {value!r}", where
-    where = tpl.field("metadata")
-    if namespace_labels is None:
-        return (
-            False,
-            "its Namespace is not in the stream and the pod template does not set sidecar.istio.io/inject",
-            where,
-        )
-    if NAMESPACE_REVISION in namespace_labels:
-        return True, f"namespace label {NAMESPACE_REVISION}", where
-    value = namespace_labels.get(NAMESPACE_INJECTION)
-    if str(value) == "enabled":
-        return True, f"namespace label {NAMESPACE_INJECTION}: enabled", where
-    why = (
-        f"namespace label {NAMESPACE_INJECTION}: {value}"
-        if value is not None
-        else f"its Namespace has neither {NAMESPACE_INJECTION}: enabled nor {NAMESPACE_REVISION}, and the pod "
-        f"template does not set {SIDECAR_INJECT}"
-    )
-    return False, why, where
 
 
 def check_mesh(items: list[Item], namespaces: list[str], report: Report) -> Iterator[Violation]:
@@ -382,8 +363,9 @@ def _term_text(term: SelectorTerm) -> str:
     return ", ".join(f"{k}={v}" for k, v in term.model_dump(exclude_none=True).items())
 
 
-def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violation]:
-    """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`)."""
+def check_auth_service(rl, auth: AuthService, report: Report, provided=()) -> Iterator[Violation]:
+    """The auth service is found as AuthServiceRelocation finds it (by image, or `workload`);
+    `provided`: the platformObjects, which the organisation provides outside the render."""
     workloads = find_auth_workloads(rl, auth.workload)
     report.checked[AUTH] = len(workloads)
     if not workloads:
@@ -407,6 +389,8 @@ def check_auth_service(rl, auth: AuthService, report: Report) -> Iterator[Violat
                     f"the auth service's {item.kind} is in namespace {item.namespace}, not {wanted}",
                 )
         for kind, name in missing:
+            if any(o.kind == kind and o.name == name and o.namespace in (None, workload.namespace) for o in provided):
+                continue
             elsewhere = [
                 i.namespace for i in rl.items if i.kind == kind and i.name == name and i.namespace != workload.namespace
             ]
@@ -457,6 +441,12 @@ def _stale_auth_references(rl, own: list, wanted: str) -> Iterator[Violation]:
                             field_path(parts),
                             f"names the auth service as {m.group(0)!r}, in namespace {m['ns']}, not {wanted}",
                         )
+
+
+def check_login(items: list[Item], report: Report) -> Iterator[Violation]:
+    report.checked[LOGIN] = sum(1 for _ in login.settings(items))
+    for setting, message in login.disagreements(items):
+        yield Violation(LOGIN, setting.item, setting.field, message)
 
 
 def check_istio_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
@@ -569,13 +559,15 @@ def check(rl, config: Config, baseline=None) -> Report:
     if config.forbid:
         found += check_forbidden(items, config.forbid)
     if config.authService:
-        found += check_auth_service(rl, config.authService, report)
+        found += check_auth_service(rl, config.authService, report, config.platformObjects)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
     if config.kubernetesVersion:
         found += check_kubernetes_version(items, config.kubernetesVersion, report)
     if config.footprint is not None:
         found += check_footprint(items, config, report)
+    if config.loginConsistency:
+        found += check_login(items, report)
     if config.integrity:
         found += check_integrity(items, config, baseline, report)
     used = set()

@@ -19,8 +19,10 @@ run in this process, one after the other, on the same ResourceList:
                 9 pod-template-labels       podTemplates.labels (include, exclude)
                10 pod-template-annotations  podTemplates.annotations (include, exclude)
                11 service-account-annotations serviceAccounts.annotations (include, exclude): workload identity
-               12 envoy-base-id             envoyBaseId (after the sidecar annotations it depends on)
-  validation   13 enterprise-policy         validate: an EnterprisePolicy derived from the above
+  login        12 oidc-provider             sso (after the enrolment: its check that the auth service reaches
+                                            the provider sees the final sidecars)
+               13 envoy-base-id             envoyBaseId (after the sidecar annotations it depends on)
+  validation   14 enterprise-policy         validate: an EnterprisePolicy derived from the above
 
 Sections are optional; a step runs only when its section (or field) is set. The output is
 the output of running those functions one by one with the same settings, except for
@@ -50,7 +52,7 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
-from ..domain import gateway_identity, object_store
+from ..domain import dex, gateway_identity, object_store
 from ..domain.kubeflow_namespace_defaults import KFP_LAUNCHER_MINIO_KEY
 from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import kept_opt_outs
@@ -65,6 +67,7 @@ from . import (
     ingress_gateway,
     namespace_injection,
     namespace_relocation,
+    oidc_provider,
     pod_template_annotations,
     pod_template_labels,
     remove_argo,
@@ -222,6 +225,20 @@ class Ingress(Model):
     tls: Optional[ingress_gateway.TLS] = Field(None, description="an HTTPS server to add to a Gateway")
 
 
+class Sso(Model):
+    issuer: str = Field(..., description="the organisation's OIDC issuer URL (oidc-provider)")
+    clientId: str = Field(..., description="Kubeflow's client id at the provider")
+    clientSecret: oidc_provider.ClientSecret = Field(
+        ..., description="the Secret {name, key} with the client secret, in the auth service's namespace"
+    )
+    scopes: Optional[list[str]] = Field(None, description="scopes (default openid, profile, email, groups)")
+    userIdClaim: Optional[str] = Field(None, description="the claim that becomes kubeflow-userid (default email)")
+    groupsClaim: Optional[str] = Field(None, description="the claim that becomes kubeflow-groups")
+    userIdPrefix: Optional[str] = Field(None, description="the user id prefix, the same in every consumer")
+    jwksUri: Optional[str] = Field(None, description="the provider's JWKS URL (default: from discovery)")
+    removeBundledDex: Optional[bool] = Field(None, description="remove the bundled Dex, with everything of it")
+
+
 class Platform(Model):
     namespace: str = Field(
         ...,
@@ -329,6 +346,7 @@ class Config(FunctionConfig):
         None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)"
     )
     ingress: Optional[Ingress] = Field(None, description="the ingress gateway Service as a load balancer")
+    sso: Optional[Sso] = Field(None, description="the organisation's OIDC provider for Kubeflow's login (Dex goes)")
     validate_: Optional[Validate] = Field(
         None,
         alias="validate",
@@ -366,12 +384,13 @@ class Config(FunctionConfig):
             "argo",
             "envoyBaseId",
             "ingress",
+            "sso",
             "validate_",
         )
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
                 "sets no section; set at least one of platform, mesh, podTemplates, serviceAccounts, registry, auth, "
-                "argo, envoyBaseId, ingress, validate"
+                "argo, envoyBaseId, ingress, sso, validate"
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -468,6 +487,9 @@ class Config(FunctionConfig):
                 _set_fields(self.serviceAccounts, ("serviceAccounts",), {f: f for f in ServiceAccounts.model_fields}),
                 ("serviceAccounts",),
             )
+        if self.sso is not None:
+            fields = _set_fields(self.sso, ("sso",), {f: f for f in Sso.model_fields})
+            b.add("oidc-provider", "sso", oidc_provider, fields, ("sso",))
         if self.envoyBaseId is not None:
             b.add(
                 "envoy-base-id",
@@ -580,7 +602,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     allowedGateways:   [mesh.gateway].
     forbid:            the bundled Argo's workflow-controller (argo.external), istiod
                        (mesh.removeBundledIstio), the bundled minio's Deployment, Service,
-                       Secret and claim (argo.artifactRepository.removeBundledMinio), plus validate.forbid.
+                       Secret and claim (argo.artifactRepository.removeBundledMinio), Dex's
+                       Deployment and CRDs (sso.removeBundledDex), plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -588,7 +611,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     baselineNamespaces: {platform.kubeflowNamespace: platform.namespace}: the baseline is the
                        input, taken before the relocation.
     platformObjects:   the S3 credentials Secret (argo.artifactRepository.s3), which the organisation
-                       provides in every workflow namespace.
+                       provides in every workflow namespace; the OIDC client Secret (sso.clientSecret).
+    loginConsistency:  true with sso.
     exemptions:        validate.exemptions.
     """
     fields: dict[str, tuple[tuple, Any]] = {}
@@ -617,6 +641,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         and profile.argo.artifactRepository.removeBundledMinio
     ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
+    if profile.sso is not None and profile.sso.removeBundledDex:
+        forbid += [dict(term) for term in dex.FORBID_TERMS]
     forbid += options.forbid or []
     if forbid:
         fields["forbid"] = (("validate", "forbid"), forbid)
@@ -625,7 +651,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = ("mesh", "podTemplates", "serviceAccounts", "registry", "auth", "argo", "envoyBaseId", "ingress")
+    adapting = ("mesh", "podTemplates", "serviceAccounts", "registry", "auth", "argo", "envoyBaseId", "ingress", "sso")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
@@ -642,6 +668,11 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
                 ("argo", "artifactRepository", "s3"),
                 [{"kind": "Secret", "name": name} for name in sorted(secrets)],
             )
+    if profile.sso is not None:
+        fields["loginConsistency"] = (("sso",), True)
+        secret = {"kind": "Secret", "name": profile.sso.clientSecret.name}
+        objects = fields.get("platformObjects", (("sso", "clientSecret"), []))
+        fields["platformObjects"] = (objects[0], objects[1] + [secret])
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields

@@ -88,6 +88,12 @@ FUNCTIONS = [
         "point Argo workflows and KFP at the organisation's S3 artifact store",
     ),
     FunctionSpec(
+        "oidc-provider",
+        "OidcProvider",
+        "kfkrm.fns.oidc_provider",
+        "point Kubeflow's login at the organisation's OIDC provider (SSO); optionally remove the bundled Dex",
+    ),
+    FunctionSpec(
         "enterprise-policy",
         "EnterprisePolicy",
         "kfkrm.fns.enterprise_policy",
