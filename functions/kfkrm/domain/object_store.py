@@ -1,20 +1,25 @@
-"""The object store Kubeflow Pipelines bundles (a minio server), found by evidence, and the
-names KFP reaches it by.
+"""The object store Kubeflow Pipelines bundles (minio up to KFP 2.14, SeaweedFS from KFP 2.15,
+whatever S3 server a later release ships), found by evidence, and the names KFP reaches it by.
 
 KFP does not discover its store: it addresses it by fixed names. The UI's `MINIO_HOST`
 defaults to the Service `minio-service`; the API server and KFP v2's launcher fall back on
 the service-link variables Kubernetes derives from that Service (`MINIO_SERVICE_SERVICE_HOST`,
 `_PORT`); the v2 launcher's default credentials, and the Secret the profile controller copies
-into every profile namespace, are `mlpipeline-minio-artifact`. So the bundled minio is the
-workload that runs a minio server (its image's last path component is `minio`, its arguments
-say `server`) and that a Service named `minio-service` selects. From it come, like RemoveArgo
-does for Argo: the Services selecting its pods, the PersistentVolumeClaims and Secrets its pods
-use, its own ServiceAccount, the DestinationRules whose host is one of its Services, and the
-policies (Istio's AuthorizationPolicy/PeerAuthentication/RequestAuthentication/Sidecar/
-EnvoyFilter/Telemetry, NetworkPolicy, PodDisruptionBudget) whose workload selector picks its
-pods and no other workload's. A claim, Secret or ServiceAccount another workload uses is kept
-with a warning (except the credentials Secret, whose KFP users the caller rewrites).
-A minio server no `minio-service` selects is not KFP's: kept, with a warning."""
+(or, from KFP 2.15, creates per namespace) into every profile namespace, are
+`mlpipeline-minio-artifact`. KFP 2.15 keeps that Service for its SeaweedFS ("backwards
+compatibility": `minio-service` selects `app: seaweedfs`, port 9000 to SeaweedFS's S3 port
+8333). So the bundled store is whatever workload a Service named `minio-service` selects,
+whatever its image: a minio server, a SeaweedFS server, or the next one. From it come, like
+RemoveArgo does for Argo: the Services selecting its pods, the PersistentVolumeClaims and
+Secrets its pods use (env, envFrom, volumes), its own ServiceAccount, the DestinationRules
+whose host is one of its Services, and the policies (Istio's AuthorizationPolicy/
+PeerAuthentication/RequestAuthentication/Sidecar/EnvoyFilter/Telemetry, NetworkPolicy,
+PodDisruptionBudget) whose workload selector picks its pods and no other workload's. A claim,
+Secret or ServiceAccount another workload uses is kept with a warning (except the credentials
+Secret, whose KFP users the caller rewrites).
+A minio server no `minio-service` selects is not KFP's: kept, with a warning. A `minio-service`
+that selects no workload in the input leaves the store unidentified (`unidentified`): the
+caller must not claim there is nothing to remove while KFP still addresses it."""
 
 from __future__ import annotations
 
@@ -26,12 +31,16 @@ from .labelselector import selector_matches
 KFP_MINIO_SERVICE = "minio-service"
 KFP_MINIO_SECRET = "mlpipeline-minio-artifact"
 MINIO_SCHEME = "minio://"
-# EnterprisePolicy forbid terms for the bundled minio (its names in every Kubeflow release).
+# EnterprisePolicy forbid terms for the bundled store: its names in every Kubeflow release
+# (minio up to KFP 2.14; SeaweedFS in KFP 2.15, kubeflow/pipelines manifests/kustomize/third-party/seaweedfs).
 FORBID_TERMS = (
     {"group": "apps", "kind": "Deployment", "name": "minio"},
     {"group": "core", "kind": "Service", "name": KFP_MINIO_SERVICE},
     {"group": "core", "kind": "Secret", "name": KFP_MINIO_SECRET},
     {"group": "core", "kind": "PersistentVolumeClaim", "name": "minio-pvc"},
+    {"group": "apps", "kind": "Deployment", "name": "seaweedfs"},
+    {"group": "core", "kind": "Service", "name": "seaweedfs"},
+    {"group": "core", "kind": "PersistentVolumeClaim", "name": "seaweedfs-pvc"},
 )
 
 _ISTIO_SELECTOR_PATHS = {
@@ -125,33 +134,48 @@ def _pod_references(spec: dict) -> tuple[set, set]:
 
 
 @dataclass
-class BundledMinio:
-    """What find_bundled_minio found: the objects to remove (with why), warnings on kept
-    objects, and the names clients address the removed ones by."""
+class BundledStore:
+    """What find_bundled_store found: the objects to remove (with why), warnings on kept
+    objects, the names clients address the removed ones by, and the `minio-service` Services
+    that select no workload in the input (the store cannot be identified behind them)."""
 
     remove: dict = field(default_factory=dict)  # id(item) -> (item, why)
     warnings: list = field(default_factory=list)  # (item, message)
     addresses: set = field(default_factory=set)  # Service DNS names, every form
     secrets: set = field(default_factory=set)  # (namespace, name) of removed Secrets
+    servers: list = field(default_factory=list)  # the store's workloads
+    unidentified: list = field(default_factory=list)  # minio-service Services selecting no workload
 
     def mark(self, item, why: str) -> None:
         self.remove.setdefault(id(item), (item, why))
 
 
-def find_bundled_minio(items: list) -> BundledMinio:
-    found = BundledMinio()
+def _server_name(workload) -> str:
+    """What the store's server runs, for messages: the image's last path component."""
+    template = pod_template(workload)
+    images = [image_repository_name(c.get("image") or "") for _, c in template.containers()] if template else []
+    return images[0] if images else workload.name
+
+
+def find_bundled_store(items: list) -> BundledStore:
+    found = BundledStore()
     workloads = [i for i in items if has_pod_template(i)]
     by_key = {(i.kind, i.namespace, i.name): i for i in items}
     services = [i for i in items if i.kind == "Service" and i.group == ""]
-    for server in (w for w in workloads if is_minio_server(w)):
-        template = pod_template(server)
-        labels, ns = template.labels, server.namespace
-        selecting = [
-            s
-            for s in services
-            if s.namespace == ns and _match_labels_selects((s.obj.get("spec") or {}).get("selector"), labels)
+    for svc in (s for s in services if s.name == KFP_MINIO_SERVICE):
+        selector = (svc.obj.get("spec") or {}).get("selector")
+        picked = [
+            w
+            for w in workloads
+            if w.namespace == svc.namespace
+            and pod_template(w) is not None
+            and _match_labels_selects(selector, pod_template(w).labels)
         ]
-        if not any(s.name == KFP_MINIO_SERVICE for s in selecting):
+        if not picked:
+            found.unidentified.append(svc)
+        found.servers += [w for w in picked if w not in found.servers]
+    for server in workloads:
+        if server not in found.servers and is_minio_server(server):
             found.warnings.append(
                 (
                     server,
@@ -159,12 +183,23 @@ def find_bundled_minio(items: list) -> BundledMinio:
                     "not the store Kubeflow Pipelines bundles; kept",
                 )
             )
-            continue
-        found.mark(server, "the minio server Kubeflow Pipelines bundles (a Service minio-service selects it)")
+    for server in found.servers:
+        template = pod_template(server)
+        labels, ns = template.labels, server.namespace
+        selecting = [
+            s
+            for s in services
+            if s.namespace == ns and _match_labels_selects((s.obj.get("spec") or {}).get("selector"), labels)
+        ]
+        found.mark(
+            server,
+            f"the object store Kubeflow Pipelines bundles ({_server_name(server)}; "
+            f"the Service {KFP_MINIO_SERVICE} selects it)",
+        )
         for svc in selecting:
-            found.mark(svc, "a Service of the bundled minio (selects its pods)")
+            found.mark(svc, "a Service of the bundled object store (selects its pods)")
             found.addresses.update(service_addresses(svc.name, ns))
-        others = [w for w in workloads if w is not server and w.namespace == ns]
+        others = [w for w in workloads if w not in found.servers and w.namespace == ns]
         secrets, claims = _pod_references(template.spec)
         other_claims = set()
         for other in others:
@@ -177,14 +212,14 @@ def find_bundled_minio(items: list) -> BundledMinio:
                 continue
             if claim in other_claims:
                 found.warnings.append(
-                    (pvc, "the bundled minio's volume claim is also mounted by other workloads; kept")
+                    (pvc, "the bundled object store's volume claim is also mounted by other workloads; kept")
                 )
             else:
-                found.mark(pvc, "the bundled minio's data volume claim")
+                found.mark(pvc, "the bundled object store's data volume claim")
         for name in sorted(secrets):
             secret = by_key.get(("Secret", ns, name))
             if secret is not None:
-                found.mark(secret, "the bundled minio's credentials")
+                found.mark(secret, "the bundled object store's credentials")
                 found.secrets.add((ns, name))
         sa_name = _service_account(server)
         sa = by_key.get(("ServiceAccount", ns, sa_name)) if sa_name != "default" else None
@@ -192,16 +227,16 @@ def find_bundled_minio(items: list) -> BundledMinio:
             users = [o.ref() for o in others if _service_account(o) == sa_name]
             if users:
                 found.warnings.append(
-                    (sa, f"the bundled minio's ServiceAccount is also used by {', '.join(users)}; kept")
+                    (sa, f"the bundled object store's ServiceAccount is also used by {', '.join(users)}; kept")
                 )
             else:
-                found.mark(sa, "the bundled minio's ServiceAccount")
+                found.mark(sa, "the bundled object store's ServiceAccount")
         _mark_policies(found, items, server, labels, others)
     _mark_destination_rules(found, items)
     return found
 
 
-def _mark_policies(found: BundledMinio, items: list, server, labels: dict, others: list) -> None:
+def _mark_policies(found: BundledStore, items: list, server, labels: dict, others: list) -> None:
     """Policies whose workload selector picks the minio pods and no other workload's."""
     other_labels = [pod_template(o).labels for o in others if pod_template(o) is not None]
     for item in items:
@@ -217,10 +252,12 @@ def _mark_policies(found: BundledMinio, items: list, server, labels: dict, other
         else:
             continue
         if selects(labels) and not any(selects(lab) for lab in other_labels):
-            found.mark(item, f"{item.kind} whose selector picks the bundled minio's pods and no other workload's")
+            found.mark(
+                item, f"{item.kind} whose selector picks the bundled object store's pods and no other workload's"
+            )
 
 
-def _mark_destination_rules(found: BundledMinio, items: list) -> None:
+def _mark_destination_rules(found: BundledStore, items: list) -> None:
     for item in items:
         if item.kind != "DestinationRule" or item.group != "networking.istio.io":
             continue
@@ -230,11 +267,11 @@ def _mark_destination_rules(found: BundledMinio, items: list) -> None:
         # a short name resolves in the rule's own namespace
         full = f"{host}.{item.namespace}" if "." not in host else host
         if full in found.addresses:
-            found.mark(item, f"a DestinationRule for the bundled minio's Service ({host})")
+            found.mark(item, f"a DestinationRule for the bundled object store's Service ({host})")
 
 
-def addresses_in(text: str, found: BundledMinio) -> list[str]:
-    """The removed minio's Service addresses and Secret names that `text` mentions."""
+def addresses_in(text: str, found: BundledStore) -> list[str]:
+    """The removed store's Service addresses and Secret names that `text` mentions."""
     hits = sorted({a for a in found.addresses if a in text})
     hits += sorted({name for _, name in found.secrets if name in text})
     if MINIO_SCHEME in text:

@@ -171,9 +171,12 @@ class ArtifactRepository(Model):
         None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)"
     )
     archiveLogs: Optional[bool] = Field(None, description="archive pod logs to the store (default true)")
-    removeBundledMinio: Optional[bool] = Field(
-        None, description="remove Kubeflow's minio; every KFP component that used it moves to s3"
+    removeBundledObjectStore: Optional[bool] = Field(
+        None,
+        description="remove Kubeflow's object store (minio, SeaweedFS: what minio-service selects); "
+        "every KFP component that used it moves to s3",
     )
+    removeBundledMinio: Optional[bool] = Field(None, description="deprecated alias of removeBundledObjectStore")
 
 
 class Argo(Model):
@@ -549,8 +552,9 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     meshNamespaces:    mesh.namespaces (without "*").
     allowedGateways:   [mesh.gateway].
     forbid:            the bundled Argo's workflow-controller (argo.external), istiod
-                       (mesh.removeBundledIstio), the bundled minio's Deployment, Service,
-                       Secret and claim (argo.artifactRepository.removeBundledMinio), plus validate.forbid.
+                       (mesh.removeBundledIstio), the bundled object store's Deployment, Services,
+                       Secret and claim, minio's and SeaweedFS's names
+                       (argo.artifactRepository.removeBundledObjectStore), plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -584,7 +588,10 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     if (
         profile.argo is not None
         and profile.argo.artifactRepository is not None
-        and profile.argo.artifactRepository.removeBundledMinio
+        and (
+            profile.argo.artifactRepository.removeBundledObjectStore
+            or profile.argo.artifactRepository.removeBundledMinio
+        )
     ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
     forbid += options.forbid or []
