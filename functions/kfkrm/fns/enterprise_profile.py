@@ -15,6 +15,7 @@ run in this process, one after the other, on the same ResourceList:
                 5 virtualservice-gateway    mesh.gateway (hosts, exportTo, replaceGateways, ...)
                 6 ingress-gateway           ingress
                 7 argo-artifact-repository  argo.artifactRepository
+                  external-database         database
   enrolment     8 namespace-injection       mesh.namespaces (revision)
                 9 pod-template-labels       podTemplates.labels (include, exclude)
                10 pod-template-annotations  podTemplates.annotations (include, exclude)
@@ -46,7 +47,7 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
-from ..domain import gateway_identity, object_store
+from ..domain import databases, gateway_identity, object_store
 from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import kept_opt_outs
 from ..runtime.config import API_VERSION, FunctionConfig, Model
@@ -56,6 +57,7 @@ from . import (
     argo_artifact_repository,
     authservice_relocation,
     envoy_base_id,
+    external_database,
     image_proxy,
     ingress_gateway,
     namespace_injection,
@@ -187,6 +189,10 @@ class Argo(Model):
     artifactRepository: Optional[ArtifactRepository] = Field(None, description="where Argo and KFP keep artifacts")
 
 
+class Database(external_database.Database):
+    """The organisation's MySQL for KFP and/or Katib (external-database)."""
+
+
 class EnvoyBaseId(Model):
     baseId: Any = Field(..., description="the Envoy base id (envoy-base-id)")
     images: Optional[list[str]] = Field(
@@ -307,6 +313,9 @@ class Config(FunctionConfig):
     registry: Optional[Registry] = Field(None, description="the internal image registry")
     auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
     argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
+    database: Optional[Database] = Field(
+        None, description="the organisation's MySQL for KFP and/or Katib; the bundled databases go (external-database)"
+    )
     envoyBaseId: Optional[EnvoyBaseId] = Field(
         None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)"
     )
@@ -345,6 +354,7 @@ class Config(FunctionConfig):
             "registry",
             "auth",
             "argo",
+            "database",
             "envoyBaseId",
             "ingress",
             "validate_",
@@ -352,7 +362,7 @@ class Config(FunctionConfig):
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
                 "sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, "
-                "envoyBaseId, ingress, validate"
+                "database, envoyBaseId, ingress, validate"
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -431,6 +441,14 @@ class Config(FunctionConfig):
             )
         if self.argo is not None and self.argo.artifactRepository is not None:
             self._artifact_repository(b)
+        if self.database is not None:
+            b.add(
+                "external-database",
+                "database",
+                external_database,
+                _set_fields(self.database, ("database",), {f: f for f in Database.model_fields}),
+                ("database",),
+            )
         if mesh.namespaces is not None:
             b.add(
                 "namespace-injection",
@@ -554,7 +572,9 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     forbid:            the bundled Argo's workflow-controller (argo.external), istiod
                        (mesh.removeBundledIstio), the bundled object store's Deployment, Services,
                        Secret and claim, minio's and SeaweedFS's names
-                       (argo.artifactRepository.removeBundledObjectStore), plus validate.forbid.
+                       (argo.artifactRepository.removeBundledObjectStore); the bundled MySQL's Deployment,
+                       Service, claim and Secret of each component database.kfp / database.katib
+                       names; plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -562,7 +582,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     baselineNamespaces: {platform.kubeflowNamespace: platform.namespace}: the baseline is the
                        input, taken before the relocation.
     platformObjects:   the S3 credentials Secret (argo.artifactRepository.s3), which the organisation
-                       provides in every workflow namespace.
+                       provides in every workflow namespace, and the database Secret (database.secret).
     exemptions:        validate.exemptions.
     """
     fields: dict[str, tuple[tuple, Any]] = {}
@@ -594,6 +614,10 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         )
     ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
+    if profile.database is not None:
+        for component, terms in databases.FORBID_TERMS.items():
+            if getattr(profile.database, component) is not None:
+                forbid += [dict(term) for term in terms]
     forbid += options.forbid or []
     if forbid:
         fields["forbid"] = (("validate", "forbid"), forbid)
@@ -602,7 +626,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "envoyBaseId", "ingress")
+    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "database", "envoyBaseId", "ingress")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
@@ -619,6 +643,9 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
                 ("argo", "artifactRepository", "s3"),
                 [{"kind": "Secret", "name": name} for name in sorted(secrets)],
             )
+    if profile.database is not None:  # the organisation's database Secret, provided next to its clients
+        path, objects = fields.get("platformObjects", (("database", "secret"), []))
+        fields["platformObjects"] = (path, objects + [{"kind": "Secret", "name": profile.database.secret.name}])
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields

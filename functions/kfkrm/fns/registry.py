@@ -82,6 +82,12 @@ FUNCTIONS = [
         "point Argo workflows and KFP at the organisation's S3 artifact store",
     ),
     FunctionSpec(
+        "external-database",
+        "ExternalDatabase",
+        "kfkrm.fns.external_database",
+        "point KFP and Katib at the organisation's MySQL, remove the bundled databases",
+    ),
+    FunctionSpec(
         "enterprise-policy",
         "EnterprisePolicy",
         "kfkrm.fns.enterprise_policy",
