@@ -265,10 +265,13 @@ def _secret_ref(entry) -> Optional[dict]:
     return ref if isinstance(ref, dict) else None
 
 
-def _secret_users(rl) -> set:
-    """(namespace, name) of every Secret a workload in the stream reads."""
+def _secret_users(rl, replaced: set) -> set:
+    """(namespace, name) of the `replaced` Secrets a workload in the stream still reads."""
     used = set()
+    names = {name for _, name in replaced}
     for item in rl.mutable_items():
+        if item.raw is not None and not any(n in item.raw for n in names):
+            continue
         if has_pod_template(item) and pod_template(item) is not None:
             used |= {(item.namespace, name) for name in bundled.pod_references(pod_template(item).spec)[0]}
     return used
@@ -278,7 +281,7 @@ def _unread_secrets(rl, replaced: set, plans) -> int:
     """The clients' old credential Secrets (KFP's mysql-secret): removed once nothing reads them."""
     if not replaced:
         return 0
-    used = _secret_users(rl)
+    used = _secret_users(rl, replaced)
     removed = 0
     for item in list(rl.mutable_items()):
         key = (item.namespace, item.name)
@@ -308,8 +311,15 @@ def _left_pointing(rl, plans) -> None:
         if addresses
         else "$^"
     )
-    used = set()
+    names = sorted({a for a in addresses} | {name for _, name in secrets}, key=len, reverse=True)
+    # a YAML scalar that is one of the names (an address with a port, too): only such items are parsed
+    scalar = re.compile(
+        r"""[:\-\[{,]\s*["']?(?:""" + "|".join(re.escape(n) for n in names) + r""")(?::[0-9]+)?["']?\s*(?:$|[,}\]])""",
+        re.M,
+    )
     for item in rl.mutable_items():
+        if item.raw is not None and not scalar.search(item.raw):
+            continue
         if has_pod_template(item) and pod_template(item) is not None:
             used = {(item.namespace, n) for n in bundled.pod_references(pod_template(item).spec)[0]} & secrets
             for ns, name in sorted(used):
