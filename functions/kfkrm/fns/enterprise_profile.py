@@ -10,6 +10,7 @@ run in this process, one after the other, on the same ResourceList:
   relocation    0 namespace-relocation      platform.namespace (kubeflowNamespace): settings naming `kubeflow` follow
   removals      1 remove-istio              mesh.removeBundledIstio (keepBundled, removeAlso, istioVersion)
                 2 remove-argo               argo.external (keepCRDs)
+                  cert-manager              certManager (external, clusterIssuer, certManagerVersion)
   relocations   3 authservice-relocation    auth
   rewrites      4 image-proxy               registry
                 5 virtualservice-gateway    mesh.gateway (hosts, exportTo, replaceGateways, ...)
@@ -47,6 +48,7 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
+from ..domain import cert_manager as cert_manager_domain
 from ..domain import databases, gateway_identity, object_store
 from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import kept_opt_outs
@@ -56,6 +58,7 @@ from ..runtime.selectors import SelectorTerm
 from . import (
     argo_artifact_repository,
     authservice_relocation,
+    cert_manager,
     envoy_base_id,
     external_database,
     image_proxy,
@@ -189,6 +192,16 @@ class Argo(Model):
     artifactRepository: Optional[ArtifactRepository] = Field(None, description="where Argo and KFP keep artifacts")
 
 
+class CertManager(Model):
+    external: bool = Field(
+        False, description="the organisation runs its own cert-manager: remove the bundled one (cert-manager)"
+    )
+    clusterIssuer: Optional[str] = Field(None, description="the organisation's ClusterIssuer for every Certificate")
+    certManagerVersion: Optional[str] = Field(
+        None, description='the organisation\'s cert-manager release (quoted, e.g. "1.16"): API versions checked'
+    )
+
+
 class Database(external_database.Database):
     """The organisation's MySQL for KFP and/or Katib (external-database)."""
 
@@ -313,6 +326,9 @@ class Config(FunctionConfig):
     registry: Optional[Registry] = Field(None, description="the internal image registry")
     auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
     argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
+    certManager: Optional[CertManager] = Field(
+        None, description="the organisation's own cert-manager, its ClusterIssuer and release (cert-manager)"
+    )
     database: Optional[Database] = Field(
         None, description="the organisation's MySQL for KFP and/or Katib; the bundled databases go (external-database)"
     )
@@ -354,6 +370,7 @@ class Config(FunctionConfig):
             "registry",
             "auth",
             "argo",
+            "certManager",
             "database",
             "envoyBaseId",
             "ingress",
@@ -362,7 +379,7 @@ class Config(FunctionConfig):
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
                 "sets no section; set at least one of platform, mesh, podTemplates, registry, auth, argo, "
-                "database, envoyBaseId, ingress, validate"
+                "certManager, database, envoyBaseId, ingress, validate"
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -396,6 +413,22 @@ class Config(FunctionConfig):
             )
         if self.argo is not None:
             self._argo_removal(b)
+        if self.certManager is not None:
+            b.add(
+                "cert-manager",
+                "certManager",
+                cert_manager,
+                _set_fields(
+                    self.certManager,
+                    ("certManager",),
+                    {
+                        "removeBundledCertManager": "external",
+                        "clusterIssuer": "clusterIssuer",
+                        "certManagerVersion": "certManagerVersion",
+                    },
+                ),
+                ("certManager",),
+            )
         if self.auth is not None:
             auth_fields = _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields})
             if "gateway" not in auth_fields and isinstance(mesh.gatewayWorkload, dict):
@@ -574,7 +607,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
                        Secret and claim, minio's and SeaweedFS's names
                        (argo.artifactRepository.removeBundledObjectStore); the bundled MySQL's Deployment,
                        Service, claim and Secret of each component database.kfp / database.katib
-                       names; plus validate.forbid.
+                       names; cert-manager's Deployments, webhooks and CRDs (certManager.external);
+                       plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -614,6 +648,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         )
     ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
+    if profile.certManager is not None and profile.certManager.external:
+        forbid += [dict(term) for term in cert_manager_domain.FORBID_TERMS]
     if profile.database is not None:
         for component, terms in databases.FORBID_TERMS.items():
             if getattr(profile.database, component) is not None:
@@ -626,7 +662,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "database", "envoyBaseId", "ingress")
+    adapting = ("mesh", "podTemplates", "registry", "auth", "argo", "certManager", "database", "envoyBaseId", "ingress")
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))

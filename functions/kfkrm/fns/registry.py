@@ -82,6 +82,12 @@ FUNCTIONS = [
         "point Argo workflows and KFP at the organisation's S3 artifact store",
     ),
     FunctionSpec(
+        "cert-manager",
+        "CertManager",
+        "kfkrm.fns.cert_manager",
+        "Kubeflow on the organisation's cert-manager: drop the bundled one, re-point Certificates, check APIs",
+    ),
+    FunctionSpec(
         "external-database",
         "ExternalDatabase",
         "kfkrm.fns.external_database",
