@@ -103,6 +103,10 @@ def case(request):
 
 
 def test_the_fixture_is_kfp_2_15_with_seaweedfs_behind_minio_service():
+    import hashlib
+
+    provenance = (FIXTURE.parent / "PROVENANCE").read_text()
+    assert f"sha256: {hashlib.sha256(FIXTURE.read_bytes()).hexdigest()}" in provenance  # the file it describes
     docs = {key(d): d for d in input_docs()}
     assert SEAWEEDFS <= set(docs)
     assert docs[("ConfigMap", "kubeflow", "pipeline-install-config")]["data"]["appVersion"] == "2.15.0"
