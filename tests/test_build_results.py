@@ -53,7 +53,7 @@ auth: {namespace: kubeflow, excludeOutboundPorts: ["443"]}
 argo:
   external: true
   artifactRepository:
-    removeBundledMinio: true
+    removeBundledObjectStore: true
     s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, useSDKCreds: true}
 envoyBaseId: 1
 validate: true

@@ -54,7 +54,7 @@ argo:
   external: true
   artifactRepository:
     s3: {bucket: ml-artifacts, endpoint: s3.amazonaws.com, region: us-west-2, useSDKCreds: true}
-    removeBundledMinio: true
+    removeBundledObjectStore: true
 sso:
   issuer: https://sso.acme.internal/oauth2/default
   clientId: kubeflow

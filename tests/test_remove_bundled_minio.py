@@ -1,4 +1,4 @@
-"""removeBundledMinio (ArgoArtifactRepository and the profile's argo.artifactRepository) on the
+"""removeBundledObjectStore (ArgoArtifactRepository and the profile's argo.artifactRepository) on the
 three real Kubeflow renders, with oracles independent of the function's own code:
 
 - a plain string scan of the output items for every name that addresses the bundled minio;
@@ -49,14 +49,14 @@ def function_config(s3: dict, remove: bool = True, target: str = "namespace") ->
     if target == "namespace":
         config["namespaces"] = ["kubeflow"]
     if remove:
-        config["removeBundledMinio"] = True
+        config["removeBundledObjectStore"] = True
     return yaml.safe_dump(config, sort_keys=False)
 
 
 def profile_config(s3: dict, external: bool = False) -> str:
     """The bundled Argo kept (target: controller) unless `external` (then RemoveArgo runs, and a
     second run fails by RemoveArgo's design: nothing left to remove)."""
-    repository = {"s3": s3, "removeBundledMinio": True}
+    repository = {"s3": s3, "removeBundledObjectStore": True}
     if external:
         repository["namespaces"] = ["kubeflow"]
     return yaml.safe_dump(
@@ -480,7 +480,7 @@ def test_a_minio_kfp_does_not_address_is_kept_with_a_warning():
                 "accessKeySecret": {"name": "mlpipeline-minio-artifact", "key": "a"},
                 "secretKeySecret": {"name": "mlpipeline-minio-artifact", "key": "s"},
             },
-            "the bundled minio's, which is removed",
+            "the bundled store's, which is removed",
         ),
     ],
 )
@@ -506,13 +506,20 @@ def test_the_derived_policy_forbids_the_bundled_minio():
 
     def forbid(remove: bool) -> list:
         profile = yaml.safe_load(profile_config(SDK_S3))
-        profile["argo"]["artifactRepository"]["removeBundledMinio"] = remove
+        profile["argo"]["artifactRepository"]["removeBundledObjectStore"] = remove
         profile["validate"] = {"forbid": [{"kind": "Marker"}]}  # a policy needs some rule
         return [t for t in derived_policy(Config.model_validate(profile))["forbid"][1] if t != {"kind": "Marker"}]
 
     assert forbid(False) == []
     terms = forbid(True)
-    assert {t["name"] for t in terms} == {"minio", "minio-service", "mlpipeline-minio-artifact", "minio-pvc"}
+    assert {t["name"] for t in terms} == {
+        "minio",
+        "minio-service",
+        "mlpipeline-minio-artifact",
+        "minio-pvc",
+        "seaweedfs",  # KFP 2.15's store (tests/test_remove_bundled_object_store.py)
+        "seaweedfs-pvc",
+    }
     # The policy fails the unadapted input on every bundled minio object: the terms can fail ...
     policy = {
         "apiVersion": "kfkrm.dev/v1alpha1",

@@ -14,13 +14,21 @@ the UI's AWS_* settings (it reads s3 artifacts with them) and its log archive se
 an empty KFP v2 `defaultPipelineRoot`, which would mean the bundled minio.
 Every minio reference left in the stream afterwards is a warning naming it.
 
-With `removeBundledMinio: true` the bundled minio goes (its objects are found by evidence, see
-domain/object_store.py) and every other place KFP reaches it follows: the UI's minio client
+With `removeBundledObjectStore: true` (deprecated alias: `removeBundledMinio`) the bundled
+object store goes, whatever S3 server the Service `minio-service` selects (minio up to KFP 2.14,
+SeaweedFS in KFP 2.15; its objects are found by evidence, see domain/object_store.py), and every
+other place KFP reaches it follows: the UI's minio client
 settings (MINIO_*: KFP's UI reads a non-AWS endpoint through them), the credentials of the API
 server, UI and profile controller, the profile controller's `sync.py` (the Secret it copies into
 each profile namespace, its per-namespace artifact server, its kfp-launcher ConfigMap), KFP v2's
 kfp-launcher `providers` (KFP 2.2 and later) and a `minio://` defaultPipelineRoot, the viewer
 controller's unused MINIO_NAMESPACE, and a workflow-controller-configmap still in the stream.
+On KFP 2.15 also the profile controller's per-namespace Argo `artifact-repositories`, its bucket
+constant, its `minio://` pipeline root, its SeaweedFS access-key and lifecycle calls (see
+domain/kfp_sync_script.py), and any env value that addresses a removed Service or reads a removed
+Secret (the profile controller's AWS_ENDPOINT_URL, S3_ENDPOINT_URL, AWS_* keys). A `minio-service`
+selecting nothing in the input, or KFP addressing `minio-service` with no such Service, is an
+error: the store cannot be identified.
 The credentials choice (one Secret, or useSDKCreds) is the same one Argo's repository uses."""
 
 from __future__ import annotations
@@ -124,11 +132,25 @@ class Config(FunctionConfig):
         description="namespaces to emit the artifact-repositories ConfigMap in (target: namespace)",
     )
     archiveLogs: bool = Field(True, description="have Argo archive pod logs to the store (KFP's UI reads them there)")
-    removeBundledMinio: bool = Field(
+    removeBundledObjectStore: bool = Field(
         False,
-        description="remove the minio Kubeflow Pipelines bundles and point "
-        "every KFP component that used it at this store",
+        description="remove the object store Kubeflow Pipelines bundles (whatever S3 server the Service "
+        "minio-service selects: minio, SeaweedFS) and point every KFP component that used it at this store",
     )
+    removeBundledMinio: bool = Field(False, description="deprecated alias of removeBundledObjectStore")
+
+    @property
+    def remove_store(self) -> bool:
+        return self.removeBundledObjectStore or self.removeBundledMinio
+
+    @model_validator(mode="after")
+    def _alias_agrees(self):
+        if self.removeBundledMinio and "removeBundledObjectStore" in self.model_fields_set:
+            raise ValueError(
+                "removeBundledMinio is the deprecated alias of removeBundledObjectStore: "
+                "set only removeBundledObjectStore"
+            )
+        return self
 
     @field_validator("namespaces")
     @classmethod
@@ -151,17 +173,17 @@ class Config(FunctionConfig):
         """KFP's profile controller copies one Secret into each profile namespace and KFP v2's
         launcher reads both keys from one Secret: with the minio gone, that Secret is this one."""
         s3 = self.s3
-        if not self.removeBundledMinio or s3.useSDKCreds:
+        if not self.remove_store or s3.useSDKCreds:
             return self
         if s3.accessKeySecret.name != s3.secretKeySecret.name:
             raise ValueError(
-                "s3: with removeBundledMinio, accessKeySecret and secretKeySecret must name one Secret "
+                "s3: with removeBundledObjectStore, accessKeySecret and secretKeySecret must name one Secret "
                 "(KFP copies one Secret into each profile namespace and reads both keys from it)"
             )
         if s3.accessKeySecret.name == object_store.KFP_MINIO_SECRET:
             raise ValueError(
-                f"s3: with removeBundledMinio, the Secret cannot be {object_store.KFP_MINIO_SECRET}, "
-                "the bundled minio's, which is removed; name the organisation's own Secret"
+                f"s3: with removeBundledObjectStore, the Secret cannot be {object_store.KFP_MINIO_SECRET}, "
+                "the bundled store's, which is removed; name the organisation's own Secret"
             )
         return self
 
@@ -198,9 +220,18 @@ def transform(rl, config: Config) -> str:
         return ""
     found = None
     if config.removeBundledMinio:
-        found = _remove_bundled_minio(rl, items)
+        rl.result(
+            "removeBundledMinio is deprecated: it is removeBundledObjectStore now (the bundled store is "
+            "SeaweedFS from KFP 2.15); rename the field",
+            "warning",
+            field="removeBundledMinio",
+        )
+    if config.remove_store:
+        found = _remove_bundled_store(rl, items)
+        if rl.has_errors:
+            return ""
         items = list(rl.mutable_items())
-    if config.target == "controller" or (config.removeBundledMinio and controller_cms):
+    if config.target == "controller" or (config.remove_store and controller_cms):
         # With the minio gone, a controller ConfigMap still in the stream cannot keep pointing at it.
         for cm in controller_cms:
             data = cm.obj.get("data")
@@ -221,7 +252,8 @@ def transform(rl, config: Config) -> str:
 
     kfp_changes = _point_kfp_at_store(rl, items, config)
     if found is not None:
-        kfp_changes += _repoint_kfp_from_minio(rl, items, config)
+        kfp_changes += _repoint_kfp_from_minio(rl, items, config, found)
+        kfp_changes += _repoint_leftovers(rl, items, config, found)
     _warn_minio_left(rl, config, found)
     if config.s3.useSDKCreds:
         readers = workload_identity.object_store_readers(rl.items)
@@ -234,7 +266,7 @@ def transform(rl, config: Config) -> str:
         )
     removed = ""
     if found is not None:
-        removed = f"; removed {len(found.remove)} objects of the bundled minio"
+        removed = f"; removed {len(found.remove)} objects of the bundled object store"
     return (
         f"artifact store s3://{config.s3.bucket} at {config.s3.endpoint}: {', '.join(done)}; "
         f"{kfp_changes} KFP settings changed{removed}"
@@ -333,7 +365,7 @@ def _point_kfp_at_store(rl, items, config: Config) -> int:
             item,
             env,
             f"{app}: object-store settings now point at s3 bucket {s3.bucket} on {s3.endpoint}",
-            names=config.removeBundledMinio,
+            names=config.remove_store,
         )
     for app, seen in found.items():
         if not seen:
@@ -357,12 +389,8 @@ def _kfp_configmap(rl, item, config: Config) -> int:
             info(rl, f"{key}: {data.get(key)!r} -> {value!r}", item, f"data.{key}")
             data[key] = value
             changed += 1
-    if (
-        "defaultPipelineRoot" in wanted
-        and not config.s3.host.endswith("amazonaws.com")
-        and not config.removeBundledMinio
-    ):
-        # (with removeBundledMinio the launcher's providers are written, or their absence is warned about)
+    if "defaultPipelineRoot" in wanted and not config.s3.host.endswith("amazonaws.com") and not config.remove_store:
+        # (with removeBundledObjectStore the launcher's providers are written, or their absence is warned about)
         rl.result(
             f"KFP v2 pipelines write to {wanted['defaultPipelineRoot']} with the AWS defaults: configure the "
             f"kfp-launcher providers for endpoint {config.s3.endpoint}",
@@ -417,7 +445,7 @@ def _set_env(rl, item, values: dict, message: str, drop: tuple = (), names: bool
     return changed
 
 
-def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMinio] = None) -> None:
+def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledStore] = None) -> None:
     """One warning per resource that still refers to the bundled minio, naming where. After a
     removal, a field that still addresses it (a removed Service or Secret, a minio:// root) is
     told apart from one that only names minio in KFP's own setting names."""
@@ -435,7 +463,7 @@ def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMin
         if found is None:
             rl.result(f"still refers to the bundled minio at {', '.join(paths[:3])}{more}", "warning", item, paths[0])
             continue
-        addressing = [p for p, v in found_paths if object_store.addresses_in(v, found)]
+        addressing = [p for p, v in found_paths if object_store.addresses_in(_code_strings(p, v), found)]
         if addressing:
             rl.result(
                 f"still addresses the removed bundled minio at {', '.join(addressing)}", "warning", item, addressing[0]
@@ -448,6 +476,15 @@ def _warn_minio_left(rl, config: Config, found: Optional[object_store.BundledMin
                 item,
                 paths[0],
             )
+
+
+def _code_strings(path: str, value: str) -> str:
+    """The profile controller's script by its strings (its comments address nothing)."""
+    if path.endswith(f'["{PROFILE_CONTROLLER_SCRIPT}"]'):
+        strings = kfp_sync_script.string_constants(value)
+        if strings is not None:
+            return "\n".join(strings)
+    return value
 
 
 def _minio_paths(node, path: tuple, own_secrets: set):
@@ -476,14 +513,42 @@ VIEWER_TEMPLATE_KEY = "viewer-pod-template.json"
 LAUNCHER_PROVIDERS_SINCE = (2, 2)  # kfp-launcher `providers` (KFP PR #10625, first in 2.2.0)
 
 
-def _remove_bundled_minio(rl, items) -> object_store.BundledMinio:
-    found = object_store.find_bundled_minio(items)
+def _remove_bundled_store(rl, items) -> object_store.BundledStore:
+    found = object_store.find_bundled_store(items)
     for item, message in found.warnings:
         rl.result(message, "warning", item)
-    if not found.remove:
+    for service in found.unidentified:
         rl.result(
-            "no bundled minio in the input (a workload running a minio server that a Service "
-            f"{object_store.KFP_MINIO_SERVICE} selects): nothing to remove",
+            f"selects no workload in the input: the object store Kubeflow Pipelines reaches through "
+            f"{object_store.KFP_MINIO_SERVICE} cannot be identified, so it cannot be removed; render it into the "
+            "input (or drop removeBundledObjectStore)",
+            "error",
+            service,
+            "spec.selector",
+        )
+    if found.unidentified:
+        return found
+    if not found.remove:
+        addressing = [
+            i
+            for i in items
+            if i.raw is not None
+            and (object_store.KFP_MINIO_SERVICE in i.raw or object_store.MINIO_SCHEME in i.raw)
+            and not i.is_local_config
+        ]
+        if addressing:
+            more = f" and {len(addressing) - 3} more" if len(addressing) > 3 else ""
+            rl.result(
+                f"Kubeflow Pipelines still addresses {object_store.KFP_MINIO_SERVICE} (or a minio:// root) in "
+                f"{', '.join(i.ref() for i in addressing[:3])}{more}, but no Service {object_store.KFP_MINIO_SERVICE} "
+                "with the store behind it is in the input: the bundled object store cannot be identified; "
+                "render it into the input",
+                "error",
+            )
+            return found
+        rl.result(
+            "no bundled object store in the input (no Service "
+            f"{object_store.KFP_MINIO_SERVICE} selecting a workload) and nothing addresses it: nothing to remove",
             "info",
         )
         return found
@@ -555,7 +620,7 @@ def launcher_providers(config: Config) -> str:
     return yamlio.dump({"s3": {"default": default}})
 
 
-def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
+def _repoint_kfp_from_minio(rl, items, config: Config, found: object_store.BundledStore) -> int:
     """Everything in KFP that reached the bundled minio, now at the organisation's store."""
     s3 = config.s3
     changed = 0
@@ -610,7 +675,7 @@ def _repoint_kfp_from_minio(rl, items, config: Config) -> int:
                 names=True,
             )
         elif "sync.py" in item.raw:
-            changed += _profile_controller(rl, item, items, config, providers)
+            changed += _profile_controller(rl, item, items, config, providers, found)
     if not s3.useSDKCreds:
         secret = s3.accessKeySecret.name
         present = {i.namespace for i in items if i.kind == "Secret" and i.group == "" and i.name == secret}
@@ -713,7 +778,9 @@ def _launcher_settings(rl, item, config: Config, providers: Optional[str]) -> in
     return changed
 
 
-def _profile_controller(rl, item, items, config: Config, providers: Optional[str]) -> int:
+def _profile_controller(
+    rl, item, items, config: Config, providers: Optional[str], found: object_store.BundledStore
+) -> int:
     """KFP's profile controller: a workload running `sync.py` from a ConfigMap volume."""
     template = pod_template(item)
     if template is None:
@@ -758,11 +825,11 @@ def _profile_controller(rl, item, items, config: Config, providers: Optional[str
             item,
         )
     for cm in scripts:
-        changed += _sync_script(rl, cm, config, providers)
+        changed += _sync_script(rl, cm, config, providers, found)
     return changed
 
 
-def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
+def _sync_script(rl, cm, config: Config, providers: Optional[str], found: object_store.BundledStore) -> int:
     s3 = config.s3
     minio_env, minio_drop = _minio_client_env(config)
     env = {**minio_env, "AWS_S3_ENDPOINT": s3.host, "AWS_SSL": "false" if s3.insecure else "true"}
@@ -776,6 +843,12 @@ def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
         artifact_env=[_env_entry(k, v) for k, v in env.items()],
         drop_env=minio_drop,
         launcher_providers=providers if kfp_sync_script.LAUNCHER_CONFIGMAP in cm.raw else None,
+        bucket=s3.bucket,
+        endpoint=s3.endpoint,
+        endpoint_url=_endpoint_url(s3),
+        insecure=s3.insecure,
+        region=s3.region,
+        removed_addresses=tuple(sorted(found.addresses)),
     )
     data = cm.obj["data"]
     outcome = kfp_sync_script.rewrite(str(data[PROFILE_CONTROLLER_SCRIPT]), want)
@@ -783,7 +856,7 @@ def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
     for what in outcome.missing:
         rl.result(
             f"{PROFILE_CONTROLLER_SCRIPT}: could not find {what}; what it creates in profile namespaces "
-            "may still use the bundled minio",
+            "may still use the bundled object store",
             "warning",
             cm,
             field,
@@ -799,3 +872,57 @@ def _sync_script(rl, cm, config: Config, providers: Optional[str]) -> int:
         )
         return len(outcome.changes)
     return 0
+
+
+def _endpoint_url(s3: S3) -> str:
+    return ("http://" if s3.insecure else "https://") + s3.endpoint
+
+
+def _repoint_leftovers(rl, items, config: Config, found: object_store.BundledStore) -> int:
+    """What no KFP-specific rewrite covered (KFP 2.15's profile controller reaches SeaweedFS by
+    AWS_ENDPOINT_URL, S3_ENDPOINT_URL and AWS_* keys from the removed Secret): every container env
+    value that is an address of a removed Service, and every key read from a removed Secret."""
+    if not found.addresses and not found.secrets:
+        return 0
+    s3 = config.s3
+    names = "|".join(re.escape(a) for a in sorted(found.addresses, key=len, reverse=True))
+    address = re.compile(rf"^(?P<scheme>https?://)?(?:{names})(?::[0-9]+)?(?P<rest>/.*)?$") if names else None
+    changed = 0
+    for item in items:
+        template = pod_template(item)
+        if template is None:
+            continue
+        for path, container in template.containers():
+            env = container.get("env")
+            if not isinstance(env, list):
+                continue
+            kept, what = [], []
+            for entry in env:
+                if not isinstance(entry, dict):
+                    kept.append(entry)
+                    continue
+                value = entry.get("value")
+                ref = _dig_ref(entry)
+                match = address.match(value) if address is not None and isinstance(value, str) else None
+                if match:
+                    new = (_endpoint_url(s3) if match.group("scheme") else s3.endpoint) + (match.group("rest") or "")
+                    entry = {**entry, "value": new}
+                    what.append(f"{entry.get('name')}={new}")
+                elif ref is not None and (item.namespace, ref.get("name")) in found.secrets:
+                    if s3.useSDKCreds:
+                        what.append(f"-{entry.get('name')}")
+                        continue
+                    key = s3.secretKeySecret if "secret" in str(ref.get("key", "")).lower() else s3.accessKeySecret
+                    entry = {**entry, "valueFrom": _secret_ref(key)}
+                    what.append(f"{entry.get('name')} from Secret {key.name} key {key.key}")
+                kept.append(entry)
+            if what:
+                env[:] = kept
+                changed += len(what)
+                rl.result("no longer reaches the removed object store: " + ", ".join(what), "info", item, f"{path}.env")
+    return changed
+
+
+def _dig_ref(entry: dict) -> Optional[dict]:
+    ref = (entry.get("valueFrom") or {}).get("secretKeyRef") if isinstance(entry.get("valueFrom"), dict) else None
+    return ref if isinstance(ref, dict) else None

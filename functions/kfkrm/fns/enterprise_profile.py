@@ -10,11 +10,13 @@ run in this process, one after the other, on the same ResourceList:
   relocation    0 namespace-relocation      platform.namespace (kubeflowNamespace): settings naming `kubeflow` follow
   removals      1 remove-istio              mesh.removeBundledIstio (keepBundled, removeAlso, istioVersion)
                 2 remove-argo               argo.external (keepCRDs)
+                  cert-manager              certManager (external, clusterIssuer, certManagerVersion)
   relocations   3 authservice-relocation    auth
   rewrites      4 image-proxy               registry
                 5 virtualservice-gateway    mesh.gateway (hosts, exportTo, replaceGateways, ...)
                 6 ingress-gateway           ingress
                 7 argo-artifact-repository  argo.artifactRepository
+                  external-database         database
   enrolment     8 namespace-injection       mesh.namespaces (revision)
                 9 pod-template-labels       podTemplates.labels (include, exclude)
                10 pod-template-annotations  podTemplates.annotations (include, exclude)
@@ -52,7 +54,8 @@ from pydantic import (
 )
 from pydantic_core import ValidationError as CoreValidationError
 
-from ..domain import dex, gateway_identity, object_store
+from ..domain import cert_manager as cert_manager_domain
+from ..domain import databases, dex, gateway_identity, object_store
 from ..domain.kubeflow_namespace_defaults import KFP_LAUNCHER_MINIO_KEY
 from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import kept_opt_outs
@@ -62,7 +65,9 @@ from ..runtime.selectors import SelectorTerm
 from . import (
     argo_artifact_repository,
     authservice_relocation,
+    cert_manager,
     envoy_base_id,
+    external_database,
     image_proxy,
     ingress_gateway,
     namespace_injection,
@@ -192,9 +197,12 @@ class ArtifactRepository(Model):
         None, description="namespaces that get the artifact-repositories ConfigMap (default: mesh.namespaces)"
     )
     archiveLogs: Optional[bool] = Field(None, description="archive pod logs to the store (default true)")
-    removeBundledMinio: Optional[bool] = Field(
-        None, description="remove Kubeflow's minio; every KFP component that used it moves to s3"
+    removeBundledObjectStore: Optional[bool] = Field(
+        None,
+        description="remove Kubeflow's object store (minio, SeaweedFS: what minio-service selects); "
+        "every KFP component that used it moves to s3",
     )
+    removeBundledMinio: Optional[bool] = Field(None, description="deprecated alias of removeBundledObjectStore")
 
 
 class Argo(Model):
@@ -203,6 +211,20 @@ class Argo(Model):
     )
     keepCRDs: Optional[bool] = Field(None, description="keep the argoproj.io CRDs when removing the bundled Argo")
     artifactRepository: Optional[ArtifactRepository] = Field(None, description="where Argo and KFP keep artifacts")
+
+
+class CertManager(Model):
+    external: bool = Field(
+        False, description="the organisation runs its own cert-manager: remove the bundled one (cert-manager)"
+    )
+    clusterIssuer: Optional[str] = Field(None, description="the organisation's ClusterIssuer for every Certificate")
+    certManagerVersion: Optional[str] = Field(
+        None, description='the organisation\'s cert-manager release (quoted, e.g. "1.16"): API versions checked'
+    )
+
+
+class Database(external_database.Database):
+    """The organisation's MySQL for KFP and/or Katib (external-database)."""
 
 
 class EnvoyBaseId(Model):
@@ -342,6 +364,12 @@ class Config(FunctionConfig):
     registry: Optional[Registry] = Field(None, description="the internal image registry")
     auth: Optional[Auth] = Field(None, description="the auth service's relocation into the mesh")
     argo: Optional[Argo] = Field(None, description="external Argo and its artifact store")
+    certManager: Optional[CertManager] = Field(
+        None, description="the organisation's own cert-manager, its ClusterIssuer and release (cert-manager)"
+    )
+    database: Optional[Database] = Field(
+        None, description="the organisation's MySQL for KFP and/or Katib; the bundled databases go (external-database)"
+    )
     envoyBaseId: Optional[EnvoyBaseId] = Field(
         None, description="the Envoy base id of KFP's metadata-envoy (a number, or envoy-base-id's fields)"
     )
@@ -382,6 +410,8 @@ class Config(FunctionConfig):
             "registry",
             "auth",
             "argo",
+            "certManager",
+            "database",
             "envoyBaseId",
             "ingress",
             "sso",
@@ -390,7 +420,7 @@ class Config(FunctionConfig):
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
                 "sets no section; set at least one of platform, mesh, podTemplates, serviceAccounts, registry, auth, "
-                "argo, envoyBaseId, ingress, sso, validate"
+                "argo, certManager, database, envoyBaseId, ingress, sso, validate"
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -424,6 +454,22 @@ class Config(FunctionConfig):
             )
         if self.argo is not None:
             self._argo_removal(b)
+        if self.certManager is not None:
+            b.add(
+                "cert-manager",
+                "certManager",
+                cert_manager,
+                _set_fields(
+                    self.certManager,
+                    ("certManager",),
+                    {
+                        "removeBundledCertManager": "external",
+                        "clusterIssuer": "clusterIssuer",
+                        "certManagerVersion": "certManagerVersion",
+                    },
+                ),
+                ("certManager",),
+            )
         if self.auth is not None:
             auth_fields = _set_fields(self.auth, ("auth",), {f: f for f in Auth.model_fields})
             if "gateway" not in auth_fields and isinstance(mesh.gatewayWorkload, dict):
@@ -469,6 +515,14 @@ class Config(FunctionConfig):
             )
         if self.argo is not None and self.argo.artifactRepository is not None:
             self._artifact_repository(b)
+        if self.database is not None:
+            b.add(
+                "external-database",
+                "database",
+                external_database,
+                _set_fields(self.database, ("database",), {f: f for f in Database.model_fields}),
+                ("database",),
+            )
         if mesh.namespaces is not None:
             b.add(
                 "namespace-injection",
@@ -601,9 +655,12 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     meshNamespaces:    mesh.namespaces (without "*").
     allowedGateways:   [mesh.gateway].
     forbid:            the bundled Argo's workflow-controller (argo.external), istiod
-                       (mesh.removeBundledIstio), the bundled minio's Deployment, Service,
-                       Secret and claim (argo.artifactRepository.removeBundledMinio), Dex's
-                       Deployment and CRDs (sso.removeBundledDex), plus validate.forbid.
+                       (mesh.removeBundledIstio), the bundled object store's Deployment, Services,
+                       Secret and claim, minio's and SeaweedFS's names
+                       (argo.artifactRepository.removeBundledObjectStore); the bundled MySQL's Deployment,
+                       Service, claim and Secret of each component database.kfp / database.katib
+                       names; cert-manager's Deployments, webhooks and CRDs (certManager.external);
+                       Dex's Deployment and CRDs (sso.removeBundledDex); plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
@@ -611,7 +668,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     baselineNamespaces: {platform.kubeflowNamespace: platform.namespace}: the baseline is the
                        input, taken before the relocation.
     platformObjects:   the S3 credentials Secret (argo.artifactRepository.s3), which the organisation
-                       provides in every workflow namespace; the OIDC client Secret (sso.clientSecret).
+                       provides in every workflow namespace, the database Secret (database.secret) and
+                       the OIDC client Secret (sso.clientSecret).
     loginConsistency:  true with sso.
     exemptions:        validate.exemptions.
     """
@@ -638,11 +696,20 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
     if (
         profile.argo is not None
         and profile.argo.artifactRepository is not None
-        and profile.argo.artifactRepository.removeBundledMinio
+        and (
+            profile.argo.artifactRepository.removeBundledObjectStore
+            or profile.argo.artifactRepository.removeBundledMinio
+        )
     ):
         forbid += [dict(term) for term in object_store.FORBID_TERMS]
     if profile.sso is not None and profile.sso.removeBundledDex:
         forbid += [dict(term) for term in dex.FORBID_TERMS]
+    if profile.certManager is not None and profile.certManager.external:
+        forbid += [dict(term) for term in cert_manager_domain.FORBID_TERMS]
+    if profile.database is not None:
+        for component, terms in databases.FORBID_TERMS.items():
+            if getattr(profile.database, component) is not None:
+                forbid += [dict(term) for term in terms]
     forbid += options.forbid or []
     if forbid:
         fields["forbid"] = (("validate", "forbid"), forbid)
@@ -651,7 +718,19 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = ("mesh", "podTemplates", "serviceAccounts", "registry", "auth", "argo", "envoyBaseId", "ingress", "sso")
+    adapting = (
+        "mesh",
+        "podTemplates",
+        "serviceAccounts",
+        "registry",
+        "auth",
+        "argo",
+        "certManager",
+        "database",
+        "envoyBaseId",
+        "ingress",
+        "sso",
+    )
     if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
@@ -673,6 +752,9 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         secret = {"kind": "Secret", "name": profile.sso.clientSecret.name}
         objects = fields.get("platformObjects", (("sso", "clientSecret"), []))
         fields["platformObjects"] = (objects[0], objects[1] + [secret])
+    if profile.database is not None:  # the organisation's database Secret, provided next to its clients
+        path, objects = fields.get("platformObjects", (("database", "secret"), []))
+        fields["platformObjects"] = (path, objects + [{"kind": "Secret", "name": profile.database.secret.name}])
     if options.exemptions:
         fields["exemptions"] = (("validate", "exemptions"), options.exemptions)
     return fields
@@ -712,13 +794,13 @@ RESOLVED_BY: dict[str, tuple[str, Any]] = {
         lambda p: p.argo is not None and p.argo.artifactRepository is not None,
     ),
     # KFP's v2 launcher falls back to minio-service.kubeflow only for a minio:// pipeline root;
-    # removeBundledMinio sets the root to the organisation's s3:// bucket.
+    # removeBundledObjectStore sets the root to the organisation's s3:// bucket.
     KFP_LAUNCHER_MINIO_KEY: (
-        "argo.artifactRepository.removeBundledMinio",
+        "argo.artifactRepository.removeBundledObjectStore",
         lambda p: (
             p.argo is not None
             and p.argo.artifactRepository is not None
-            and bool(p.argo.artifactRepository.removeBundledMinio)
+            and bool(p.argo.artifactRepository.removeBundledObjectStore or p.argo.artifactRepository.removeBundledMinio)
         ),
     ),
 }

@@ -94,6 +94,18 @@ FUNCTIONS = [
         "point Kubeflow's login at the organisation's OIDC provider (SSO); optionally remove the bundled Dex",
     ),
     FunctionSpec(
+        "cert-manager",
+        "CertManager",
+        "kfkrm.fns.cert_manager",
+        "Kubeflow on the organisation's cert-manager: drop the bundled one, re-point Certificates, check APIs",
+    ),
+    FunctionSpec(
+        "external-database",
+        "ExternalDatabase",
+        "kfkrm.fns.external_database",
+        "point KFP and Katib at the organisation's MySQL, remove the bundled databases",
+    ),
+    FunctionSpec(
         "enterprise-policy",
         "EnterprisePolicy",
         "kfkrm.fns.enterprise_policy",
