@@ -24,6 +24,7 @@ from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, ResourceList, read_input
 from ..runtime.results import WARNING
 from .mesh_config import check_mesh_config
+from .output import write_stdout
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
 _MESSAGE_WIDTH = 120
@@ -91,7 +92,7 @@ def main(argv) -> int:
     for result in rl.results:
         if result.severity == WARNING:
             sys.stderr.write(f"kfkrm validate: {result.one_line()}\n")
-    sys.stdout.write(_json(report, config) if args.format == "json" else _table(report, config, len(rl.items)))
+    write_stdout(_json(report, config) if args.format == "json" else _table(report, config, len(rl.items)))
     return VIOLATIONS if report.failures else CLEAN
 
 
