@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import results_table
 from .exec_check import exec_function_files
-from .kustomize_plan import Plan, PlanError, TooLarge, plan, sandbox, sort_order
+from .kustomize_plan import NotMirrored, Plan, PlanError, plan, sandbox, sort_order
 from .output import OutputError, document_count, ignore_fsize_signal, silence_stdout, write_stdout
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -195,8 +195,8 @@ def _build(directory: Path, args, progress: _Progress) -> int:
         if the_plan.fast:
             try:
                 target = sandbox(the_plan, Path(work))
-            except TooLarge as e:
-                why = f"the folder is too large to mirror ({e})"
+            except NotMirrored as e:
+                why = f"the folder is not mirrored: {e}"
                 the_plan = Plan(the_plan.directory, the_plan.kustomization, fallback=why)
                 target = directory
         if the_plan.fast:

@@ -169,8 +169,9 @@ def exec_function_files(root: str) -> list[str]:
         for name in sorted(files):
             if name.endswith(SUFFIXES) and file_declares_exec(os.path.join(directory, name)):
                 found.append(os.path.join(directory, name))
+    reported = {os.path.realpath(p) for p in found}
     for path in _referenced_configs(root):
-        if path in found:
+        if os.path.realpath(path) in reported:
             continue
         text = _read(path)
         if text == TOO_LARGE:

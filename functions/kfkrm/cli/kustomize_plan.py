@@ -37,7 +37,6 @@ values, which is what makes AuthServiceRelocation possible on a source tree with
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,8 +287,10 @@ def trimmed_text(text: str, keep: int, doc: dict) -> str:
     return trimmed
 
 
-class TooLarge(Exception):
-    """The kustomization's folder is too large to mirror (the fast path falls back)."""
+class NotMirrored(Exception):
+    """The kustomization's folder cannot be mirrored faithfully (the fast path falls back):
+    too large, or a file in it names the folder by its absolute path (which kustomize accepts
+    inside the root, and which would point out of the mirror)."""
 
 
 MAX_MIRROR_FILES = 20_000
@@ -306,6 +307,9 @@ def sandbox(p: Plan, into: Path) -> Path:
     regular files are copied, symlinks point at what the original resolves to (into the copy
     when that is inside the folder), FIFOs, devices and sockets are left out, `.git` too."""
     real_root = os.path.realpath(p.directory)
+    spellings = {os.fsencode(real_root), os.fsencode(str(p.directory))}
+    if any(s in p.text.encode("utf-8", "surrogateescape") for s in spellings):
+        raise NotMirrored("the kustomization names its own folder by absolute path")
     mirror = str(into)
     source = os.sep
     for name in Path(real_root).parts[1:]:
@@ -326,7 +330,7 @@ def sandbox(p: Plan, into: Path) -> Path:
                 target = os.path.join(dst, entry.name)
                 budget[0] -= 1
                 if budget[0] < 0:
-                    raise TooLarge(f"more than {MAX_MIRROR_FILES} files")
+                    raise NotMirrored(f"more than {MAX_MIRROR_FILES} files")
                 if entry.is_symlink():
                     resolved = os.path.realpath(entry.path)
                     os.symlink(str(into) + resolved if _inside(real_root, resolved) else resolved, target)
@@ -337,8 +341,14 @@ def sandbox(p: Plan, into: Path) -> Path:
                 elif entry.is_file(follow_symlinks=False):
                     budget[1] -= entry.stat(follow_symlinks=False).st_size
                     if budget[1] < 0:
-                        raise TooLarge(f"more than {MAX_MIRROR_BYTES >> 20} MiB")
-                    shutil.copyfile(entry.path, target, follow_symlinks=False)
+                        raise NotMirrored(f"more than {MAX_MIRROR_BYTES >> 20} MiB")
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+                    with os.fdopen(fd, "rb") as f:
+                        data = f.read(MAX_MIRROR_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+                    with open(target, "xb") as f:
+                        f.write(data)
+                    if any(s in data for s in spellings):
+                        raise NotMirrored(f"{entry.path} names the kustomization's folder by absolute path")
 
     copy(real_root, mirror)
     kustomization = os.path.join(mirror, p.kustomization.name)
