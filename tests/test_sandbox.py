@@ -558,3 +558,29 @@ def test_the_plugin_renders_v1_10_prod_on_the_fast_path_from_its_own_folder(tmp_
     assert "(fast path)" in proc.stderr.strip().splitlines()[-1], proc.stderr.strip().splitlines()[-1]
     assert proc.stdout == reference.stdout
     assert shutil.which("kubectl")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "resources: [a]\ntransformers:\n- x.yaml\n- fns/k1.yaml\n- fns/k2.yaml\n",
+        "transformers:\n  - x.yaml  # keep\n  # a comment\n  - fns/k1.yaml\n  - 'fns/k2.yaml'\nresources: [a]\n",
+        "transformers: [x.yaml, fns/k1.yaml, \"fns/k2.yaml\"]\nresources: [a]\n",
+        '{"resources": ["a"], "transformers": ["x.yaml", "fns/k1.yaml", "fns/k2.yaml"]}\n',
+        "transformers:\n- fns/k1.yaml\n- fns/k2.yaml\nresources: [a]\ncommonAnnotations: {d: 2021-01-29}\n",
+    ],
+)
+def test_the_trimmed_kustomization_is_the_users_text_minus_the_trailing_entries(text):
+    from kfkrm.cli.kustomize_plan import trimmed_text
+
+    doc = yaml.safe_load(text)
+    keep = len(doc["transformers"]) - 2
+    trimmed = trimmed_text(text, keep, doc)
+    again = yaml.safe_load(trimmed)
+    assert (again.get("transformers") or []) == doc["transformers"][:keep]
+    assert {k: v for k, v in again.items() if k != "transformers"} == {
+        k: v for k, v in doc.items() if k != "transformers"
+    }
+    # every byte outside the cut is the user's
+    assert "fns/k" not in trimmed and len(text) - len(trimmed) < 60
+    assert trimmed.startswith(text[: min(text.index("transformers"), len(trimmed))])

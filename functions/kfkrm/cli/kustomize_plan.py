@@ -269,7 +269,7 @@ def trimmed_text(text: str, keep: int, doc: dict) -> str:
     items = seq.value
     if keep == 0:  # `transformers:` and its whole list become `transformers: []`
         start, end, replacement = key.end_mark.index, seq.end_mark.index, ": []"
-        if seq.flow_style is False:
+        if not seq.flow_style:
             end = items[-1].end_mark.index
     elif seq.flow_style:  # [a, b, c] -> [a]
         start, end, replacement = items[keep - 1].end_mark.index, items[-1].end_mark.index, ""
