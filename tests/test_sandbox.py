@@ -213,21 +213,36 @@ def test_dot_relative_absolute_and_symlinked_spellings_take_the_fast_path(tmp_pa
         assert proc.stdout == reference.stdout, spelling
 
 
-def test_the_kustomizations_own_values_are_kept(tmp_path):
-    """YAML 1.1 would read `on` as true and a date as a timestamp: the fast path keeps the
-    kustomization's text, so its values are kustomize's own reading of it."""
-    app = repo(
-        tmp_path,
-        "resources: [ns.yaml, ../base]\ncommonAnnotations:\n  released: 2021-01-29\n"
-        "  stamp: 2001-12-14t21:59:43.10-05:00\n  spaced: 2001-12-14 21:59:43.10 -5\n",
-    )
-    (app / "ns.yaml").write_text(NAMESPACE + "  labels: {istio-injection: enabled}\n")  # the function changes nothing
+TIMESTAMPISH = {
+    "a": "2001-12-14 21:59:43.10 -5",
+    "b": "2001-12-14t21:59:43.10-05:00",
+    "c": "2001-12-14 21:59:43.10",
+    "d": "2001-12-14T21:59:43Z",
+    "e": "2001-12-14",
+    "f": "2001-12-14  21:59:43",
+    "g": "2001-12-14T21:59:43+05",
+    "h": "2001-12-14T21:59:43.5+05:00",
+    "i": "2001-1-4 1:5:3",
+    "j": "2001-12-14 21:59:43 Z",
+}
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_the_kustomizations_own_values_are_kept(changed, tmp_path):
+    """YAML 1.1 reads these as timestamps: the fast path keeps the kustomization's text, so
+    the values are kustomize's own reading of it; on an object a function changes, kfkrm's
+    writer quotes exactly the ones go-yaml would read back as a timestamp."""
+    annotations = "".join(f"  {k}: {v}\n" for k, v in TIMESTAMPISH.items())
+    app = repo(tmp_path, f"resources: [ns.yaml, ../base]\ncommonAnnotations:\n{annotations}")
+    if not changed:  # the function then changes nothing: kustomize's bytes pass through
+        (app / "ns.yaml").write_text(NAMESPACE + "  labels: {istio-injection: enabled}\n")
     reference = kubectl_kustomize(app)
     built = kfkrm("build", str(app))
     assert reference.returncode == 0, reference.stderr
     assert built.returncode == 0 and "(fast path)" in built.stderr.splitlines()[-1], built.stderr
     assert built.stdout == reference.stdout
-    assert 'stamp: "2001-12-14t21:59:43.10-05:00"' in built.stdout
+    for doc in yaml.load_all(built.stdout, Loader=yaml.BaseLoader):  # no implicit types: the text
+        assert doc["metadata"]["annotations"] == TIMESTAMPISH
 
 
 # -- all or nothing on stdout ------------------------------------------------------------------
