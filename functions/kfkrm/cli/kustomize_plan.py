@@ -5,7 +5,7 @@ resource to each function and parses the answer back, which costs more than the 
 itself on Kubeflow (a no-op function adds 127% on v1.3, 174% on v1.10).
 
 Fast path: when the kfkrm functions come last in the top-level kustomization's
-`transformers:`, kustomize renders a temporary copy of the kustomization without them,
+`transformers:`, kustomize renders the kustomization without them (in a private mirror, below),
 and kfkrm applies them afterwards in one process, then orders the output as kustomize
 would have (its `sortOptions`, legacy by default). The output is the same bytes.
 
