@@ -11,7 +11,10 @@
 #     naming the application;
 #   - an `exec:` function (which `kubectl kustomize` skips silently, exit 0) is refused
 #     before rendering;
-#   - an empty render is refused (ArgoCD would prune the whole application).
+#   - an empty render is refused (ArgoCD would prune the whole application);
+#   - a render cut short (a full temp disk, a file-size limit) is refused: kfkrm build writes
+#     all or nothing and reports "DOCUMENTS BYTES" in a count file, which must match what the
+#     temp file holds (ArgoCD would otherwise prune what is missing).
 # Nothing reaches stdout unless the whole render succeeded.
 #
 # kustomize is, in order: $KFKRM_KUSTOMIZE (a command, e.g. "kustomize build"), `kustomize`
@@ -62,17 +65,24 @@ exec_functions=$(kfkrm exec-check .) || fail "kfkrm exec-check could not read th
 [ -z "$exec_functions" ] ||
   fail "exec functions are not run here (no --enable-exec; kubectl kustomize would even skip them silently, exit 0): declare them as container functions with a kfkrm image instead, in: $(printf '%s' "$exec_functions" | tr '\n' ' ')"
 
-rendered=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd.XXXXXX")
-trap 'rm -f "$rendered"' EXIT
+rendered=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd.XXXXXX") || fail "cannot create a temporary file"
+counts=$(mktemp "${TMPDIR:-/tmp}/kfkrm-argocd-count.XXXXXX") || { rm -f "$rendered"; fail "cannot create a temporary file"; }
+trap 'rm -f "$rendered" "$counts"' EXIT
 command -v kfkrm >/dev/null 2>&1 ||
   fail "no kfkrm on PATH: the kfkrm argocd-cmp image has it in /opt/kfkrm/bin"
 # The same code path as a user's `kfkrm build`: kustomize with kfkrm's functions in-process,
 # every function's warnings and errors as a table on stderr.
-if kfkrm build --kustomize "$kustomize_build" . >"$rendered"; then
+if kfkrm build --kustomize "$kustomize_build" --count-file "$counts" . >"$rendered"; then
   :
 else
   status=$?
   fail "kfkrm build ($kustomize_build --enable-alpha-plugins) failed (exit $status); the lines above name the function or file"
 fi
 [ -s "$rendered" ] || fail "$kustomize_build rendered no resources"
-cat "$rendered"
+# What kfkrm says it wrote against what the file holds: documents (`---` lines + 1) and bytes.
+read -r want_docs want_bytes <"$counts" || fail "kfkrm build reported no document count"
+got_docs=$(( $(grep -c -x -e '---' "$rendered" || true) + 1 ))
+got_bytes=$(wc -c <"$rendered" | tr -d ' ')
+[ "$got_docs" = "$want_docs" ] && [ "$got_bytes" = "$want_bytes" ] ||
+  fail "the render is incomplete: kfkrm build wrote $want_docs documents ($want_bytes bytes), the temporary file holds $got_docs ($got_bytes bytes)"
+cat "$rendered" || fail "could not hand the render to Argo CD (cat failed)"

@@ -19,13 +19,21 @@ def test_help_describes_every_command():
     assert all(described[name] and len(described[name][0]) > 10 for name in described), described
 
 
-def test_closed_pipe_is_quiet():
+def test_closed_pipe_is_one_line_and_not_a_success():
+    """All or nothing on stdout (issue 25): a reader that stops early is one line, no traceback,
+    and a non-zero exit (the shell's `echo $?` of the first command of the pipeline)."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
     proc = subprocess.run(
-        f"{sys.executable} -m kfkrm schema | head -1", shell=True, capture_output=True, text=True, env=env
+        f"{sys.executable} -m kfkrm schema | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert proc.stdout == "{\n"
-    assert proc.stderr == "", proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "kfkrm: error: cannot write the output (the reader closed the pipe); it is incomplete\n"
 
 
 def test_did_you_mean_a_function_a_kind_and_a_field():

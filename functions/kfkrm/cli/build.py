@@ -12,6 +12,13 @@ kfkrm image runs in-process, and any other image fails the render loudly. Where 
 functions come last in the kustomization, they run after kustomize in one process (the
 fast path, same bytes); otherwise each call goes through kustomize. `--per-call` forces
 that route. Which one ran, and why, is in the last line. See docs/build.md.
+
+Untrusted repositories: kustomize renders the user's folder, or on the fast path a private
+mirror of it (kustomize_plan.sandbox) in which every path resolves as in the original, so
+kustomize's load restrictor decides what may be read; kfkrm copies nothing a kustomization
+names, and the `docker` stand-in lives in its own private folder. The output is written all
+or nothing (output.write_stdout); SIGTERM/SIGINT stop kustomize's process group and remove
+the temporary folders.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import io
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +38,8 @@ from pathlib import Path
 
 from . import results_table
 from .exec_check import exec_function_files
-from .kustomize_plan import Plan, PlanError, plan, sort_order, write_copy
+from .kustomize_plan import NotMirrored, Plan, PlanError, plan, sandbox, sort_order
+from .output import OutputError, document_count, ignore_fsize_signal, silence_stdout, write_stdout
 
 OK, FAILED, USAGE = 0, 1, 2
 PROG = "kfkrm build"
@@ -75,6 +84,21 @@ def stand_in(bin_dir: Path) -> Path:
     return docker
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT arrived: unwind (kill kustomize, remove the temporary folders)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise _Stopped(signum)
+
+
+RESTRICTORS = ("LoadRestrictionsRootOnly", "LoadRestrictionsNone")
+
+
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("directory", help="the kustomization's folder")
@@ -93,13 +117,33 @@ def main(argv) -> int:
         metavar="FILE",
         help="also write every function's results (info included) to FILE as kpt's results file (a FunctionResultList)",
     )
+    parser.add_argument(
+        "--load-restrictor",
+        choices=RESTRICTORS,
+        help="kustomize's own flag, passed through (default: kustomize's, files only in or below the root)",
+    )
+    parser.add_argument(
+        "--count-file",
+        metavar="FILE",
+        help='after the whole output is written, write "DOCUMENTS BYTES" to FILE (argocd/generate.sh checks it)',
+    )
     args = parser.parse_args(argv)
+    ignore_fsize_signal()
     progress = _Progress(sys.stderr.isatty())
     global _RESULTS_OUT
     _RESULTS_OUT = args.results
     directory = Path(args.directory)
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[signum] = signal.signal(signum, _stop)
+        except ValueError:  # not the main thread
+            pass
     try:
         return _build(directory, args, progress)
+    except _Stopped as e:
+        sys.stderr.write(f"{PROG}: error: stopped by {signal.Signals(e.signum).name}; nothing was rendered\n")
+        return 128 + e.signum
     except PlanError as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         return FAILED
@@ -108,19 +152,37 @@ def main(argv) -> int:
             traceback.print_exc()
         sys.stderr.write(f"{PROG}: error: internal error: {type(e).__name__}: {e}\n")
         return FAILED
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_kustomize(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    """kustomize in its own process group: on any exit from here (SIGTERM included) the whole
+    group (kustomize and the stand-ins it started) is killed and reaped."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def render(directory: Path) -> tuple[int, str]:
     """(exit status, output) of `kfkrm build DIRECTORY` (its warnings table on stderr): for commands
     that take a kustomization where a render is expected (upgrade-plan)."""
     out = io.StringIO()
-    args = argparse.Namespace(per_call=False, kustomize=None)
+    args = argparse.Namespace(per_call=False, kustomize=None, load_restrictor=None, count_file=None)
     status = _build(directory, args, _Progress(False), out)
     return status, out.getvalue()
 
 
 def _build(directory: Path, args, progress: _Progress, out=None) -> int:
-    out = out or sys.stdout
     if not directory.is_dir():
         raise PlanError(f"{directory} is not a directory")
     execs = exec_function_files(str(directory))  # the same check as argocd/generate.sh
@@ -129,21 +191,32 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
             "exec functions are not run by kustomize here (kubectl kustomize would skip them silently): "
             "declare them as container functions with a kfkrm image, in: " + " ".join(map(str, execs))
         )
+    restricted = args.load_restrictor != "LoadRestrictionsNone"
     kustomize = kustomize_command(args.kustomize)
-    the_plan = plan(directory, kustomize)
+    the_plan = plan(directory, restricted, kustomize)
     if args.per_call and the_plan.fast:
-        the_plan = Plan(directory, the_plan.kustomization, fallback="--per-call")
-    with tempfile.TemporaryDirectory(prefix="kfkrm-build-") as tmp:
-        tmp_path = Path(tmp)
-        (tmp_path / "bin").mkdir()
-        stand_in(tmp_path / "bin")
-        results_file = tmp_path / "results.jsonl"
-        env = dict(os.environ, PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+        the_plan = Plan(the_plan.directory, the_plan.kustomization, fallback="--per-call")
+    if args.load_restrictor:
+        kustomize += ["--load-restrictor", args.load_restrictor]
+    # Two private folders: the stand-in's, and the mirror kustomize renders on the fast path.
+    with (
+        tempfile.TemporaryDirectory(prefix="kfkrm-build-tools-") as tools,
+        tempfile.TemporaryDirectory(prefix="kfkrm-build-") as work,
+    ):
+        (Path(tools) / "bin").mkdir()
+        stand_in(Path(tools) / "bin")
+        results_file = Path(tools) / "results.jsonl"
+        env = dict(os.environ, PATH=f"{Path(tools) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
         env[results_table.RESULTS_FILE_ENV] = str(results_file)
         target = directory
         if the_plan.fast:
-            target = write_copy(the_plan, tmp_path / "kustomization")
-            target = target.parent
+            try:
+                target = sandbox(the_plan, Path(work))
+            except NotMirrored as e:
+                why = f"the folder is not mirrored: {e}"
+                the_plan = Plan(the_plan.directory, the_plan.kustomization, fallback=why)
+                target = directory
+        if the_plan.fast:
             progress(
                 f"kustomize: {' '.join(kustomize)} of {directory} without its last "
                 f"{len(the_plan.calls)} kfkrm functions"
@@ -153,12 +226,10 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
                 f"kustomize: {' '.join(kustomize)} of {directory}, every function through kustomize "
                 f"({the_plan.fallback})"
             )
-        proc = subprocess.run(
-            kustomize + ["--enable-alpha-plugins", str(target)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        proc = _run_kustomize(kustomize + ["--enable-alpha-plugins", str(target)], env)
         stderr = proc.stderr.decode("utf-8", "replace")
-        if the_plan.fast:  # kustomize names the temporary copy: show the user's folder instead
-            stderr = stderr.replace(str(target), str(directory))
+        if the_plan.fast:  # kustomize names the mirror: show the user's folder and paths instead
+            stderr = stderr.replace(str(target), str(directory)).replace(str(work), "")
         sys.stderr.write(stderr)
         if proc.returncode != 0:
             return _finish(
@@ -174,9 +245,21 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
             if failed:
                 return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
         progress("done")
-        out.write(output)
-        out.flush()
-        return _finish(results_table.read(str(results_file)), the_plan, OK, "")
+        calls = results_table.read(str(results_file))
+        if out is not None:  # in-process callers (upgrade-plan) take the render as text
+            out.write(output)
+            return _finish(calls, the_plan, OK, "")
+        try:
+            written = write_stdout(output)
+            if args.count_file:
+                with open(args.count_file, "w", encoding="utf-8") as f:
+                    f.write(f"{document_count(output)} {written}\n")
+        except OutputError as e:
+            silence_stdout()
+            return _finish(calls, the_plan, FAILED, str(e))
+        except OSError as e:
+            return _finish(calls, the_plan, FAILED, f"cannot write {args.count_file}: {e.strerror or e}")
+        return _finish(calls, the_plan, OK, "")
 
 
 def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from ..domain.images import find_images
 from ..runtime import yamlio
 from ..runtime.config import ConfigError, parse_config
 from ..runtime.resourcelist import InputError, read_input
+from .output import write_stdout
 
 
 def main(argv) -> int:
@@ -36,9 +37,9 @@ def main(argv) -> int:
         sys.stderr.write(f"kfkrm images: error: {_one_line(e)}\n")
         return 1
     if proxy is None:
-        sys.stdout.write(_locations(found, args.format))
+        write_stdout(_locations(found, args.format))
     else:
-        sys.stdout.write(_pairs(found, proxy, args.format))
+        write_stdout(_pairs(found, proxy, args.format))
     return 0
 
 

@@ -5,7 +5,7 @@ resource to each function and parses the answer back, which costs more than the 
 itself on Kubeflow (a no-op function adds 127% on v1.3, 174% on v1.10).
 
 Fast path: when the kfkrm functions come last in the top-level kustomization's
-`transformers:`, kustomize renders a temporary copy of the kustomization without them,
+`transformers:`, kustomize renders the kustomization without them (in a private mirror, below),
 and kfkrm applies them afterwards in one process, then orders the output as kustomize
 would have (its `sortOptions`, legacy by default). The output is the same bytes.
 
@@ -17,10 +17,18 @@ cannot be checked here:
     kustomize appends their content hash to the name after the transformers, so per call
     a function sees the name without the hash and changes the content that is hashed;
   * a remote base (a URL): the tree cannot be inspected for generators;
-  * a field of the top-level kustomization the fast path does not know how to copy, or a
-    file it names outside the kustomization's folder (kustomize's load restrictions);
+  * a field of the top-level kustomization the fast path does not know (e.g. helmCharts);
   * an `exec:` function, or a container function whose image is not a kfkrm one, among
     the trailing transformers (those stay with kustomize, so the ones before them too).
+The sandbox (`sandbox`): kustomize renders the trimmed kustomization in a private temporary
+mirror of the filesystem path up to the kustomization's real folder. The folder itself is
+copied (regular files copied, symlinks re-pointed at what they resolve to, nothing else), the
+kustomization's text is the user's minus the trailing kfkrm entries, and every sibling on the
+way up is a symlink to the original. A relative path therefore resolves to the same file or
+folder as in the original, and kustomize's own load restrictor (files only in or below the
+root) gives the same verdict: kfkrm copies nothing a kustomization names, and kfkrm's own
+`docker` stand-in lives in another private folder.
+
 One difference is deliberate: kustomize `vars` are resolved before the fast path's
 functions run, where per call they are still `$(VAR)` text. Functions then see the real
 values, which is what makes AuthServiceRelocation possible on a source tree with vars.
@@ -29,7 +37,7 @@ values, which is what makes AuthServiceRelocation possible on a source tree with
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -81,6 +89,7 @@ class Plan:
     calls: list = field(default_factory=list)  # trailing kfkrm calls, applied in-process (fast path)
     fallback: str = ""  # why the per-call route is used ("" on the fast path)
     document: dict = field(default_factory=dict)
+    text: str = ""  # the kustomization's text without the trailing kfkrm entries (fast path)
 
     @property
     def fast(self) -> bool:
@@ -137,12 +146,41 @@ def _folder_configs(path: Path, kustomize: Optional[list]) -> Optional[str]:
         return None
 
 
-def _kfkrm_calls(entry: str, directory: Path, kustomize: Optional[list] = None) -> Optional[list]:
-    """The kfkrm function calls a transformers entry (a file, or a folder kustomize renders
-    into configs) makes, or None if it is anything else."""
+MAX_CONFIG_BYTES = 16 << 20  # a transformer config larger than this is not read (kustomize reads it)
+
+
+def _inside(real_root: str, path: str) -> bool:
+    return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _loadable_file(directory: Path, entry: str, restricted: bool) -> Optional[Path]:
+    """The file kustomize would load for `entry` (a regular file, in or below the real root
+    unless the load restrictor is off), else None."""
+    path = Path(os.path.normpath(os.path.join(str(directory), entry)))  # filepath.Join cleans `..` lexically
+    real = os.path.realpath(path)
+    if restricted and not _inside(os.path.realpath(directory), real):
+        return None
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CONFIG_BYTES:
+        return None
+    return Path(real)
+
+
+def _kfkrm_calls(
+    entry: str, directory: Path, restricted: bool = True, kustomize: Optional[list] = None
+) -> Optional[list]:
+    """The kfkrm function calls a transformers entry (a file, or a folder kustomize renders into
+    configs) makes, or None if it is anything else (including a file kustomize would refuse to
+    load: that entry stays with kustomize)."""
     if not isinstance(entry, str) or "://" in entry:
         return None
-    path = directory / entry
+    folder = directory / entry
+    path = folder if folder.is_dir() else _loadable_file(directory, entry, restricted)
+    if path is None:
+        return None
     from ..runtime import yamlio
 
     source = entry
@@ -152,13 +190,11 @@ def _kfkrm_calls(entry: str, directory: Path, kustomize: Optional[list] = None) 
             return None
         kustomization = find_kustomization(path)
         source = f"{entry}: {kustomization}"
-    elif path.is_file():
+    else:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-    else:
-        return None
     try:  # read as a function reads its config (YAML 1.2: `on` stays a string)
         docs = [d for d in yamlio.load_all(text) if d is not None]
     except yamlio.YAMLError:
@@ -178,14 +214,6 @@ def _kfkrm_calls(entry: str, directory: Path, kustomize: Optional[list] = None) 
             return None  # kfkrm's image, but not a config it knows: let the per-call route report it
         calls.append(Call(source, doc))
     return calls or None
-
-
-def _inside(directory: Path, entry: str) -> bool:
-    # Absolute, so that a relative `directory` (`kfkrm build .`, as argocd/generate.sh runs it)
-    # holds its own files: normpath("./fns/a.yaml") is "fns/a.yaml", not under ".".
-    base = os.path.abspath(str(directory))
-    target = os.path.normpath(os.path.join(base, entry))
-    return target == base or target.startswith(base + os.sep)
 
 
 def _generators_in_tree(directory: Path, seen: set) -> str:
@@ -215,19 +243,24 @@ def _generators_in_tree(directory: Path, seen: set) -> str:
     return ""
 
 
-def plan(directory: Path, kustomize: Optional[list] = None) -> Plan:
-    """Decide the route for `directory` (see the module docstring). `kustomize` renders
-    folder entries of `transformers:` (without it, a folder entry takes the per-call route)."""
+def plan(directory: Path, restricted: bool = True, kustomize: Optional[list] = None) -> Plan:
+    """Decide the route for `directory` (see the module docstring). `restricted`: kustomize's
+    load restrictor is on (the default, LoadRestrictionsRootOnly). `kustomize` renders folder
+    entries of `transformers:` (without it, a folder entry takes the per-call route)."""
+    directory = Path(os.path.abspath(directory))  # `.`, relative or absolute: the same decision
     kustomization = find_kustomization(directory)
     if kustomization is None:
         raise PlanError(f"no kustomization.yaml in {directory}")
     doc = _load(kustomization)
     result = Plan(directory, kustomization, document=doc)
     transformers = doc.get("transformers") or []
+    if not isinstance(transformers, list):
+        result.fallback = "transformers is not a list (kustomize's message will say so)"
+        return result
     calls: list = []
     keep = len(transformers)
     while keep > 0:
-        found = _kfkrm_calls(transformers[keep - 1], directory, kustomize)
+        found = _kfkrm_calls(transformers[keep - 1], directory, restricted, kustomize)
         if found is None:
             break
         calls[:0] = found
@@ -243,20 +276,10 @@ def plan(directory: Path, kustomize: Optional[list] = None) -> Plan:
     else:
         result.fallback = _generators_in_tree(directory, set())
     if not result.fallback:
-        for list_field in _PATH_LIST_FIELDS:
-            for entry in doc.get(list_field) or []:
-                if (
-                    isinstance(entry, str)
-                    and "://" not in entry
-                    and not (directory / entry).is_dir()
-                    and not _inside(directory, entry)
-                ):
-                    result.fallback = f"{list_field} entry {entry} is a file outside {directory}"
-        for entry_field in _PATH_ENTRY_FIELDS:
-            for entry in doc.get(entry_field) or []:
-                path = entry.get("path") if isinstance(entry, dict) else None
-                if path and not _inside(directory, path):
-                    result.fallback = f"{entry_field} path {path} is outside {directory}"
+        try:
+            result.text = trimmed_text(kustomization.read_text(encoding="utf-8"), keep, doc)
+        except _Untrimmable as e:
+            result.fallback = f"the kustomization's transformers cannot be cut out of its text ({e})"
     if not result.fallback:
         result.calls = calls
         result.document = dict(doc, transformers=transformers[:keep])
@@ -265,36 +288,115 @@ def plan(directory: Path, kustomize: Optional[list] = None) -> Plan:
     return result
 
 
-def write_copy(p: Plan, into: Path) -> Path:
-    """The kustomization without its trailing kfkrm transformers, in the folder `into`:
-    directories are referred to by relative path from there, files are copied alongside."""
-    doc = dict(p.document)
-    into.mkdir(parents=True, exist_ok=True)
+class _Untrimmable(Exception):
+    pass
 
-    def relocate(entry: str) -> str:
-        if "://" in entry or entry.startswith("git@"):
-            return entry
-        source = p.directory / entry
-        if source.is_dir():
-            return os.path.relpath(source.resolve(), into.resolve())
-        if source.is_file():  # a missing file stays missing: kustomize's own error names it
-            target = into / entry
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        return entry
 
-    for list_field in _PATH_LIST_FIELDS + ("bases",):
-        if doc.get(list_field):
-            doc[list_field] = [relocate(e) if isinstance(e, str) else e for e in doc[list_field]]
-    for entry_field in _PATH_ENTRY_FIELDS:
-        if doc.get(entry_field):
-            doc[entry_field] = [
-                dict(e, path=relocate(e["path"])) if isinstance(e, dict) and e.get("path") else e
-                for e in doc[entry_field]
-            ]
-    out = into / "kustomization.yaml"
-    out.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return out
+def trimmed_text(text: str, keep: int, doc: dict) -> str:
+    """The kustomization's own text without the transformers entries after the first `keep`:
+    every other byte is the user's (no YAML 1.1 round trip rewrites a date or an `on`).
+    Checked by parsing the result again."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        raise _Untrimmable(" ".join(str(e).split())) from None
+    if not isinstance(root, yaml.MappingNode):
+        raise _Untrimmable("not a mapping")
+    found = [(k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "transformers"]
+    if len(found) != 1 or not isinstance(found[0][1], yaml.SequenceNode):
+        raise _Untrimmable("no single transformers list")
+    key, seq = found[0]
+    items = seq.value
+    if keep == 0:  # `transformers:` and its whole list become `transformers: []`
+        start, end, replacement = key.end_mark.index, seq.end_mark.index, ": []"
+        if not seq.flow_style:
+            end = items[-1].end_mark.index
+    elif seq.flow_style:  # [a, b, c] -> [a]
+        start, end, replacement = items[keep - 1].end_mark.index, items[-1].end_mark.index, ""
+    else:  # the lines from the first removed `- ` item to the end of the last one
+        start = text.rfind("\n", 0, items[keep].start_mark.index) + 1
+        end, replacement = items[-1].end_mark.index, ""
+    trimmed = text[:start] + replacement + text[end:]
+    try:
+        again = yaml.safe_load(trimmed)
+    except yaml.YAMLError as e:
+        raise _Untrimmable(" ".join(str(e).split())) from None
+    expected = dict(doc, transformers=(doc.get("transformers") or [])[:keep])
+    if not isinstance(again, dict) or dict(again, transformers=again.get("transformers") or []) != expected:
+        raise _Untrimmable("the cut text does not parse to the kustomization without them")
+    return trimmed
+
+
+class NotMirrored(Exception):
+    """The kustomization's folder cannot be mirrored faithfully (the fast path falls back):
+    too large, or a file in it names the folder by its absolute path (which kustomize accepts
+    inside the root, and which would point out of the mirror)."""
+
+
+MAX_MIRROR_FILES = 20_000
+MAX_MIRROR_BYTES = 512 << 20
+
+
+def sandbox(p: Plan, into: Path) -> Path:
+    """A private mirror (in the empty folder `into`) of the path up to the kustomization's real
+    folder, holding a copy of that folder with the trimmed kustomization; returns the copy's path.
+
+    Each folder on the way up is a real folder of the mirror whose other entries are symlinks to
+    the originals, so `../base`, `../../x.yaml` and symlinks resolve to the same files as in the
+    user's tree; the copy keeps kustomize's root (files must be in or below it). Inside the copy:
+    regular files are copied, symlinks point at what the original resolves to (into the copy
+    when that is inside the folder), FIFOs, devices and sockets are left out, `.git` too."""
+    real_root = os.path.realpath(p.directory)
+    spellings = {os.fsencode(real_root), os.fsencode(str(p.directory))}
+    if any(s in p.text.encode("utf-8", "surrogateescape") for s in spellings):
+        raise NotMirrored("the kustomization names its own folder by absolute path")
+    mirror = str(into)
+    source = os.sep
+    for name in Path(real_root).parts[1:]:
+        try:
+            siblings = os.listdir(source)
+        except OSError:
+            siblings = []  # unreadable: a path through it stays missing (kustomize's error)
+        for sibling in siblings:
+            if sibling != name:
+                os.symlink(os.path.join(source, sibling), os.path.join(mirror, sibling))
+        source, mirror = os.path.join(source, name), os.path.join(mirror, name)
+        os.mkdir(mirror)
+    budget = [MAX_MIRROR_FILES, MAX_MIRROR_BYTES]
+
+    def copy(src: str, dst: str) -> None:
+        with os.scandir(src) as entries:
+            for entry in entries:
+                target = os.path.join(dst, entry.name)
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise NotMirrored(f"more than {MAX_MIRROR_FILES} files")
+                if entry.is_symlink():
+                    resolved = os.path.realpath(entry.path)
+                    os.symlink(str(into) + resolved if _inside(real_root, resolved) else resolved, target)
+                elif entry.is_dir(follow_symlinks=False):
+                    if entry.name != ".git":
+                        os.mkdir(target)
+                        copy(entry.path, target)
+                elif entry.is_file(follow_symlinks=False):
+                    budget[1] -= entry.stat(follow_symlinks=False).st_size
+                    if budget[1] < 0:
+                        raise NotMirrored(f"more than {MAX_MIRROR_BYTES >> 20} MiB")
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+                    with os.fdopen(fd, "rb") as f:
+                        data = f.read(MAX_MIRROR_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+                    with open(target, "xb") as f:
+                        f.write(data)
+                    if any(s in data for s in spellings):
+                        raise NotMirrored(f"{entry.path} names the kustomization's folder by absolute path")
+
+    copy(real_root, mirror)
+    kustomization = os.path.join(mirror, p.kustomization.name)
+    if os.path.lexists(kustomization):
+        os.unlink(kustomization)
+    with open(kustomization, "x", encoding="utf-8") as f:
+        f.write(p.text)
+    return Path(mirror)
 
 
 # -- kustomize's output order ---------------------------------------------------------------

@@ -28,15 +28,25 @@ USAGE = (
 
 
 def main(argv=None) -> int:
-    """`kfkrm`; a reader that stops early (`kfkrm schema | head`) ends it quietly, no traceback."""
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        import os
+    """`kfkrm`; all or nothing on stdout: an output that cannot be written in full (a full disk,
+    a file-size limit, a reader that stopped early, `kfkrm schema | head`) ends it with one line
+    and exit 1, never a traceback, never the success summary."""
+    from .output import WRITE_ERRNOS, OutputError, describe, ignore_fsize_signal, silence_stdout
 
-        devnull = os.open(os.devnull, os.O_WRONLY)  # Python would flush stdout again at exit and fail
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141  # what a shell reports for a process ended by SIGPIPE
+    ignore_fsize_signal()
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # print()ed text (help, schema) must reach its reader too
+        return status
+    except OutputError as e:
+        reason = str(e)
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        reason = f"cannot write the output ({describe(e)}); it is incomplete"
+    silence_stdout()
+    sys.stderr.write(f"kfkrm: error: {reason}\n")
+    return 1
 
 
 def _main(argv=None) -> int:
@@ -91,8 +101,9 @@ def _main(argv=None) -> int:
     from .results_table import record
 
     record(outcome.function or "kfkrm", outcome.results)  # only when KFKRM_RESULTS_FILE names a file (kfkrm build)
-    sys.stdout.write(outcome.stdout)
-    sys.stdout.flush()
+    from .output import write_stdout
+
+    write_stdout(outcome.stdout)  # raises OutputError: then no summary on stderr
     sys.stderr.write(outcome.stderr)
     return outcome.exit_code
 

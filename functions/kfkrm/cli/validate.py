@@ -26,6 +26,7 @@ from ..runtime.podtemplates import has_pod_template
 from ..runtime.resourcelist import InputError, ResourceList, read_input
 from ..runtime.results import WARNING, escape
 from .mesh_config import check_mesh_config
+from .output import write_stdout
 
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
 
@@ -93,7 +94,7 @@ def main(argv) -> int:
     for result in rl.results:
         if result.severity == WARNING:
             sys.stderr.write(f"kfkrm validate: {result.one_line()}\n")
-    sys.stdout.write(_json(report, config) if args.format == "json" else _table(report, config, len(rl.items)))
+    write_stdout(_json(report, config) if args.format == "json" else _table(report, config, len(rl.items)))
     return VIOLATIONS if report.failures else CLEAN
 
 
