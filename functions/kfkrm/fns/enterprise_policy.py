@@ -17,6 +17,9 @@ Rules (each one is checked only when its section is set):
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
 * istio (`istioVersion`): every Istio API version and field is served by that Istio;
+* mesh-wide (`meshRootNamespace`): no Istio configuration in the mesh's root namespace without
+  a selector (Sidecar, EnvoyFilter, PeerAuthentication, AuthorizationPolicy, RequestAuthentication,
+  Telemetry, WasmPlugin, ProxyConfig): it would apply to the whole mesh (domain/mesh_wide.py);
 * integrity (`integrity: true`): every reference between objects (domain/references.py:
   Service selectors, routes, webhook services, bindings, service accounts, Istio policy
   selectors and principals, ...) points at something in the render or declared by the
@@ -35,7 +38,7 @@ from typing import Iterator, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..domain import istio_apis, references
+from ..domain import istio_apis, mesh_wide, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
@@ -54,9 +57,9 @@ from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-INTEGRITY = "integrity"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, INTEGRITY)
-Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "integrity"]
+INTEGRITY, MESH_WIDE = "integrity", "mesh-wide"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, MESH_WIDE, INTEGRITY)
+Rule = Literal["registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "mesh-wide", "integrity"]
 NAMESPACE_INJECTION, NAMESPACE_REVISION = "istio-injection", "istio.io/rev"
 
 
@@ -130,6 +133,11 @@ class Config(FunctionConfig):
         None,
         description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is '
         'a violation',
+    )
+    meshRootNamespace: Optional[NamespaceName] = Field(
+        None,
+        description="the mesh's root namespace (istio-system by default in Istio): Istio config there with no "
+        "selector applies to the whole mesh and is a violation",
     )
     integrity: Optional[bool] = Field(
         None,
@@ -207,6 +215,7 @@ RULE_SECTIONS = {
     FORBID: "forbid",
     AUTH: "authService",
     ISTIO: "istioVersion",
+    MESH_WIDE: "meshRootNamespace",
     INTEGRITY: "integrity",
 }
 
@@ -448,6 +457,17 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
     report.checked[ISTIO] = checked
 
 
+def check_mesh_wide(items: list[Item], root: str, report: Report) -> Iterator[Violation]:
+    checked = 0
+    for item in items:
+        if item.is_local_config or item.namespace != root or not istio_apis.is_istio_group(item.group):
+            continue
+        checked += 1
+        if mesh_wide.is_mesh_wide(item, root):
+            yield Violation(MESH_WIDE, item, "spec", mesh_wide.effect(item, root))
+    report.checked[MESH_WIDE] = checked
+
+
 def declared(config: Config) -> references.Declared:
     """What the organisation's platform holds outside the render, from the policy's settings."""
     gateways = {(g.namespace, g.name) for g in map(parse_config_ref, config.allowedGateways or [])}
@@ -507,6 +527,8 @@ def check(rl, config: Config, baseline=None) -> Report:
         found += check_auth_service(rl, config.authService, report)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
+    if config.meshRootNamespace:
+        found += check_mesh_wide(items, config.meshRootNamespace, report)
     if config.integrity:
         found += check_integrity(items, config, baseline, report)
     used = set()
