@@ -176,6 +176,8 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Replic
 # The other options: the bundled Istio and Argo stay, the ingress becomes a load balancer,
 # artifacts go through the bundled controller's ConfigMap, revision-based injection, the
 # long forms of envoyBaseId and the selectors.
+# The corp gateway is dedicated to Kubeflow (issue 26): v1.3's authn-filter and x-forwarded-host EnvoyFilters stay on
+# it (on a shared gateway they are converted or refused: tests/test_shared_mesh.py).
 OPTIONS_PROFILE = """
 apiVersion: kfkrm.dev/v1alpha1
 kind: EnterpriseProfile
@@ -185,7 +187,7 @@ mesh:
   replaceGateways: [kubeflow/kubeflow-gateway]
   hosts: [ml.corp.example.com]
   exportTo: ["*"]
-  gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}
+  gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local, dedicated: true}
   namespaces: [kubeflow]
   revision: 1-6-8
 podTemplates:
@@ -215,7 +217,8 @@ gateway: istio-system/corp-gateway
 replaceGateways: [kubeflow/kubeflow-gateway]
 hosts: [ml.corp.example.com]
 exportTo: ["*"]
-gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}""",
+gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local, dedicated: true}
+""",
     ),
     (
         "ingress-gateway",
