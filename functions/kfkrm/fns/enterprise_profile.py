@@ -51,7 +51,7 @@ from ..domain.namespace_refs import follow_namespaces
 from ..domain.pod_metadata import opt_outs_left
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR
-from ..runtime.selectors import SelectorTerm
+from ..runtime.selectors import SelectorTerm, select
 from . import (
     argo_artifact_repository,
     authservice_relocation,
@@ -697,7 +697,14 @@ def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
         return step
     # every explicit opt-out still in the render: the profile never writes "false", so each is upstream's,
     # kept by a pod-template step (forceInjection not set) or left alone when no such step ran
-    kept = opt_outs_left(rl.items, step.config.meshNamespaces)
+    forced = {
+        id(i)
+        for earlier in config.steps
+        if earlier.name in ("pod-template-annotations", "pod-template-labels")
+        and getattr(earlier.config, "forceInjection", False)
+        for i in select(rl.items, earlier.config.include, earlier.config.exclude)
+    }  # forceInjection: true means those must be in the mesh: never exempt them
+    kept = [i for i in opt_outs_left(rl.items, step.config.meshNamespaces) if id(i) not in forced]
     if not kept:
         return step
     reason = OPT_OUT_REASON
