@@ -690,11 +690,15 @@ def _convert_envoy_filter(rl, config: Config, item, workload) -> int:
     what = "sends every request of every host of the gateway to Kubeflow's auth service (ext_authz)"
     if authz is None:
         what = "patches the Envoy configuration of the gateway for every host"
-    how = (
-        "set istioVersion (1.9 or later: it becomes a CUSTOM AuthorizationPolicy limited to hosts)"
-        if authz is not None
-        else "remove it (RemoveIstio remove:)"
-    )
+    if authz is None:
+        how = "remove it (RemoveIstio remove:)"
+    elif config.istioVersion is not None and config.hosts:
+        how = (
+            f"istioVersion {config.istioVersion} has no CUSTOM action (Istio 1.9+), into which it would become a "
+            "CUSTOM AuthorizationPolicy limited to hosts"
+        )
+    else:
+        how = "set hosts and istioVersion (1.9 or later: it becomes a CUSTOM AuthorizationPolicy limited to hosts)"
     message = (
         f"is on the organisation's gateway {workload.namespace} {workload.labels} and cannot be limited to "
         f"Kubeflow's hosts: it {what}; {how}, or set gatewayWorkload.dedicated: true if the gateway serves "
