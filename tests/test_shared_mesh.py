@@ -512,3 +512,26 @@ def test_the_policy_reports_mesh_wide_objects():
     errors = load_output(outcome.stdout)["results"]
     flagged = sorted(r["resourceRef"]["name"] for r in errors if r["message"].startswith("[mesh-wide]"))
     assert flagged == ["concurrency", "default", "default", "headers"]
+
+
+def test_the_profile_removes_mesh_wide_config_and_its_policy_fails_on_one_kept():
+    profile = """apiVersion: kfkrm.dev/v1alpha1
+kind: EnterpriseProfile
+metadata: {name: acme}
+mesh:
+  removeBundledIstio: true
+  rootNamespace: istio-system
+%s
+validate: true
+"""
+    items = items_block(SIDECARS_1_11)
+    outcome = run_function("enterprise-profile", resource_list(items, profile % ""))
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "istio-system/default" not in _names(load_output(outcome.stdout))
+    kept = profile % "  keepBundled: [{kind: Sidecar, namespace: istio-system, name: default}]"
+    outcome = run_function("enterprise-profile", resource_list(items, kept))
+    assert outcome.exit_code == 1
+    errors = [r for r in load_output(outcome.stdout)["results"] if r["severity"] == "error"]
+    assert [(r["resourceRef"]["name"], r["message"].split("]")[0]) for r in errors] == [
+        ("default", "step enterprise-policy (profile validate): [mesh-wide")
+    ]
