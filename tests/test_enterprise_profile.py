@@ -89,12 +89,14 @@ allowedRegistries: [registry.corp.example.com]""",
         ),
         (
             "virtualservice-gateway",
-            """
+            f"""
 kind: VirtualServiceGateway
 gateway: istio-system/corp-gateway
 hosts: [kubeflow.corp.example.com]
 removeUnusedGateways: true
-gatewayWorkload: kubeflow-default""",
+gatewayWorkload: kubeflow-default
+istioVersion: "{istio}"
+""",
         ),
         (
             "argo-artifact-repository",
