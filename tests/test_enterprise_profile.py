@@ -90,12 +90,14 @@ allowedRegistries: [registry.corp.example.com]""",
         ),
         (
             "virtualservice-gateway",
-            """
+            f"""
 kind: VirtualServiceGateway
 gateway: istio-system/corp-gateway
 hosts: [kubeflow.corp.example.com]
 removeUnusedGateways: true
-gatewayWorkload: kubeflow-default""",
+gatewayWorkload: kubeflow-default
+istioVersion: "{istio}"
+""",
         ),
         (
             "argo-artifact-repository",
@@ -177,6 +179,8 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Replic
 # The other options: the bundled Istio and Argo stay, the ingress becomes a load balancer,
 # artifacts go through the bundled controller's ConfigMap, revision-based injection, the
 # long forms of envoyBaseId and the selectors.
+# The corp gateway is dedicated to Kubeflow (issue 26): v1.3's authn-filter and x-forwarded-host EnvoyFilters stay on
+# it (on a shared gateway they are converted or refused: tests/test_shared_mesh.py).
 OPTIONS_PROFILE = """
 apiVersion: kfkrm.dev/v1alpha1
 kind: EnterpriseProfile
@@ -186,7 +190,7 @@ mesh:
   replaceGateways: [kubeflow/kubeflow-gateway]
   hosts: [ml.corp.example.com]
   exportTo: ["*"]
-  gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}
+  gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local, dedicated: true}
   namespaces: [kubeflow]
   revision: 1-6-8
 podTemplates:
@@ -216,7 +220,8 @@ gateway: istio-system/corp-gateway
 replaceGateways: [kubeflow/kubeflow-gateway]
 hosts: [ml.corp.example.com]
 exportTo: ["*"]
-gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local}""",
+gatewayWorkload: {namespace: istio-system, serviceAccount: corp-gateway, labels: {istio: corp-gateway}, service: corp-gateway.istio-system.svc.cluster.local, dedicated: true}
+""",
     ),
     (
         "ingress-gateway",

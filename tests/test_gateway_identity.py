@@ -38,6 +38,7 @@ mesh:
   hosts: [kubeflow.acme.example.com]
   removeUnusedGateways: true
   namespaces: [kubeflow]
+  istioVersion: "1.20"    # issue 26: v1.3/v1.7's authn-filter becomes a host-scoped CUSTOM policy
 podTemplates:
   annotations: {sidecar.istio.io/inject: "true"}
   include: [{namespace: kubeflow}]
@@ -194,6 +195,7 @@ apiVersion: kfkrm.dev/v1alpha1
 kind: VirtualServiceGateway
 metadata: {name: t}
 gateway: istio-ingress/acme-gw
+hosts: [kubeflow.acme.example.com]
 """
 VS = (
     "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: a, namespace: kubeflow}\n"

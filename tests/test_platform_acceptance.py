@@ -44,6 +44,7 @@ mesh:
   hosts: [kubeflow.acme.example.com]
   removeUnusedGateways: true
   namespaces: [kubeflow]
+  istioVersion: "1.20"    # issue 26: on the shared acme-gw, v1.3/v1.7's authn-filter becomes a CUSTOM policy
 podTemplates:
   annotations: {sidecar.istio.io/inject: "true"}
   include: [{namespace: kubeflow}]

@@ -332,6 +332,8 @@ def test_api_versions_the_mesh_does_not_serve_are_warned():
 
 
 def test_keep_overrides_a_default_removal_and_silences_the_unclassified_warning():
+    """Issue 26: keeping a mesh-wide object (global-deny-all) is a warning that says so; the
+    unclassified auth service kept by keep[1] stays silent."""
     need_shared()
     config = (
         CONFIG
@@ -346,9 +348,9 @@ def test_keep_overrides_a_default_removal_and_silences_the_unclassified_warning(
     doc = load_output(outcome.stdout)
     after = {ref(o) for o in doc["items"]}
     assert "AuthorizationPolicy istio-system/global-deny-all" in after
-    assert not [r for r in doc["results"] if r["severity"] == "warning"]
-    kept = [r for r in doc["results"] if r["resourceRef"]["name"] == "global-deny-all"]
-    assert kept[0]["severity"] == "info" and "keep[0]" in kept[0]["message"]
+    warnings = [r for r in doc["results"] if r["severity"] == "warning"]
+    assert [r["resourceRef"]["name"] for r in warnings] == ["global-deny-all"]
+    assert "keep[0]" in warnings[0]["message"] and "whole mesh" in warnings[0]["message"]
 
 
 def test_remove_terms_remove_more_and_unmatched_terms_warn():

@@ -53,6 +53,7 @@ from ..runtime.podtemplates import pod_template
 from ..runtime.resourcelist import Item
 from .gateway_identity import ISTIO_NAMESPACE, KUBEFLOW_GATEWAY, KUBEFLOW_LOCAL_GATEWAY_LABELS, is_login_policy, selects
 from .labelselector import selector_matches
+from .mesh_wide import MESH_WIDE_KINDS, effect, is_mesh_wide
 
 CRD = "crd"
 AGGREGATED_ROLE = "aggregated-clusterrole"
@@ -101,18 +102,6 @@ PROBE_NAMESPACES = (
         {"kubernetes.io/metadata.name": "other-app", "istio-injection": "enabled"},
     ),
 )
-# Istio kinds that apply to the whole mesh from the root namespace when they select no workload,
-# and where their selector is.
-MESH_WIDE_KINDS = {
-    ("networking.istio.io", "Sidecar"): ("workloadSelector", "labels"),
-    ("networking.istio.io", "EnvoyFilter"): ("workloadSelector", "labels"),
-    ("networking.istio.io", "ProxyConfig"): ("selector", "matchLabels"),
-    ("security.istio.io", "PeerAuthentication"): ("selector", "matchLabels"),
-    ("security.istio.io", "AuthorizationPolicy"): ("selector", "matchLabels"),
-    ("security.istio.io", "RequestAuthentication"): ("selector", "matchLabels"),
-    ("telemetry.istio.io", "Telemetry"): ("selector", "matchLabels"),
-    ("extensions.istio.io", "WasmPlugin"): ("selector", "matchLabels"),
-}
 EXT_AUTHZ_MARKERS = ("envoy.ext_authz", "envoy.filters.http.ext_authz", "ext_authz")
 GATEWAY_PROXY_ARG = "router"  # istio's proxy runs as a gateway with `proxy router`
 # Kubernetes' own cluster-scoped kinds (group, kind); custom kinds are cluster-scoped when the
@@ -502,22 +491,16 @@ def _selector_text(selector) -> str:
 
 
 def _istio(item: Item, ctx: Context) -> list[Finding]:
-    path = MESH_WIDE_KINDS.get((item.group, item.kind))
-    if path is None:
+    entry = MESH_WIDE_KINDS.get(item.kind)  # domain/mesh_wide.py: the one definition of mesh-wide
+    if entry is None or item.group != entry[0]:
         return []
+    selector_field = entry[1]
+    if is_mesh_wide(item, ctx.root_namespace):
+        return [Finding(MESH_WIDE, item, f"spec.{selector_field}", effect(item, ctx.root_namespace))]
     spec = item.obj.get("spec") or {}
-    selector = spec.get(path[0])
-    labels = (selector or {}).get(path[1]) if isinstance(selector, dict) else None
-    if item.namespace == ctx.root_namespace and not labels:
-        return [
-            Finding(
-                MESH_WIDE,
-                item,
-                f"spec.{path[0]}",
-                f"{item.kind} in the mesh root namespace {ctx.root_namespace} without a selector: "
-                "applies to every workload in the mesh",
-            )
-        ]
+    selector = spec.get(selector_field)
+    labels_key = "labels" if selector_field == "workloadSelector" else "matchLabels"
+    labels = selector.get(labels_key) if isinstance(selector, dict) else None
     if not labels or not is_login_policy(item):
         return []
     if item.kind == "EnvoyFilter" and not _has_ext_authz(spec):
@@ -536,7 +519,7 @@ def _istio(item: Item, ctx: Context) -> list[Finding]:
         Finding(
             GATEWAY_LOGIN,
             item,
-            f"spec.{path[0]}",
+            f"spec.{selector_field}",
             f"{what} on the gateway pods {sel}: acts on every host the gateway serves",
         )
     ]

@@ -167,6 +167,11 @@ class GatewayWorkload(Model):
     service: Optional[str] = Field(
         None, description="the gateway's Service address, e.g. acme-gw.istio-ingress.svc.cluster.local"
     )
+    dedicated: bool = Field(
+        False,
+        description="true: these gateway pods serve Kubeflow alone, so Kubeflow's login objects that cannot be "
+        "limited to its hosts (an ext_authz EnvoyFilter, a RequestAuthentication) may stay on them",
+    )
 
     @field_validator("serviceAccount")
     @classmethod

@@ -41,14 +41,14 @@ def injection_opt_out(tpl):
     return None
 
 
-def kept_opt_outs(items, config) -> list:
-    """The workloads `config` (a Selecting config with annotations or labels) leaves opted out of the mesh."""
-    values = getattr(config, "annotations", None) or getattr(config, "labels", None) or {}
-    if str(values.get(SIDECAR_INJECT)).lower() != "true" or getattr(config, FORCE_INJECTION, False):
-        return []
+def opt_outs_left(items, namespaces) -> list:
+    """The workloads in `namespaces` whose pod template opts out of the mesh explicitly."""
+    wanted = set(namespaces)
     found = []
-    for item in select(items, config.include, config.exclude):
-        tpl = pod_template(item) if has_pod_template(item) else None
+    for item in items:
+        if item.namespace not in wanted or item.is_local_config or not has_pod_template(item):
+            continue
+        tpl = pod_template(item)
         if tpl is not None and injection_opt_out(tpl):
             found.append(item)
     return found

@@ -17,6 +17,9 @@ Rules (each one is checked only when its section is set):
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
 * istio (`istioVersion`): every Istio API version and field is served by that Istio;
+* mesh-wide (`meshRootNamespace`): no Istio configuration in the mesh's root namespace without
+  a selector (Sidecar, EnvoyFilter, PeerAuthentication, AuthorizationPolicy, RequestAuthentication,
+  Telemetry, WasmPlugin, ProxyConfig): it would apply to the whole mesh (domain/mesh_wide.py);
 * kubernetes (`kubernetesVersion`): every object's apiVersion is served by that Kubernetes
   release (domain/kubernetes_apis.py, from Kubernetes' deprecated API migration guide);
 * footprint (`footprint`): every object that acts beyond Kubeflow's own namespaces
@@ -45,7 +48,7 @@ from typing import Iterator, Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..domain import footprint as footprint_domain
-from ..domain import istio_apis, kubernetes_apis, login, references
+from ..domain import istio_apis, kubernetes_apis, login, mesh_wide, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
@@ -65,10 +68,21 @@ from ..runtime.results import error, info
 from ..runtime.selectors import SelectorTerm, select
 
 REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO = "registry", "mesh", "gateway", "host", "forbid", "auth", "istio"
-INTEGRITY, FOOTPRINT, KUBERNETES, LOGIN = "integrity", "footprint", "kubernetes", "login"
-RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, KUBERNETES, LOGIN, FOOTPRINT, INTEGRITY)
+INTEGRITY, FOOTPRINT, KUBERNETES, LOGIN, MESH_WIDE = "integrity", "footprint", "kubernetes", "login", "mesh-wide"
+RULES = (REGISTRY, MESH, GATEWAY, HOST, FORBID, AUTH, ISTIO, MESH_WIDE, KUBERNETES, LOGIN, FOOTPRINT, INTEGRITY)
 Rule = Literal[
-    "registry", "mesh", "gateway", "host", "forbid", "auth", "istio", "kubernetes", "login", "footprint", "integrity"
+    "registry",
+    "mesh",
+    "gateway",
+    "host",
+    "forbid",
+    "auth",
+    "istio",
+    "mesh-wide",
+    "kubernetes",
+    "login",
+    "footprint",
+    "integrity",
 ]
 
 
@@ -157,6 +171,11 @@ class Config(FunctionConfig):
         None,
         description='the mesh\'s Istio minor version, e.g. "1.6": an Istio API version or field it does not serve is '
         'a violation',
+    )
+    meshRootNamespace: Optional[NamespaceName] = Field(
+        None,
+        description="the mesh's root namespace (istio-system by default in Istio): Istio config there with no "
+        "selector applies to the whole mesh and is a violation",
     )
     kubernetesVersion: Optional[str] = Field(
         None,
@@ -257,6 +276,7 @@ RULE_SECTIONS = {
     FORBID: "forbid",
     AUTH: "authService",
     ISTIO: "istioVersion",
+    MESH_WIDE: "meshRootNamespace",
     KUBERNETES: "kubernetesVersion",
     FOOTPRINT: "footprint",
     LOGIN: "loginConsistency",
@@ -481,6 +501,17 @@ def check_istio_version(items: list[Item], version: str, report: Report) -> Iter
     report.checked[ISTIO] = checked
 
 
+def check_mesh_wide(items: list[Item], root: str, report: Report) -> Iterator[Violation]:
+    checked = 0
+    for item in items:
+        if item.is_local_config or item.namespace != root or not istio_apis.is_istio_group(item.group):
+            continue
+        checked += 1
+        if mesh_wide.is_mesh_wide(item, root):
+            yield Violation(MESH_WIDE, item, "spec", mesh_wide.effect(item, root))
+    report.checked[MESH_WIDE] = checked
+
+
 def check_kubernetes_version(items: list[Item], version: str, report: Report) -> Iterator[Violation]:
     minor = kubernetes_apis.parse_minor(version)
     live = [i for i in items if not i.is_local_config]
@@ -562,6 +593,8 @@ def check(rl, config: Config, baseline=None) -> Report:
         found += check_auth_service(rl, config.authService, report, config.platformObjects)
     if config.istioVersion:
         found += check_istio_version(items, config.istioVersion, report)
+    if config.meshRootNamespace:
+        found += check_mesh_wide(items, config.meshRootNamespace, report)
     if config.kubernetesVersion:
         found += check_kubernetes_version(items, config.kubernetesVersion, report)
     if config.footprint is not None:

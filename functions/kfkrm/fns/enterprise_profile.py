@@ -58,10 +58,10 @@ from ..domain import cert_manager as cert_manager_domain
 from ..domain import databases, dex, gateway_identity, object_store
 from ..domain.kubeflow_namespace_defaults import KFP_LAUNCHER_MINIO_KEY
 from ..domain.namespace_refs import follow_namespaces
-from ..domain.pod_metadata import kept_opt_outs
+from ..domain.pod_metadata import opt_outs_left
 from ..runtime.config import API_VERSION, FunctionConfig, Model
 from ..runtime.results import ERROR, INFO, WARNING
-from ..runtime.selectors import SelectorTerm
+from ..runtime.selectors import SelectorTerm, select
 from . import (
     argo_artifact_repository,
     authservice_relocation,
@@ -83,7 +83,8 @@ from . import (
 
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
 OPT_OUT_REASON = (
-    'upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), kept by podTemplates (forceInjection not set)'
+    'upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), and the profile leaves that in place '
+    "(podTemplates.forceInjection not set)"
 )
 
 
@@ -131,6 +132,11 @@ class Mesh(Model):
         None,
         description='the mesh\'s Istio minor version, quoted ("1.6"): remove-istio\'s compatibility warnings, and the '
         'policy\'s API check',
+    )
+    rootNamespace: Optional[str] = Field(
+        None,
+        description="the mesh's root namespace (default istio-system): selector-less Istio config there is mesh-wide, "
+        "removed by remove-istio and reported by the policy",
     )
 
 
@@ -448,6 +454,7 @@ class Config(FunctionConfig):
                         "remove": "removeAlso",
                         "istioVersion": "istioVersion",
                         "localGateway": "localGateway",
+                        "rootNamespace": "rootNamespace",
                     },
                 ),
                 ("mesh",),
@@ -497,6 +504,7 @@ class Config(FunctionConfig):
                 "gatewayService",
                 "gatewayWorkload",
                 "localGateway",
+                "istioVersion",
             )
             b.add(
                 "virtualservice-gateway",
@@ -587,8 +595,12 @@ class Config(FunctionConfig):
                 "the organisation's local gateway is written into KServe's and Knative's "
                 "settings by virtualservice-gateway: set mesh.gateway too",
             )
-        if "istioVersion" in set_fields and not mesh.removeBundledIstio and self.validate_ is None:
-            b.problem(("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true or validate")
+        if "istioVersion" in set_fields and not (mesh.removeBundledIstio or mesh.gateway) and self.validate_ is None:
+            b.problem(
+                ("mesh", "istioVersion"), "only used with mesh.removeBundledIstio: true, mesh.gateway or validate"
+            )
+        if "rootNamespace" in set_fields and not mesh.removeBundledIstio:
+            b.problem(("mesh", "rootNamespace"), "only used with mesh.removeBundledIstio: true")
 
     def _argo_removal(self, b: _Builder) -> None:
         argo = self.argo
@@ -663,6 +675,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
                        Dex's Deployment and CRDs (sso.removeBundledDex); plus validate.forbid.
     authService:       auth.namespace (and auth.workload).
     istioVersion:      mesh.istioVersion.
+    meshRootNamespace: mesh.rootNamespace (default istio-system) with mesh.removeBundledIstio.
     integrity:         true (unless validate.integrity: false) when any section adapts something;
                        the profile's own input is its baseline (see transform).
     baselineNamespaces: {platform.kubeflowNamespace: platform.namespace}: the baseline is the
@@ -688,6 +701,8 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
             fields["allowedGateways"] = (("mesh", "gateway"), [mesh.gateway])
         if mesh.istioVersion is not None:
             fields["istioVersion"] = (("mesh", "istioVersion"), mesh.istioVersion)
+        if mesh.removeBundledIstio:  # on the organisation's mesh, nothing of Kubeflow's may apply mesh-wide
+            fields["meshRootNamespace"] = (("mesh", "rootNamespace"), mesh.rootNamespace or "istio-system")
     forbid = []
     if profile.argo is not None and profile.argo.external:
         forbid.append({"group": "apps", "kind": "Deployment", "name": "workflow-controller"})
@@ -776,7 +791,8 @@ def _declared_workloads(mesh) -> dict[str, tuple[tuple, Any]]:
             "service": w.service,
         }
     if isinstance(workload, dict):
-        fields["gatewayWorkload"] = (("mesh", "gatewayWorkload"), workload)
+        declared = {k: v for k, v in workload.items() if k != "dedicated"}
+        fields["gatewayWorkload"] = (("mesh", "gatewayWorkload"), declared)
     if isinstance(mesh.localGateway, dict):
         fields["localGateway"] = (("mesh", "localGateway"), mesh.localGateway)
     return fields
@@ -854,11 +870,19 @@ def policy_for(rl, config: Config):
 def _exempt_kept_opt_outs(rl, config: Config, step: Step) -> Step:
     """The derived policy exempts from its mesh rule exactly the upstream opt-outs the profile kept, so
     that `validate: true` passes on every release without hand-written exemptions."""
-    kept = []
-    for earlier in config.steps:
-        if earlier.name in ("pod-template-annotations", "pod-template-labels"):
-            kept += [i for i in kept_opt_outs(rl.items, earlier.config) if i not in kept]
-    if not kept or step.config.meshNamespaces is None:
+    if step.config.meshNamespaces is None:
+        return step
+    # every explicit opt-out still in the render: the profile never writes "false", so each is upstream's,
+    # kept by a pod-template step (forceInjection not set) or left alone when no such step ran
+    forced = {
+        id(i)
+        for earlier in config.steps
+        if earlier.name in ("pod-template-annotations", "pod-template-labels")
+        and getattr(earlier.config, "forceInjection", False)
+        for i in select(rl.items, earlier.config.include, earlier.config.exclude)
+    }  # forceInjection: true means those must be in the mesh: never exempt them
+    kept = [i for i in opt_outs_left(rl.items, step.config.meshNamespaces) if id(i) not in forced]
+    if not kept:
         return step
     reason = OPT_OUT_REASON
     exemptions = list(step.config.exemptions) + [

@@ -27,8 +27,9 @@ from typing import Optional
 from pydantic import Field, field_validator
 
 from ..domain import gateway_identity as identity
-from ..domain import istio_apis
+from ..domain import istio_apis, mesh_wide
 from ..runtime.config import FunctionConfig
+from ..runtime.k8svalidation import NamespaceName
 from ..runtime.podtemplates import has_pod_template, pod_template
 from ..runtime.resourcelist import Item
 from ..runtime.results import error, info, warn
@@ -96,16 +97,6 @@ KUBEFLOW_OBJECTS: tuple[KubeflowObject, ...] = (
         "cluster-local-gateway",
         True,
         "the catch-all Gateway of the bundled cluster-local gateway: " + _GATEWAY_CATCH_ALL,
-    ),
-    KubeflowObject(
-        "security.istio.io",
-        "AuthorizationPolicy",
-        ISTIO_NAMESPACE,
-        "global-deny-all",
-        True,
-        "an empty policy in the mesh's root namespace denies every request to every workload of the "
-        "whole mesh that no ALLOW policy admits: on a shared mesh that is the organisation's decision, "
-        "not Kubeflow's (Kubeflow's own ALLOW policies are kept)",
     ),
     KubeflowObject(
         "security.istio.io",
@@ -193,6 +184,11 @@ class Config(FunctionConfig):
     )
 
     localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
+    rootNamespace: NamespaceName = Field(
+        mesh_wide.ROOT_NAMESPACE,
+        description="the mesh's root namespace (MeshConfig rootNamespace): Istio config there with no selector "
+        "applies to the whole mesh and is removed (keep one to keep it, with a warning)",
+    )
 
     @field_validator("istioVersion", mode="before")
     @classmethod
@@ -207,7 +203,7 @@ class Decision:
     category: str  # "istio" | "kubeflow-folder" | "config" | "kubeflow-istio-config" | "unclassified"
 
 
-def classify(item: Item) -> Optional[Decision]:
+def classify(item: Item, root_namespace: str = mesh_wide.ROOT_NAMESPACE) -> Optional[Decision]:
     """What to do with an item by the rules alone (no config); None: not Istio's business."""
     for entry in KUBEFLOW_OBJECTS:
         if entry.matches(item):
@@ -220,6 +216,13 @@ def classify(item: Item) -> Optional[Decision]:
     mark = install_mark(item)
     if mark:
         return Decision(True, f"part of the bundled Istio installation ({mark})", "istio")
+    if mesh_wide.is_mesh_wide(item, root_namespace):
+        return Decision(
+            True,
+            f"mesh-wide Istio configuration, not Kubeflow's to set on a shared mesh: "
+            f"{mesh_wide.effect(item, root_namespace)}",
+            "mesh-wide",
+        )
     if istio_apis.is_istio_group(item.group):
         return Decision(False, "Kubeflow's Istio configuration", "kubeflow-istio-config")
     if item.namespace == ISTIO_NAMESPACE:
@@ -258,9 +261,11 @@ def transform(rl, config: Config) -> str:
         if keep and remove:
             error(rl, f"matches both keep[{keep[0]}] and remove[{remove[0]}]; decide one", item)
             continue
-        decision = local_gateway_decision(item, config.localGateway) or classify(item)
+        decision = local_gateway_decision(item, config.localGateway) or classify(item, config.rootNamespace)
         if keep:
-            if decision is not None and decision.remove:
+            if decision is not None and decision.category == "mesh-wide":
+                warn(rl, f"kept (keep[{keep[0]}]) although it applies to the whole mesh: {decision.why}", item)
+            elif decision is not None and decision.remove:
                 info(rl, f"kept (keep[{keep[0]}]); by default it would be removed: {decision.why}", item)
             decision = Decision(False, "", "config")
         elif remove:
@@ -301,7 +306,8 @@ def transform(rl, config: Config) -> str:
     checked = check_istio_version(rl, config.istioVersion) if config.istioVersion else ""
     return (
         f"removed {removed} objects: {counts[('istio', True)]} of the Istio installation, "
-        f"{counts[('kubeflow-folder', True)]} of Kubeflow's from its Istio folder, {counts[('config', True)]} listed "
+        f"{counts[('kubeflow-folder', True)]} of Kubeflow's from its Istio folder, "
+        f"{counts[('mesh-wide', True)]} mesh-wide, {counts[('config', True)]} listed "
         f"under remove; kept {counts[('kubeflow-istio-config', False)]} Istio config objects of Kubeflow, "
         f"{counts[('config', False)]} listed under keep, {counts[('unclassified', False)]} unclassified{checked}"
         + (

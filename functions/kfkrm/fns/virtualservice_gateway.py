@@ -17,7 +17,9 @@ inferenceservice-config `ingressGateway` (KFServing 0.5's legacy `name.namespace
 kept as such). Any other mention of a replaced gateway is reported as a warning.
 
 `removeUnusedGateways: true` drops the replaced Gateway objects that nothing references
-afterwards.
+afterwards. With `gatewayWorkload` set that is the default: Kubeflow's Gateway (hosts `*`,
+selector `istio: ingressgateway`) would otherwise catch every host on whatever pods carry
+Istio's default ingress label; `removeUnusedGateways: false` then is an error.
 
 Kubeflow's security layer names the gateway's *workload*, not the Gateway object: its
 principal, namespace, pod labels and Service (domain/gateway_identity.py lists where).
@@ -26,7 +28,13 @@ info result. Without it, each one left is an error naming what to set, unless
 `gatewayWorkload: kubeflow-default` states that the organisation's gateway pods are
 Kubeflow's default ones: an absent field must not mean "assume the default", because the
 wrong assumption leaves Kubeflow either unreachable or reachable without login.
-`localGateway` does the same for the cluster-local gateway (KServe and Knative)."""
+`localGateway` does the same for the cluster-local gateway (KServe and Knative).
+
+On the organisation's gateway, Kubeflow's login applies to Kubeflow's `hosts` only
+(domain/gateway_login.py): CUSTOM and DENY AuthorizationPolicies get the hosts in every rule;
+the ext_authz EnvoyFilter of v1.3 to v1.8 becomes a host-scoped CUSTOM AuthorizationPolicy
+when `istioVersion` is 1.9 or later, and is an error otherwise, unless
+`gatewayWorkload.dedicated: true` says the gateway serves Kubeflow alone."""
 
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ from typing import Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..domain import gateway_identity as identity
+from ..domain import gateway_login as login
+from ..domain import istio_apis, mesh_providers
 from ..domain.istio_refs import (
     WILDCARD_HOST,
     GatewayRef,
@@ -73,14 +83,26 @@ class Config(FunctionConfig):
         None,
         description='exportTo of each changed VirtualService ("." , "*" or namespaces); default: left as it is',
     )
-    removeUnusedGateways: bool = Field(
-        False, description="remove replaced Gateway objects that nothing references afterwards"
+    removeUnusedGateways: Optional[bool] = Field(
+        None,
+        description="remove replaced Gateway objects that nothing references afterwards (default: true when "
+        "gatewayWorkload is set, where keeping one is an error)",
     )
     gatewayWorkload: Optional[identity.GatewayWorkloadSetting] = Field(None, description=identity.GATEWAY_WORKLOAD_HELP)
     localGateway: Optional[identity.LocalGatewaySetting] = Field(None, description=identity.LOCAL_GATEWAY_HELP)
     gatewayService: Optional[str] = Field(
         None, description="deprecated: gatewayWorkload.service (the Service of the organisation's gateway workload)"
     )
+    istioVersion: Optional[str] = Field(
+        None,
+        description='the mesh\'s Istio minor version, quoted ("1.9"): from 1.9 on, Kubeflow\'s ext_authz EnvoyFilter '
+        "becomes a CUSTOM AuthorizationPolicy limited to `hosts`",
+    )
+
+    @field_validator("istioVersion", mode="before")
+    @classmethod
+    def _valid_version(cls, value):
+        return istio_apis.check_version_field(value)
 
     @field_validator("gateway")
     @classmethod
@@ -150,6 +172,23 @@ class Config(FunctionConfig):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _shared_gateway_has_hosts(self):
+        workload = self.gatewayWorkload
+        if isinstance(workload, identity.GatewayWorkload) and not workload.dedicated and not self.hosts:
+            raise ValueError(
+                "hosts is required with gatewayWorkload: on a gateway shared with other applications Kubeflow's "
+                "routes and login must be limited to Kubeflow's hosts (or set gatewayWorkload.dedicated: true "
+                "if the gateway serves Kubeflow alone)"
+            )
+        return self
+
+    @property
+    def shared(self) -> bool:
+        """The organisation's gateway may serve other applications (not stated dedicated)."""
+        workload = self.gatewayWorkload
+        return workload is not None and not (isinstance(workload, identity.GatewayWorkload) and workload.dedicated)
+
     @property
     def workload(self) -> Optional[identity.Workload]:
         """The organisation's gateway pods; None when not stated."""
@@ -198,8 +237,13 @@ def transform(rl, config: Config) -> str:
     identities = _repoint_gateway_identity(rl, config)
     if rl.has_errors:
         return ""
+    scoped = _scope_login(rl, config)
+    if rl.has_errors:
+        return ""
     still_named = _report_leftovers(rl, replaced, mentions)
-    removed = _remove_unused_gateways(rl, config, still_named) if config.removeUnusedGateways else []
+    removed = _remove_unused_gateways(rl, config, still_named)
+    if rl.has_errors:
+        return ""
 
     if not any(is_gateway(i) and (i.namespace, i.name) == (target.namespace, target.name) for i in rl.items):
         warn(
@@ -214,6 +258,8 @@ def transform(rl, config: Config) -> str:
         summary += f", rewrote {rewritten} gateway references in Kubeflow config"
     if identities:
         summary += f", {identities}"
+    if scoped:
+        summary += f", {scoped}"
     if removed:
         summary += f", removed Gateway {', '.join(removed)}"
     return summary
@@ -521,7 +567,12 @@ def _mentions(text: str, spelling: str) -> bool:
 
 
 def _remove_unused_gateways(rl, config: Config, still_named: set) -> list[str]:
-    """Remove each replaced Gateway object that no VirtualService or config names any more."""
+    """Remove each replaced Gateway object that no VirtualService or config names any more: when
+    asked, and by default with gatewayWorkload set (an unused catch-all Gateway must not stay
+    silently; keeping it then is an error naming removeUnusedGateways)."""
+    remove = config.removeUnusedGateways
+    if remove is None:
+        remove = config.gatewayWorkload is not None
     removable = []
     for item in rl.mutable_items():
         if not is_gateway(item):
@@ -530,9 +581,136 @@ def _remove_unused_gateways(rl, config: Config, still_named: set) -> list[str]:
         if ref not in config.replaced:
             continue
         users = [vs.ref() for vs in rl.items if is_virtualservice(vs) and vs.loaded and _references(vs, {ref})]
+        selector = (item.obj.get("spec") or {}).get("selector")
         if users or ref in still_named:
-            warn(rl, f"still referenced ({', '.join(users) or 'see the warnings above'}); kept", item)
+            if remove or config.gatewayWorkload is not None:
+                warn(rl, f"still referenced ({', '.join(users) or 'see the warnings above'}); kept", item)
             continue
-        removable.append(item)
+        if remove:
+            removable.append(item)
+        elif config.gatewayWorkload is not None:
+            error(
+                rl,
+                f"no VirtualService uses it any more, yet it would stay: a Gateway for hosts "
+                f"{_gateway_hosts(item)} on the pods labelled "
+                f"{selector}, which are no longer Kubeflow's gateway (gatewayWorkload); set removeUnusedGateways: "
+                "true (the default), or remove it yourself",
+                item,
+                "spec.selector",
+            )
     rl.remove(removable, why=f"replaced by {config.target} and no longer referenced")
     return [f"{i.namespace}/{i.name}" for i in removable]
+
+
+def _gateway_hosts(item) -> list:
+    return [h for s in (item.obj.get("spec") or {}).get("servers") or [] for h in (s or {}).get("hosts") or []]
+
+
+# -- Kubeflow's login on the organisation's gateway -----------------------------------------
+def _scope_login(rl, config: Config) -> str:
+    """Limit every login-enforcing object on the organisation's gateway to `hosts`; convert or refuse
+    what cannot be limited (docs/functions/virtualservice-gateway.md#login-on-a-shared-gateway)."""
+    workload = config.workload
+    if workload is None:
+        return ""
+    objects = login.login_objects(list(rl.mutable_items()), workload)
+    hosts = config.hosts
+    scoped = converted = 0
+    dedicated = not config.shared
+    for item in objects:
+        if item.kind == "AuthorizationPolicy":
+            if hosts:
+                fields = login.scope_policy(item, hosts)
+                if fields:
+                    scoped += 1
+                    info(
+                        rl,
+                        f"limited to Kubeflow's hosts {login.host_values(hosts)} (it is on the organisation's "
+                        f"gateway {workload.namespace} {workload.labels})",
+                        item,
+                        ", ".join(fields),
+                    )
+            elif not dedicated:
+                warn(rl, _any_host(item, workload, "its rules name no host and no hosts are configured"), item, "spec")
+        elif item.kind == "RequestAuthentication":
+            if not dedicated:
+                warn(
+                    rl,
+                    "cannot be limited to Kubeflow's hosts (RequestAuthentication has no host field) and stays on the "
+                    f"organisation's gateway {workload.namespace} {workload.labels}: a request to any host of that "
+                    "gateway carrying a bearer token of another issuer is rejected with 401 \"Jwt issuer is not "
+                    "configured\" (istio/istio#24371, #48244); requests without a token pass. Set "
+                    "gatewayWorkload.dedicated: true if the gateway serves Kubeflow alone",
+                    item,
+                    "spec.jwtRules",
+                )
+        elif not dedicated:
+            converted += _convert_envoy_filter(rl, config, item, workload)
+    summary = []
+    if scoped:
+        summary.append(f"limited {scoped} login policies to {', '.join(hosts)}")
+    if converted:
+        summary.append(f"converted {converted} ext_authz EnvoyFilter into a CUSTOM AuthorizationPolicy")
+    return ", ".join(summary)
+
+
+def _any_host(item, workload, why: str) -> str:
+    return (
+        f"applies to every host of the organisation's gateway {workload.namespace} {workload.labels}: {why}; "
+        "set hosts, or gatewayWorkload.dedicated: true if the gateway serves Kubeflow alone"
+    )
+
+
+def _convert_envoy_filter(rl, config: Config, item, workload) -> int:
+    """An EnvoyFilter on a shared gateway acts on every host: the ext_authz one becomes a host-scoped
+    CUSTOM AuthorizationPolicy where the mesh's Istio has CUSTOM (1.9+); anything else is an error."""
+    authz = login.ext_authz(item)
+    default = config.gatewayWorkload == identity.KUBEFLOW_DEFAULT
+    if authz is not None and config.hosts and login.supports_custom(config.istioVersion):
+        taken = any(
+            i.kind == "AuthorizationPolicy" and i.namespace == workload.namespace and i.name == item.name
+            for i in rl.items
+        )
+        if taken:
+            error(rl, f"cannot convert it: AuthorizationPolicy {workload.namespace}/{item.name} already exists", item)
+            return 0
+        policy = rl.add(login.custom_policy(item, authz, workload, config.hosts))
+        rl.remove([item])
+        entry = login.provider_entry(authz)
+        info(
+            rl,
+            f"replaced by AuthorizationPolicy {workload.namespace}/{item.name} (action CUSTOM, provider "
+            f"{login.PROVIDER}), limited to Kubeflow's hosts: the EnvoyFilter put ext_authz into every HTTP filter "
+            f"chain of the gateway, for every host; Istio {config.istioVersion} has CUSTOM. Set in the organisation's "
+            f"mesh config: {mesh_providers.one_line(entry)}",
+            policy,
+            "spec.provider",
+        )
+        return 1
+    what = "sends every request of every host of the gateway to Kubeflow's auth service (ext_authz)"
+    if authz is None:
+        what = "patches the Envoy configuration of the gateway for every host"
+    if authz is None:
+        how = "remove it (RemoveIstio remove:)"
+    elif config.istioVersion is not None and config.hosts:
+        how = (
+            f"istioVersion {config.istioVersion} has no CUSTOM action (Istio 1.9+), into which it would become a "
+            "CUSTOM AuthorizationPolicy limited to hosts"
+        )
+    else:
+        how = "set hosts and istioVersion (1.9 or later: it becomes a CUSTOM AuthorizationPolicy limited to hosts)"
+    message = (
+        f"is on the organisation's gateway {workload.namespace} {workload.labels} and cannot be limited to "
+        f"Kubeflow's hosts: it {what}; {how}, or set gatewayWorkload.dedicated: true if the gateway serves "
+        "Kubeflow alone"
+    )
+    if default:  # kubeflow-default cannot say dedicated: the old arrangement, loudly
+        warn(
+            rl,
+            message.replace("set gatewayWorkload.dedicated: true", "write gatewayWorkload out with dedicated: true"),
+            item,
+            "spec.configPatches",
+        )
+    else:
+        error(rl, message, item, "spec.configPatches")
+    return 0
