@@ -31,6 +31,10 @@ from .output import write_stdout
 CLEAN, VIOLATIONS, UNUSABLE = 0, 1, 2
 
 
+class NotARender(InputError):
+    """The input (or baseline) is something else: a Kustomization, a Kptfile, kfkrm configs, no workload."""
+
+
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="kfkrm validate", description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument(
@@ -59,7 +63,13 @@ def main(argv) -> int:
         baseline_items = _baseline_items(args.baseline, args.config) if args.baseline is not None else None
         text = sys.stdin.read() if args.file == "-" else _read_input_file(args.file, args.config)
         rl = read_input(text)
-        _refuse_non_render(rl.items, "the input" if args.file == "-" else args.file, args.file, args.config)
+        shown = "the input" if args.file == "-" else args.file
+        try:  # before a profile derives its policy from it (a Kustomization has no auth service to find)
+            _refuse_non_render(rl.items, shown, args.file, args.config, workloads=False)
+        except NotARender:
+            raise
+        except InputError:  # an item split wrongly only looks broken: the whole-parse fallback below decides
+            pass
         if profile is not None:
             config = _profile_policy(profile, rl)
         baseline = None
@@ -82,6 +92,8 @@ def main(argv) -> int:
             if whole is None:
                 raise
             rl, report = whole, check(whole, config, baseline)
+        # after the whole-parse fallback: an item split wrongly only looks like no workload
+        _refuse_non_render(rl.items, shown, args.file, args.config)
         if args.mesh_config:
             check_mesh_config(rl, args.mesh_config, _read(args.mesh_config), config, report)
     except (OSError, InputError, ConfigError, UnicodeDecodeError) as e:
@@ -105,14 +117,14 @@ def _read(path: str) -> str:
 
 def _read_input_file(path: str, config: str) -> str:
     if os.path.isdir(path):
-        raise InputError(f"{path} is a directory, not a render: {_render_hint(path, config)}")
+        raise NotARender(f"{path} is a directory, not a render: {_render_hint(path, config)}")
     return _read(path)
 
 
 def _baseline_items(path: str, config: str) -> list:
     try:
         if os.path.isdir(path):
-            raise InputError(f"{path} is a directory, not a render: render the unadapted base first")
+            raise NotARender(f"{path} is a directory, not a render: render the unadapted base first")
         items = read_input(_read(path)).items
         _refuse_non_render(items, path, path, config, baseline=True)
         return items
@@ -127,22 +139,25 @@ def _render_hint(path: str, config: str) -> str:
     return f"run `kfkrm build {folder} | kfkrm validate - --config {config}`"
 
 
-def _refuse_non_render(items: list, shown: str, path: str, config: str, baseline: bool = False) -> None:
-    """Input that is not rendered manifests passes every rule vacuously: say what it is and what to run."""
+def _refuse_non_render(
+    items: list, shown: str, path: str, config: str, baseline: bool = False, workloads: bool = True
+) -> None:
+    """Input that is not rendered manifests passes every rule vacuously: say what it is and what to run.
+    `workloads`: also refuse a stream with no workload."""
     kinds = {(i.api_version.split("/")[0], i.kind) for i in items}
     hint = "render the unadapted base first (kubectl kustomize BASE > upstream.yaml)" if baseline else ""
     if any(
         kind in ("Kustomization", "Component") and group.startswith("kustomize.config.k8s.io") for group, kind in kinds
     ):
-        raise InputError(f"{shown} is a Kustomization, not a render: {hint or _render_hint(path, config)}")
+        raise NotARender(f"{shown} is a Kustomization, not a render: {hint or _render_hint(path, config)}")
     if any(kind == "Kptfile" for _, kind in kinds):
         folder = (os.path.dirname(path) or ".") if path != "-" else "DIR"
         run = f"run `kpt fn render {folder} --allow-exec -o unwrap | kfkrm validate - --config {config}`"
-        raise InputError(f"{shown} is a Kptfile, not a render: {hint or run}")
+        raise NotARender(f"{shown} is a Kptfile, not a render: {hint or run}")
     if items and all(i.api_version.startswith("kfkrm.dev/") for i in items):
-        raise InputError(f"{shown} holds kfkrm configs only, not a render: pass a config with --config")
-    if not any(has_pod_template(i) for i in items):
-        raise InputError(
+        raise NotARender(f"{shown} holds kfkrm configs only, not a render: pass a config with --config")
+    if workloads and not any(has_pod_template(i) for i in items):
+        raise NotARender(
             f"{shown} holds {len(items)} object{'s' if len(items) != 1 else ''} and no workload (Deployment, "
             f"StatefulSet, ...): not a render of Kubeflow; {hint or _render_hint(path, config)}"
         )
