@@ -637,11 +637,9 @@ def _check_item_size(item: "Item", size: int) -> None:
         )
 
 
-# A quote that may open a quoted scalar: one after a space, tab, line break, `:` or a flow
-# indicator (a real opener always is; most closing quotes are not). The quote comes first
-# in the pattern so the regex engine can skip ahead to it.
-_DQ_OPENER = re.compile(r'"(?<=[ \t\n\[{,:]")')
-_SQ_OPENER = re.compile(r"'(?<=[ \t\n\[{,:]')")
+# A quote may open a quoted scalar only after a space, tab, line break, `:` or a flow
+# indicator (a real opener always is; most closing quotes are not).
+_OPENS_AFTER = frozenset(" \t\n[{,:")
 _DQ_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # to the closing quote, escapes skipped
 _SQ_REST = re.compile(r"[^']*(?:''[^']*)*'")  # to the closing quote, '' skipped
 
@@ -654,34 +652,38 @@ def _quotes_across(text: str, bounds: list) -> Iterator[int]:
     close it. A double-quoted candidate's span ends at the next unescaped `"`, which is
     itself the next candidate considered (so the searches never overlap); single-quoted
     candidates are each followed (a real opener may start with an escaped `''`), within a
-    budget of a few times the text, beyond which the caller parses the input whole."""
+    budget of a few times the text, beyond which the caller parses the input whole.
+    `str.find` does the scanning: only the quotes themselves cost Python steps."""
     if not bounds:
         return
     budget = 4 * len(text) + 65536
-    for opener, rest, overlap in ((_DQ_OPENER, _DQ_REST, False), (_SQ_OPENER, _SQ_REST, True)):
-        pos = 0
-        if text[:1] == opener.pattern[0]:  # a quote at the very start has nothing before it
-            pos = -1
-        while True:
-            if pos < 0:
-                q, pos = 0, 0
-            else:
-                m = opener.search(text, pos)
-                if m is None:
-                    break
-                q = m.start()
-            close = rest.match(text, q + 1)
-            end = close.end() if close else len(text)
+    find = text.find
+    for quote, rest, overlap in (('"', _DQ_REST, False), ("'", _SQ_REST, True)):
+        q = find(quote)
+        while q >= 0:
+            if q and text[q - 1] not in _OPENS_AFTER:
+                q = find(quote, q + 1)
+                continue
             i = bisect_right(bounds, q)
-            if i < len(bounds) and bounds[i] < end:
-                yield q
-            if overlap:
-                budget -= end - q
-                if budget < 0:
-                    raise _Unusual
-                pos = q + 1
+            if i == len(bounds):
+                break  # no boundary after this quote, nor after any later one
+            bound = bounds[i]
+            nxt = find(quote, q + 1, bound)
+            if nxt >= 0 and (text[nxt - 1] != "\\" if quote == '"' else text[nxt + 1 : nxt + 2] != "'"):
+                end = nxt + 1  # closes before the boundary: no regex needed
             else:
-                pos = max(end - 1, q + 1)  # the closing quote may open the next scalar
+                close = rest.match(text, q + 1)
+                end = close.end() if close else len(text) + 1
+                if bound < end:
+                    yield q
+                if overlap:
+                    budget -= end - q
+                    if budget < 0:
+                        raise _Unusual
+            if overlap:
+                q = find(quote, q + 1)
+            else:
+                q = end - 1 if end <= len(text) else -1  # the closing quote may open the next scalar
 
 
 def _check_quoted_scalars(text: str, tops: list, items: list, items_at: tuple) -> None:
