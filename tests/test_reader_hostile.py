@@ -337,3 +337,65 @@ def test_image_proxy_warns_about_every_image_it_cannot_parse():
         out["ok"]["spec"]["template"]["spec"]["containers"][0]["image"]
         == "corp.example.com/proxy/docker.io/library/nginx:1"
     )
+
+
+def test_quoted_scalars_across_lines_against_a_whole_parse():
+    """Oracle: PyYAML's parse of the whole text. Random ResourceLists whose quoted scalars
+    (double, single, with escapes) hold lines that pose as items, top-level keys and
+    comments, after decoys (quotes in block scalars, comments and plain scalars): wherever
+    the whole parse succeeds, the reader sees the same items, kinds and names."""
+    import random
+
+    rng = random.Random(2025)
+    posers = [
+        "- apiVersion: v1",
+        "  kind: Namespace",
+        "  metadata:",
+        "    name: posing",
+        "functionConfig:",
+        "items:",
+        "  # '",
+        '  # "',
+        "  ''",
+        '  \\"',
+        "- x",
+        "  y: 'z'",
+    ]
+    decoys = [
+        '  s: |\n    echo "hi\n',
+        "  p: it's\n",
+        "  # it's a \"comment\n",
+        "  t: '''a'\n",
+        '  u: "a\\"b"\n',
+        "",
+    ]
+    checked = 0
+    for _ in range(400):
+        quote = rng.choice(['"', "'"])
+        body = "\n".join(rng.choice(posers) for _ in range(rng.randint(1, 6)))
+        close = rng.choice([quote, "  " + quote, "  z" + quote, "- " + quote])
+        first = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n" + rng.choice(decoys)
+        items = (
+            first
+            + f"  data:\n    x: {quote}start\n{body}\n{close}\n"
+            + rng.choice(["", "- kind: Secret\n  metadata: {name: b}\n"])
+        )
+        text = resource_list(items)
+        try:
+            want = yaml.load(text, Loader=yamlio_loader())["items"]
+        except yaml.YAMLError:
+            continue
+        if not isinstance(want, list) or not all(isinstance(o, dict) for o in want):
+            continue
+        rl = ResourceList.parse(text)
+        got = [(i.kind, i.name) for i in rl.items]
+        assert got == [(o.get("kind", ""), (o.get("metadata") or {}).get("name", "")) for o in want], text
+        assert [i.obj for i in rl.items] == want, text
+        checked += 1
+    assert checked > 100  # enough of the random texts are valid YAML to mean something
+
+
+def yamlio_loader():
+    from kfkrm.runtime import yamlio
+
+    return yamlio.Loader
