@@ -631,8 +631,12 @@ def _mib(n: int) -> str:
 
 def _check_item_size(item: "Item", size: int) -> None:
     if size > MAX_ITEM_BYTES:
+        stream = item._layout is _STREAM_LAYOUT
+        head = (item._body if stream else item.raw)[:65536]  # the name is read off the item's start
+        head = head[: head.rfind("\n") + 1] or head
+        where = Item(raw=head, layout=item._layout, body=head if stream else None)
         raise TooLargeError(
-            f"item {item._where()} (line {item.line}) is {_mib(size)}: kfkrm reads items up to "
+            f"item {where._where()} (line {item.line}) is {_mib(size)}: kfkrm reads items up to "
             f"{_mib(MAX_ITEM_BYTES)} (Kubeflow's largest object is under 1 MiB); nothing was parsed"
         )
 
@@ -810,9 +814,9 @@ def items_from_stream(text: str) -> list[Item]:
         doc = doc[lead:]
         if not doc.endswith("\n"):
             doc += "\n"
+        _check_item_size(Item(raw="", layout=_STREAM_LAYOUT, body=doc, line=(text, begin + lead, 1)), end - begin)
         raw = "- " + _INDENT_2.sub("  ", doc)[2:]
         item = Item(raw=raw, layout=_STREAM_LAYOUT, body=doc, line=(text, begin + lead, 1))
-        _check_item_size(item, end - begin)
         at[i] = item
         items.append(item)
     try:
