@@ -644,50 +644,56 @@ def _check_item_size(item: "Item", size: int) -> None:
 # A quote may open a quoted scalar only after a space, tab, line break, `:` or a flow
 # indicator (a real opener always is; most closing quotes are not).
 _OPENS_AFTER = frozenset(" \t\n[{,:")
-_DQ_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # to the closing quote, escapes skipped
-_SQ_REST = re.compile(r"[^']*(?:''[^']*)*'")  # to the closing quote, '' skipped
 
 
 def _quotes_across(text: str, bounds: list) -> Iterator[int]:
     """Offsets of the quotes that may open a quoted scalar reaching past one of `bounds`
     (sorted offsets of the line starts a split relies on).
 
-    Every real opener is a candidate, and each candidate is followed to the quote that would
-    close it. A double-quoted candidate's span ends at the next unescaped `"`, which is
-    itself the next candidate considered (so the searches never overlap); single-quoted
-    candidates are each followed (a real opener may start with an escaped `''`), within a
-    budget of a few times the text, beyond which the caller parses the input whole.
-    `str.find` does the scanning: only the quotes themselves cost Python steps."""
+    Taken from each boundary backwards, so that only the quotes just before a boundary cost
+    Python steps (`str.rfind` does the scanning):
+
+    * double quotes: a scalar opened at `q` ends at the next unescaped `"`, so a boundary is
+      inside one only if the last unescaped `"` before it could open one (a `"` after a
+      backslash counts as escaped: at worst one more item is checked);
+    * single quotes: inside a scalar a run of quotes of even length is escaped quotes, one
+      of odd length closes it; so the last odd run before the boundary decides: it opens a
+      scalar reaching past the boundary only if its first quote could open one.
+
+    Where no quote before a boundary decides, the previous boundary's answer stands (the
+    text between them has no closing quote). Every real opener is among the candidates, so
+    no quoted scalar crossing a boundary is missed; a candidate that is no opener only
+    costs a parse of its item."""
     if not bounds:
         return
-    budget = 4 * len(text) + 65536
-    find = text.find
-    for quote, rest, overlap in (('"', _DQ_REST, False), ("'", _SQ_REST, True)):
-        q = find(quote)
-        while q >= 0:
-            if q and text[q - 1] not in _OPENS_AFTER:
-                q = find(quote, q + 1)
-                continue
-            i = bisect_right(bounds, q)
-            if i == len(bounds):
-                break  # no boundary after this quote, nor after any later one
-            bound = bounds[i]
-            nxt = find(quote, q + 1, bound)
-            if nxt >= 0 and (text[nxt - 1] != "\\" if quote == '"' else text[nxt + 1 : nxt + 2] != "'"):
-                end = nxt + 1  # closes before the boundary: no regex needed
-            else:
-                close = rest.match(text, q + 1)
-                end = close.end() if close else len(text) + 1
-                if bound < end:
-                    yield q
-                if overlap:
-                    budget -= end - q
-                    if budget < 0:
-                        raise _Unusual
-            if overlap:
-                q = find(quote, q + 1)
-            else:
-                q = end - 1 if end <= len(text) else -1  # the closing quote may open the next scalar
+    rfind = text.rfind
+    seen = set()
+    for quote in ('"', "'"):
+        prev, state = 0, -1  # state: the candidate whose scalar reaches the previous boundary, or -1
+        for b in bounds:
+            pos = b
+            while True:
+                a = rfind(quote, prev, pos)
+                if a < 0:
+                    break  # nothing decides here: the previous boundary's state stands
+                if quote == '"':
+                    if a and text[a - 1] == "\\":
+                        pos = a  # (looks) escaped: no end of a scalar
+                        continue
+                    first = a
+                else:
+                    first = a
+                    while first > prev and text[first - 1] == "'":
+                        first -= 1
+                    if (a - first) % 2 == 1:
+                        pos = first  # an even run: escaped quotes inside a scalar, or plain text
+                        continue
+                state = first if first == 0 or text[first - 1] in _OPENS_AFTER else -1
+                break
+            if state >= 0 and state not in seen:
+                seen.add(state)
+                yield state
+            prev = b
 
 
 def _check_quoted_scalars(text: str, tops: list, items: list, items_at: tuple) -> None:
@@ -787,6 +793,7 @@ def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
 _STREAM_LAYOUT = (0, 2, 2)  # a document of a stream, re-indented as an entry: parsed from its body
 _DOC_SEPARATOR = re.compile(r"^---[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)", re.M)
 _INDENT_2 = re.compile(r"^(?=[^\r\n])", re.M)
+_LEADING_BREAKS = re.compile(r"[\r\n]*")
 
 
 def items_from_stream(text: str) -> list[Item]:
@@ -797,9 +804,11 @@ def items_from_stream(text: str) -> list[Item]:
     split cannot be trusted the stream is parsed whole."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    _check_directives(text)
-    if _odd_line_breaks(text) or text.startswith("%") or "\n%" in text:
+    if text.startswith("%") or "\n%" in text:
+        _check_directives(text)
         return _stream_whole(text)  # a directive belongs to the document after the `---`
+    if _odd_line_breaks(text):
+        return _stream_whole(text)
     seps = list(_DOC_SEPARATOR.finditer(text))
     cuts = [0] + [m.start() for m in seps]
     ends = [m.start() for m in seps] + [len(text)]
@@ -807,11 +816,10 @@ def items_from_stream(text: str) -> list[Item]:
     items: list[Item] = []
     at: dict = {}  # document index -> item
     for i, (begin, end) in enumerate(zip(begins, ends)):
-        doc = text[begin:end]
-        if _CONTENT_LINE.search(doc) is None:
+        if _CONTENT_LINE.search(text, begin, end) is None:
             continue
-        lead = len(doc) - len(doc.lstrip("\r\n"))
-        doc = doc[lead:]
+        lead = _LEADING_BREAKS.match(text, begin, end).end() - begin  # type: ignore[union-attr]
+        doc = text[begin + lead : end]
         if not doc.endswith("\n"):
             doc += "\n"
         _check_item_size(Item(raw="", layout=_STREAM_LAYOUT, body=doc, line=(text, begin + lead, 1)), end - begin)
