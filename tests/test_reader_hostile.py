@@ -121,9 +121,9 @@ _POSING = (
 _INJECT = "apiVersion: kfkrm.dev/v1alpha1\nkind: NamespaceInjection\nmetadata: {name: n}\nnamespaces: [istio-posing]\n"
 
 
-@pytest.mark.parametrize("quote", ['"', "'"])
-def test_a_quoted_string_that_looks_like_an_item_is_not_labelled(quote):
-    items = _POSING.format(open=quote, close=quote)
+@pytest.mark.parametrize("quote,opener", [('"', '"'), ("'", "'"), ("'", "'it''s "), ('"', '"say \\"hi\\" ')])
+def test_a_quoted_string_that_looks_like_an_item_is_not_labelled(quote, opener):
+    items = _POSING.format(open=opener, close=quote)
     text = resource_list(items, _INJECT)
     # an independent reader: one ConfigMap, whose string holds the lines that pose as a Namespace
     (only,) = yaml.safe_load(text)["items"]
