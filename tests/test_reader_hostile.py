@@ -201,6 +201,10 @@ def test_a_quoted_merge_key_is_an_ordinary_key(tmp_path):
 
 def test_a_yaml_1_1_directive_is_refused_with_its_line(tmp_path):
     doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: on\n"
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- r.yaml\n")
+    (tmp_path / "r.yaml").write_text("%YAML 1.1\n---\n" + doc)
+    verdict = subprocess.run(["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True)
+    assert verdict.returncode != 0 and "YAML" in verdict.stderr  # kustomize refuses it too
     proc = _validate(tmp_path, "# a stream\n%YAML 1.1\n---\n" + doc)
     _one_line_error(proc, 2, "%YAML 1.1", "line 2")
     proc = run_cli(["namespace-injection"], "%YAML 1.1\n---\n" + resource_list("", _INJECT))

@@ -29,12 +29,13 @@ What a line scan cannot see is checked before the split is trusted (issue 25):
   with any of the others (kustomize and kpt never write one) is parsed whole: an item
   joined to the previous one by bare CRs is seen, as kustomize sees it.
 * Quoted scalars. A quoted scalar may span lines, and a continuation line may look like an
-  item (`- kind: Namespace`), a top-level key or a `---`. Every quote that can open one (a
-  `"` or `'` after a space, a line break, `:` or a flow indicator, so every real opener is
-  among them) is followed to its closing quote, one regex search each, in linear time;
-  where that span crosses an item boundary, the item holding the opener is parsed, and if
-  it does not parse the boundary was inside a scalar: the input is parsed whole. Block
-  scalars need no check: a line at the sequence's indentation ends them.
+  item (`- kind: Namespace`), a top-level key or a `---`. From each boundary backwards,
+  the last quote that could end a scalar tells whether one may still be open there (every
+  real opener is a quote after a space, a line break, `:` or a flow indicator); where one
+  may, the item holding its opener is parsed, and if it does not parse the boundary was
+  inside a scalar: the input is parsed whole. This costs a few `rfind`s per boundary
+  (0.3 ms on Kubeflow v1.10, where one small item is parsed). Block scalars need no
+  check: a line at the sequence's indentation ends them.
 * Size. One item larger than MAX_ITEM_BYTES is refused before anything is parsed (parsing
   costs about a second per MB and a hundred times the text in memory); input that must be
   parsed whole is refused above MAX_WHOLE_BYTES.
