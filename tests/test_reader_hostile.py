@@ -14,7 +14,7 @@ import yaml
 
 from helpers import rendered_items_text, rendered_text, resource_list, run_cli
 from kfkrm.domain.generated_names import ALPHABET, could_match
-from kfkrm.runtime.resourcelist import MAX_ITEM_BYTES, ResourceList, items_from_stream
+from kfkrm.runtime.resourcelist import MAX_ITEM_BYTES, MAX_WHOLE_BYTES, ResourceList, items_from_stream
 
 FORBID = (
     "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
@@ -234,6 +234,18 @@ def test_an_item_over_the_bound_is_refused_in_linear_time(tmp_path, command):
     elapsed = time.monotonic() - started
     _one_line_error(proc, 2 if command[0] == "validate" else 1, "Deployment big", "MiB", "line 4")
     assert elapsed < 5, elapsed  # a parse of the item alone takes far longer on this machine
+
+
+def test_input_parsed_whole_is_bounded_too(tmp_path):
+    """Flow style cannot be taken apart item by item: past MAX_WHOLE_BYTES it is refused
+    before it is parsed (one flow item of 1.5M keys would take minutes)."""
+    flow = "{" + ", ".join(f"k{i}: 1" for i in range(MAX_WHOLE_BYTES // 9)) + "}"
+    text = "apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: ConfigMap, data: " + flow + "}]\n"
+    assert len(text) > MAX_WHOLE_BYTES
+    started = time.monotonic()
+    proc = _validate(tmp_path, text)
+    _one_line_error(proc, 2, "MiB", "parsed whole")
+    assert time.monotonic() - started < 10
 
 
 # -- generateName and forbid -----------------------------------------------------------------
