@@ -49,7 +49,11 @@ _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# A digest is valid only for an algorithm the runtime verifies, in its exact length and in
+# lower case (opencontainers/go-digest, which containerd and CRI-O use, refuses anything else:
+# `sha256:abc` is no image the kubelet can pull).
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_DIGEST = "(?:" + "|".join(f"{alg}:[a-f0-9]{{{n}}}" for alg, n in _DIGEST_LENGTHS.items()) + ")"
 _REFERENCE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
 _REPOSITORY = re.compile(rf"^{_NAME}$")
 DOCKER_HUB = "docker.io"

@@ -12,7 +12,9 @@ Rules (each one is checked only when its section is set):
   or istio.io/rev label in the stream decides;
 * gateway and host (`allowedGateways`): every gateway a VirtualService names resolves (as
   Istio resolves it) to an allowed Gateway or is `mesh`; no VirtualService has the host "*";
-* forbid (`forbid`): no object matches these selector terms (the bundled Argo, Istio);
+* forbid (`forbid`): no object matches these selector terms (the bundled Argo, Istio); an
+  object named by `generateName` matches a name glob when any name the API server can
+  generate from it does;
 * auth (`authService`): the auth service (found as AuthServiceRelocation finds it) runs in
   the namespace, the objects its pods use are there, and every address
   (`svc.ns[.svc...]`) and SPIFFE principal naming it points there;
@@ -50,6 +52,7 @@ from pydantic import Field, field_validator, model_validator
 from ..domain import footprint as footprint_domain
 from ..domain import istio_apis, kubernetes_apis, login, mesh_wide, references
 from ..domain.authservice import find_auth_workloads, objects_to_move
+from ..domain.generated_names import could_match, generate_name
 from ..domain.images import find_images, is_registry_path, normalise_prefix, under, unparsable_images
 from ..domain.istio_refs import (
     WILDCARD_HOST,
@@ -377,6 +380,19 @@ def check_forbidden(items: list[Item], terms: list[SelectorTerm]) -> Iterator[Vi
     for i, term in enumerate(terms):
         for item in select(items, [term]):
             yield Violation(FORBID, item, None, f"forbidden object (forbid[{i}]: {_term_text(term)})")
+        if term.name is None:
+            continue  # without a name glob, generateName changes nothing: select() saw the object
+        unnamed = term.model_copy(update={"name": None})
+        for item in select(items, [unnamed]):
+            prefix = generate_name(item.metadata)
+            if prefix is not None and could_match(term.name, prefix):
+                yield Violation(
+                    FORBID,
+                    item,
+                    "metadata.generateName",
+                    f"forbidden object (forbid[{i}]: {_term_text(term)}): the API server names it "
+                    f"{prefix!r} + 5 random characters, which the name glob can match",
+                )
 
 
 def _term_text(term: SelectorTerm) -> str:

@@ -15,7 +15,9 @@ repository (`nginx` is docker.io/library/nginx). Tags and digests are kept exact
 already under a rule's `to` is left alone, so a second run changes nothing. Where a runtime
 assembles an image from a prefix (Istio's hub + image + tag) and the rules would send its
 parts to different places, the prefix is left alone and a warning says what to set.
-With `allowedRegistries`, any image left outside them is an error."""
+With `allowedRegistries`, any image left outside them is an error. A container `image` that
+is not an image reference (`"nginx "`, `"NGINX:1"`, a digest of the wrong length) is never
+rewritten: a warning names it (an error with `allowedRegistries`), and the summary counts it."""
 
 from __future__ import annotations
 
@@ -179,12 +181,20 @@ def transform(rl, config: Config) -> str:
             info(rl, f"image {f.ref.text} -> {new}{at}", f.item, f.field)
     if config.allowedRegistries:
         _check_allowed(rl, found, final, config.allowedRegistries)
+    unparsable = list(unparsable_images(rl.items))
+    for item, field, value in unparsable:
+        report = error if config.allowedRegistries else warn
+        what = "it cannot be checked against allowedRegistries" if config.allowedRegistries else "left as it is"
+        report(rl, f"image {value!r} is not a valid image reference: {what}; no registry proxy serves it", item, field)
     embedded = sum(n for where, n in rewritten.items() if where != CONTAINER)
     kept = len(found) - len(final)
     details = ", ".join(f"{n} {where}" for where, n in sorted(rewritten.items()) if where != CONTAINER and n)
     return (
         f"rewrote {len(final)} image references in {len(touched)} resources: {rewritten[CONTAINER]} container images, "
-        f"{embedded} elsewhere" + (f" ({details})" if details else "") + f"; {kept} left as they were"
+        f"{embedded} elsewhere"
+        + (f" ({details})" if details else "")
+        + f"; {kept} left as they were"
+        + (f"; {len(unparsable)} container images not valid references (left as they were)" if unparsable else "")
     )
 
 
@@ -201,10 +211,3 @@ def _check_allowed(rl, found: list[Found], final: dict, allowed: list[str]) -> N
                 f.item,
                 f.field,
             )
-    for item, field, value in unparsable_images(rl.items):
-        error(
-            rl,
-            f"image {value!r} is not a valid image reference: it cannot be checked against allowedRegistries",
-            item,
-            field,
-        )

@@ -21,11 +21,30 @@ read off the text: each header segment is either a one-line plain scalar or pars
 a header key twice, or a value before a header key whose quotes or brackets do not pair up
 (a quoted scalar whose continuation line could pose as `kind: ...`), sends the item to a
 full parse.
+
+What a line scan cannot see is checked before the split is trusted (issue 25):
+
+* Line breaks. YAML (and kustomize's reader) breaks lines at LF, CRLF, a bare CR, and, as
+  libyaml and Go's yaml.v3 do, at NEL, LS and PS. The splitter follows LF only, so an input
+  with any of the others (kustomize and kpt never write one) is parsed whole: an item
+  joined to the previous one by bare CRs is seen, as kustomize sees it.
+* Quoted scalars. A quoted scalar may span lines, and a continuation line may look like an
+  item (`- kind: Namespace`), a top-level key or a `---`. From each boundary backwards,
+  the last quote that could end a scalar tells whether one may still be open there (every
+  real opener is a quote after a space, a line break, `:` or a flow indicator); where one
+  may, the item holding its opener is parsed, and if it does not parse the boundary was
+  inside a scalar: the input is parsed whole. This costs a few `rfind`s per boundary
+  (0.3 ms on Kubeflow v1.10, where one small item is parsed). Block scalars need no
+  check: a line at the sequence's indentation ends them.
+* Size. One item larger than MAX_ITEM_BYTES is refused before anything is parsed (parsing
+  costs about a second per MB and a hundred times the text in memory); input that must be
+  parsed whole is refused above MAX_WHOLE_BYTES.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import Iterable, Iterator, Optional
 
 from . import yamlio
@@ -34,6 +53,19 @@ from .results import ERROR, Result
 
 class InputError(Exception):
     """The input is not a ResourceList this runtime can read."""
+
+
+class TooLargeError(InputError):
+    """An item (or an input that must be parsed whole) is over the size bound: refused
+    without parsing, and never retried as a parse of the whole input."""
+
+
+# The largest object in Kubeflow's renders is KServe's InferenceService CRD: 0.68 MB in
+# v1.3.0 and v1.7.0, 0.98 MB in v1.10. The API server refuses a request body over 3 MiB.
+MAX_ITEM_BYTES = 4 * 1024 * 1024
+# Input the splitter cannot take apart item by item (flow style, JSON, line breaks other
+# than LF and CRLF) is parsed whole: all of Kubeflow v1.10 (10 MB) fits.
+MAX_WHOLE_BYTES = 16 * 1024 * 1024
 
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
@@ -218,8 +250,8 @@ class Item:
             wanted.discard(mt.group(1))
         last = max((i for i, (_, key) in enumerate(spans) if key in _HEADER_KEYS), default=-1)
         header_keys = [key for _, key in spans[: last + 1] if key in _HEADER_KEYS]
-        if len(set(header_keys)) != len(header_keys):
-            return self.obj  # a header key twice: no line of text is trusted
+        if len(set(header_keys)) != len(header_keys) or any(key == "<<" for _, key in spans):
+            return self.obj  # a header key twice, or a merge key that may supply one: no line is trusted
         for i in range(last):
             if spans[i][1] not in _HEADER_KEYS and not _balanced(raw[spans[i][0] : spans[i + 1][0]]):
                 return self.obj  # an earlier value may be a quoted scalar whose line poses as a header key
@@ -348,14 +380,23 @@ class ResourceList:
             text = text[1:]
         if not _NON_SPACE.search(text):
             raise InputError("the input is empty; expected a ResourceList on stdin")
+        if _odd_line_breaks(text):
+            return cls._parse_whole(text)  # lines the splitter cannot see: YAML's own reading
         try:
-            fast = cls._split(text)
-        except _Unusual:
-            fast = None
-        return fast if fast is not None else cls._parse_whole(text)
+            return cls._split(text)
+        except _Unusual as unusual:
+            cause = unusual.args[0] if unusual.args else None
+        try:
+            return cls._parse_whole(text)
+        except TooLargeError:
+            raise
+        except InputError:
+            if isinstance(cause, InputError):
+                raise cause from None  # the segment's own error names it (the functionConfig, ...)
+            raise
 
     @classmethod
-    def _split(cls, text: str) -> Optional["ResourceList"]:
+    def _split(cls, text: str) -> "ResourceList":
         tops = []
         for mt in _top_lines(text):
             line = mt.group(1).rstrip("\r")
@@ -378,17 +419,18 @@ class ResourceList:
         for i, (start, line_end, key, rest) in enumerate(tops):
             end = tops[i + 1][0] if i + 1 < len(tops) else len(text)
             if key in segments:
-                raise InputError(f"the input has the top-level key {key!r} twice")
+                raise _Unusual  # a key twice, or a quoted scalar's line posing as one: the whole parse says which
             segments[key] = (start, line_end, end, rest)
         envelope = {}
         for key in ("apiVersion", "kind"):
             if key in segments:
                 start, _, end, _ = segments[key]
-                envelope.update(_load_mapping(text[start:end]))
+                envelope.update(_load_segment(text[start:end]))
         _check_envelope(envelope)
 
         items: list[Item] = []
         seq_indent = 0
+        items_at: tuple = (len(text), [])
         if "items" in segments:
             start, line_end, end, rest = segments["items"]
             rest = ("" if rest.startswith("#") else rest.split(" #")[0]).strip()
@@ -398,14 +440,16 @@ class ResourceList:
                 raise _Unusual  # flow-style items
             else:
                 block = text[line_end + 1 : end] if line_end < len(text) else ""
-                items, seq_indent = _split_items(block, text.count("\n", 0, line_end + 1) + 1)
+                items, seq_indent, starts = _split_items(block, text.count("\n", 0, line_end + 1) + 1)
+                items_at = (line_end + 1, [line_end + 1 + s for s in starts])
+        _check_quoted_scalars(text, [start for start, _, _, _ in tops], items, items_at)
         function_config, fc_text = None, None
         if "functionConfig" in segments:
             start, _, end, _ = segments["functionConfig"]
             fc_text = text[start:end]
             if not fc_text.endswith("\n"):
                 fc_text += "\n"
-            function_config = _load_mapping(fc_text, "the functionConfig", text.count("\n", 0, start)).get(
+            function_config = _load_segment(fc_text, "the functionConfig", text.count("\n", 0, start)).get(
                 "functionConfig"
             )
         return cls(items, function_config, fc_text, seq_indent)
@@ -426,6 +470,7 @@ class ResourceList:
 
     @classmethod
     def _parse_whole(cls, text: str) -> "ResourceList":
+        _check_whole_size(text)
         try:
             docs = yamlio.load_all(text)
         except yamlio.YAMLError as e:
@@ -555,6 +600,132 @@ def _load_mapping(text: str, what: str = "the input", line_offset: int = 0) -> d
     return value
 
 
+def _load_segment(text: str, what: str = "the input", line_offset: int = 0) -> dict:
+    """A top-level segment found by the line scan: when it does not parse, the scan may have
+    cut a quoted scalar, so the whole parse decides (and reports the input's real error)."""
+    try:
+        return _load_mapping(text, what, line_offset)
+    except InputError as e:
+        raise _Unusual(e) from None
+
+
+def _odd_line_breaks(text: str) -> bool:
+    """Whether the text breaks a line anywhere but at LF or CRLF: a bare CR (YAML's own
+    rule), or NEL, LS, PS (libyaml's and Go yaml.v3's, so kustomize's)."""
+    return (
+        ("\r" in text and text.count("\r") != text.count("\r\n"))
+        or "\x85" in text
+        or "\u2028" in text
+        or "\u2029" in text
+    )
+
+
+def _check_whole_size(text: str) -> None:
+    if len(text) > MAX_WHOLE_BYTES:
+        raise TooLargeError(
+            f"the input is {_mib(len(text))} and not in the block layout kustomize and kpt write (flow style, "
+            f"JSON, or line breaks other than LF and CRLF), so it would be parsed whole: kfkrm parses at most "
+            f"{_mib(MAX_WHOLE_BYTES)} that way"
+        )
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def _check_item_size(item: "Item", size: int) -> None:
+    if size > MAX_ITEM_BYTES:
+        stream = item._layout is _STREAM_LAYOUT
+        head = (item._body if stream else item.raw)[:65536]  # the name is read off the item's start
+        head = head[: head.rfind("\n") + 1] or head
+        where = Item(raw=head, layout=item._layout, body=head if stream else None)
+        raise TooLargeError(
+            f"item {where._where()} (line {item.line}) is {_mib(size)}: kfkrm reads items up to "
+            f"{_mib(MAX_ITEM_BYTES)} (Kubeflow's largest object is under 1 MiB); nothing was parsed"
+        )
+
+
+# A quote may open a quoted scalar only after a space, tab, line break, `:` or a flow
+# indicator (a real opener always is; most closing quotes are not).
+_OPENS_AFTER = frozenset(" \t\n[{,:")
+
+
+def _quotes_across(text: str, bounds: list) -> Iterator[int]:
+    """Offsets of the quotes that may open a quoted scalar reaching past one of `bounds`
+    (sorted offsets of the line starts a split relies on).
+
+    Taken from each boundary backwards, so that only the quotes just before a boundary cost
+    Python steps (`str.rfind` does the scanning):
+
+    * double quotes: a scalar opened at `q` ends at the next unescaped `"`, so a boundary is
+      inside one only if the last unescaped `"` before it could open one (a `"` after a
+      backslash counts as escaped: at worst one more item is checked);
+    * single quotes: inside a scalar a run of quotes of even length is escaped quotes, one
+      of odd length closes it; so the last odd run before the boundary decides: it opens a
+      scalar reaching past the boundary only if its first quote could open one.
+
+    Where no quote before a boundary decides, the previous boundary's answer stands (the
+    text between them has no closing quote). Every real opener is among the candidates, so
+    no quoted scalar crossing a boundary is missed; a candidate that is no opener only
+    costs a parse of its item."""
+    if not bounds:
+        return
+    rfind = text.rfind
+    seen = set()
+    for quote in ('"', "'"):
+        prev, state = 0, -1  # state: the candidate whose scalar reaches the previous boundary, or -1
+        for b in bounds:
+            pos = b
+            while True:
+                a = rfind(quote, prev, pos)
+                if a < 0:
+                    break  # nothing decides here: the previous boundary's state stands
+                if quote == '"':
+                    if a and text[a - 1] == "\\":
+                        pos = a  # (looks) escaped: no end of a scalar
+                        continue
+                    first = a
+                else:
+                    first = a
+                    while first > prev and text[first - 1] == "'":
+                        first -= 1
+                    if (a - first) % 2 == 1:
+                        pos = first  # an even run: escaped quotes inside a scalar, or plain text
+                        continue
+                state = first if first == 0 or text[first - 1] in _OPENS_AFTER else -1
+                break
+            if state >= 0 and state not in seen:
+                seen.add(state)
+                yield state
+            prev = b
+
+
+def _check_quoted_scalars(text: str, tops: list, items: list, items_at: tuple) -> None:
+    """The split is trusted only if no quoted scalar crosses a line it cut at: where a
+    candidate's span does, the item (or top-level segment) holding it must parse."""
+    block_start, starts = items_at
+    bounds = sorted(set(tops + starts))
+    block_end = min((t for t in tops if t > block_start), default=len(text))
+    checked = set()
+    for q in _quotes_across(text, bounds):
+        if block_start <= q < block_end and starts:
+            i = max(bisect_right(starts, q) - 1, 0)
+            if i in checked:
+                continue
+            checked.add(i)
+            try:
+                items[i].obj
+            except InputError:
+                raise _Unusual from None
+        else:
+            t = max(bisect_right(tops, q) - 1, 0)
+            if ("top", t) in checked:
+                continue
+            checked.add(("top", t))
+            end = min((b for b in tops if b > tops[t]), default=len(text)) if tops else len(text)
+            _load_segment(text[tops[t] if tops else 0 : end])
+
+
 def _check_envelope(doc: dict) -> None:
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if kind == "ResourceList" and isinstance(api_version, str) and api_version.startswith("config.kubernetes.io/"):
@@ -569,10 +740,10 @@ def _check_envelope(doc: dict) -> None:
     )
 
 
-def _split_items(block: str, first_line: int = 1) -> tuple[list, int]:
+def _split_items(block: str, first_line: int = 1) -> tuple[list, int, list]:
     first = _CONTENT_LINE.search(block)
     if first is None:
-        return [], 0
+        return [], 0, []
     d = len(first.group(1))
     if first.group(2) != "-":
         raise _Unusual
@@ -590,8 +761,10 @@ def _split_items(block: str, first_line: int = 1) -> tuple[list, int]:
         raw = block[start:end]
         if not raw.endswith("\n"):
             raw += "\n"
-        items.append(Item(raw=raw, layout=_entry_layout(raw, d), line=(block, start, first_line)))
-    return items, d
+        item = Item(raw=raw, layout=_entry_layout(raw, d), line=(block, start, first_line))
+        _check_item_size(item, end - start)
+        items.append(item)
+    return items, d, starts
 
 
 def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
@@ -624,6 +797,7 @@ def _entry_layout(raw: str, d: int) -> tuple[int, int, int]:
 _STREAM_LAYOUT = (0, 2, 2)  # a document of a stream, re-indented as an entry: parsed from its body
 _DOC_SEPARATOR = re.compile(r"^---[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)", re.M)
 _INDENT_2 = re.compile(r"^(?=[^\r\n])", re.M)
+_LEADING_BREAKS = re.compile(r"[\r\n]*")
 
 
 def _several_documents(text: str) -> bool:
@@ -638,17 +812,66 @@ def _several_documents(text: str) -> bool:
 
 
 def items_from_stream(text: str) -> list[Item]:
-    """The documents of a multi-document YAML stream (what `kustomize build` prints) as items."""
-    items = []
-    for doc in _DOC_SEPARATOR.split(text):
-        if _CONTENT_LINE.search(doc) is None:
+    """The documents of a multi-document YAML stream (what `kustomize build` prints) as items.
+
+    Split at `---` lines, with the checks the ResourceList splitter makes (line breaks other
+    than LF and CRLF, quoted scalars across a `---`, the size of each document); where the
+    split cannot be trusted the stream is parsed whole."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.startswith("%") or "\n%" in text:
+        _check_directives(text)
+        return _stream_whole(text)  # a directive belongs to the document after the `---`
+    if _odd_line_breaks(text):
+        return _stream_whole(text)
+    seps = list(_DOC_SEPARATOR.finditer(text))
+    cuts = [0] + [m.start() for m in seps]
+    ends = [m.start() for m in seps] + [len(text)]
+    begins = [0] + [m.end() for m in seps]
+    items: list[Item] = []
+    at: dict = {}  # document index -> item
+    for i, (begin, end) in enumerate(zip(begins, ends)):
+        if _CONTENT_LINE.search(text, begin, end) is None:
             continue
-        doc = doc.lstrip("\r\n")
+        lead = _LEADING_BREAKS.match(text, begin, end).end() - begin  # type: ignore[union-attr]
+        doc = text[begin + lead : end]
         if not doc.endswith("\n"):
             doc += "\n"
+        _check_item_size(Item(raw="", layout=_STREAM_LAYOUT, body=doc, line=(text, begin + lead, 1)), end - begin)
         raw = "- " + _INDENT_2.sub("  ", doc)[2:]
-        items.append(Item(raw=raw, layout=_STREAM_LAYOUT, body=doc))
+        item = Item(raw=raw, layout=_STREAM_LAYOUT, body=doc, line=(text, begin + lead, 1))
+        at[i] = item
+        items.append(item)
+    try:
+        for q in _quotes_across(text, cuts[1:]):
+            item = at.get(bisect_right(cuts, q) - 1)
+            if item is not None:
+                item.obj  # a document cut inside a quoted scalar does not parse
+    except (_Unusual, InputError):
+        return _stream_whole(text)
     return items
+
+
+def _stream_whole(text: str) -> list[Item]:
+    """A stream parsed as YAML reads it, each document an item (written out re-serialised)."""
+    _check_whole_size(text)
+    try:
+        docs = yamlio.load_all(text)
+    except yamlio.YAMLError as e:
+        raise InputError(f"the input is not valid YAML: {_yaml_problem(e)}") from None
+    items = []
+    for i, doc in enumerate(d for d in docs if d is not None):
+        if not isinstance(doc, dict):
+            raise InputError(f"document {i + 1} of the input is not a mapping")
+        items.append(Item(obj=doc))
+    return items
+
+
+def _check_directives(text: str) -> None:
+    try:
+        yamlio.check_directives(text)
+    except yamlio.YAMLError as e:
+        raise InputError(f"the input is not valid YAML: {_yaml_problem(e)}") from None
 
 
 def read_input(text: str) -> "ResourceList":
@@ -656,8 +879,11 @@ def read_input(text: str) -> "ResourceList":
     if not _several_documents(text):  # a stream of several is never one ResourceList: no whole-text parse
         try:
             return ResourceList.parse(text)
+        except TooLargeError:
+            raise
         except InputError:
-            if not _DOC_SEPARATOR.search(text) and "\nkind:" not in "\n" + text:
+            lines = re.sub("\r\n?|[\x85\u2028\u2029]", "\n", text) if _odd_line_breaks(text) else text
+            if not _DOC_SEPARATOR.search(lines) and "\nkind:" not in "\n" + lines:
                 raise
     items = items_from_stream(text)
     for item in items:

@@ -15,7 +15,7 @@ from typing import Optional, cast
 
 from .config import ConfigError, parse_config
 from .contract import FunctionModule
-from .resourcelist import InputError, ResourceList
+from .resourcelist import InputError, ResourceList, TooLargeError
 from .results import ERROR, WARNING, Result, escape
 
 
@@ -57,7 +57,7 @@ def run(spec: Optional[FunctionSpec], text: str, find_spec=None, _whole: Optiona
     except ConfigError as e:
         return failure(label, text, [Result(str(e), ERROR)])
     except InputError as e:  # broken input is not echoed: the results must stay readable
-        if _whole is None:  # an item split wrongly only looks broken: ask a parse of the whole input
+        if _whole is None and not isinstance(e, TooLargeError):  # an item split wrongly only looks broken
             whole = ResourceList.parse_whole(text)
             if whole is not None:
                 return run(given_spec, text, find_spec, whole)

@@ -18,6 +18,12 @@ billions of nodes when dumped, walked or compared), duplicate mapping keys (YAML
 kyaml reject them; PyYAML silently keeps the last), and explicit tags whose value does not
 fit them (`!!int hello`). Explicit tags that do fit keep their meaning on output
 (`!!timestamp`, `!!omap`, `!!pairs` are written back with their tag).
+
+Two YAML 1.1 features change what a document means and are refused rather than read
+differently from kustomize (issues 23 and 25): a merge key (`<<: *base`, which kustomize's
+reader merges and a YAML 1.2 reader keeps as a literal `<<` key; kustomize and kpt never
+hand a function one), and a `%YAML 1.1` directive (which asks for 1.1's `on`/`0777`
+meanings). Both are errors naming the line; a quoted `"<<"` key and `%YAML 1.2` are fine.
 """
 
 from __future__ import annotations
@@ -45,6 +51,16 @@ class LimitError(yaml.YAMLError):
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):
     """A mapping has the same key twice."""
+
+
+class MergeKeyError(yaml.constructor.ConstructorError):
+    """A mapping has a YAML 1.1 merge key (`<<: *base`)."""
+
+
+MERGE_KEY_PROBLEM = (
+    "merge key '<<' (kustomize merges it, YAML 1.2 does not): write the merged keys out; "
+    "kustomize and kpt never pass a function anchors or merge keys"
+)
 
 
 class Int(int):
@@ -274,6 +290,21 @@ def _construct_mapping_no_duplicates(self, node, deep=False):
 Loader.construct_mapping = _construct_mapping_no_duplicates
 
 
+class _MergeRefusingLoader(Loader):
+    """Loader for a text that may hold a merge key: every plain `<<` key is an error. A
+    separate class so that texts without `<<` (nearly all) pay nothing for the check."""
+
+    def construct_mapping(self, node, deep=False):
+        for key_node, _ in node.value:
+            if key_node.value == "<<" and isinstance(key_node, yaml.ScalarNode) and not key_node.style:  # plain
+                raise MergeKeyError(None, None, MERGE_KEY_PROBLEM, key_node.start_mark)
+        return _construct_mapping_no_duplicates(self, node, deep=deep)
+
+
+def _loader_for(text: str):
+    return _MergeRefusingLoader if "<<" in text else Loader
+
+
 class Dumper(_BaseDumper):
     """Safe dumper (libyaml emitter) that quotes whatever any reader could mistype."""
 
@@ -354,13 +385,35 @@ def load(text: str):
     """Parse one YAML document under the YAML 1.2 core schema, within the limits above."""
     text = str.__str__(text)  # a plain str: libyaml refuses subclasses
     check_limits(text)
-    return yaml.load(text, Loader=Loader)
+    check_directives(text)
+    return yaml.load(text, Loader=_loader_for(text))
 
 
 def load_all(text: str):
     text = str.__str__(text)
     check_limits(text)
-    return list(yaml.load_all(text, Loader=Loader))
+    check_directives(text)
+    return list(yaml.load_all(text, Loader=_loader_for(text)))
+
+
+_YAML_DIRECTIVE = re.compile(r"^%YAML[ \t]", re.M)
+
+
+def check_directives(text: str) -> None:
+    """Refuse a `%YAML` directive for any version but 1.2: a `%YAML 1.1` document asks for
+    meanings (`on` is true, `0777` is 511) this reader does not give. Decided by libyaml's
+    own events, so a `%YAML` line inside a block scalar is not taken for one; the event walk
+    runs only when a line starts with `%YAML`."""
+    if "%YAML" not in text or not _YAML_DIRECTIVE.search(text):
+        return
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.DocumentStartEvent) and event.version not in (None, (1, 2)):
+            version = ".".join(map(str, event.version))
+            raise LimitError(
+                f"%YAML {version} directive: kfkrm reads YAML 1.2 only (kustomize and kpt never write a directive); "
+                "remove it, and write on/yes/0777 as the values they mean",
+                event.start_mark,
+            )
 
 
 # An alias is `*name` where a node may start: after line indentation, `- `, `? `, `: `,
