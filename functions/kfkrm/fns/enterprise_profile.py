@@ -81,6 +81,21 @@ from . import (
     virtualservice_gateway,
 )
 
+# The sections that adapt the render (every one but platform and validate), in the order
+# the docs list them: the derived policy checks integrity whenever one of them is set.
+ADAPTING_SECTIONS = (
+    "mesh",
+    "podTemplates",
+    "serviceAccounts",
+    "registry",
+    "auth",
+    "argo",
+    "certManager",
+    "database",
+    "envoyBaseId",
+    "ingress",
+    "sso",
+)
 POLICY_MODULE = "kfkrm.fns.enterprise_policy"
 OPT_OUT_REASON = (
     'upstream opts it out of the mesh (sidecar.istio.io/inject: "false"), and the profile leaves that in place '
@@ -408,25 +423,10 @@ class Config(FunctionConfig):
 
     @model_validator(mode="after")
     def _build_steps(self):
-        sections = (
-            "platform",
-            "mesh",
-            "podTemplates",
-            "serviceAccounts",
-            "registry",
-            "auth",
-            "argo",
-            "certManager",
-            "database",
-            "envoyBaseId",
-            "ingress",
-            "sso",
-            "validate_",
-        )
+        sections = ("platform", *ADAPTING_SECTIONS, "validate_")
         if all(getattr(self, s) is None for s in sections):
             raise ValueError(
-                "sets no section; set at least one of platform, mesh, podTemplates, serviceAccounts, registry, auth, "
-                "argo, certManager, database, envoyBaseId, ingress, sso, validate"
+                "sets no section; set at least one of " + ", ".join(("platform", *ADAPTING_SECTIONS, "validate"))
             )
         b = _Builder()
         if self.platform is not None:  # first, so that every later step sees the final names
@@ -733,20 +733,7 @@ def derived_policy(profile: Config) -> dict[str, tuple[tuple, Any]]:
         if profile.auth.workload is not None:
             auth["workload"] = profile.auth.workload
         fields["authService"] = (("auth",), auth)
-    adapting = (
-        "mesh",
-        "podTemplates",
-        "serviceAccounts",
-        "registry",
-        "auth",
-        "argo",
-        "certManager",
-        "database",
-        "envoyBaseId",
-        "ingress",
-        "sso",
-    )
-    if options.integrity is not False and any(getattr(profile, s) is not None for s in adapting):
+    if options.integrity is not False and any(getattr(profile, s) is not None for s in ADAPTING_SECTIONS):
         fields["integrity"] = (("validate", "integrity"), True)
         fields.update(_declared_workloads(mesh))
     if profile.platform is not None and "integrity" in fields:
