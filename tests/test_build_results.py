@@ -140,8 +140,10 @@ def test_the_profile_gives_no_advice_its_own_sections_resolve():
         "namespace-relocation/kfp-launcher-minio",
     }
     assert all(r["severity"] == "info" for r in resolved)
-    # Measured: 25 warnings before this change (the same profile without serviceAccounts), 18 + 3 to do after.
-    assert len([r for r in results if r["severity"] == "warning" and not _is_action(r)]) <= 18
+    # Measured: 25 warnings before this change (the same profile without serviceAccounts), 18 + 3 to do after;
+    # 19 since the shared-mesh work added one the operator must read (RequestAuthentication dex-jwt cannot
+    # be limited to Kubeflow's hosts on the organisation's gateway).
+    assert len([r for r in results if r["severity"] == "warning" and not _is_action(r)]) <= 19
 
 
 def test_messages_and_objects_name_the_final_namespace():

@@ -20,6 +20,12 @@ FORBID = (
     "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\n"
     "forbid:\n- {kind: Deployment, name: workflow-controller}\n- {kind: Namespace, name: 'istio-*'}\n"
 )
+# `kfkrm validate` refuses a stream without a workload (not a render); the small inputs carry one.
+_WORKLOAD_DOC = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: kubeflow}\n"
+    "spec:\n  template:\n    spec:\n      containers: [{name: app, image: corp.example.com/app:1}]\n"
+)
+_WORKLOAD = "".join(("- " if i == 0 else "  ") + line + "\n" for i, line in enumerate(_WORKLOAD_DOC.splitlines()))
 REGISTRY = "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\nallowedRegistries: [corp.example.com]\n"
 PROXY = (
     "apiVersion: kfkrm.dev/v1alpha1\nkind: ImageProxy\nmetadata: {name: p}\n"
@@ -135,15 +141,17 @@ def test_a_quoted_string_that_looks_like_an_item_is_not_labelled(quote, opener):
 
 @pytest.mark.parametrize("quote", ['"', "'"])
 def test_a_quoted_string_that_looks_like_an_item_is_no_policy_violation(tmp_path, quote):
-    proc = _validate(tmp_path, resource_list(_POSING.format(open=quote, close=quote)))
-    assert proc.returncode == 0 and "no violations in 1 resources" in proc.stdout, proc.stdout + proc.stderr
+    proc = _validate(tmp_path, resource_list(_POSING.format(open=quote, close=quote) + _WORKLOAD))
+    assert proc.returncode == 0 and "no violations in 2 resources" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_a_quoted_string_that_looks_like_a_top_level_key_or_a_document(tmp_path):
-    text = resource_list('- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {x: "a\nitems: b"}\n')
-    assert [i["kind"] for i in yaml.safe_load(text)["items"]] == ["ConfigMap"]
+    text = resource_list(
+        '- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {x: "a\nitems: b"}\n' + _WORKLOAD
+    )
+    assert [i["kind"] for i in yaml.safe_load(text)["items"]] == ["ConfigMap", "Deployment"]
     proc = _validate(tmp_path, text)
-    assert proc.returncode == 0 and "in 1 resources" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "in 2 resources" in proc.stdout, proc.stdout + proc.stderr
     # `---` inside a quoted scalar is an error for YAML (and kustomize); never two documents
     stream = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: "a\n---\nkind: Namespace\n"}\n'
     with pytest.raises(yaml.YAMLError):
@@ -195,7 +203,7 @@ def test_a_quoted_merge_key_is_an_ordinary_key(tmp_path):
     items = "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data:\n    '<<': x\n"
     proc = run_cli(["namespace-injection"], resource_list(items, _INJECT.replace("istio-posing", "kubeflow")))
     assert "merge key" not in proc.stderr
-    proc = _validate(tmp_path, resource_list(items))
+    proc = _validate(tmp_path, resource_list(items + _WORKLOAD))
     assert proc.returncode == 0, proc.stderr
 
 
@@ -209,7 +217,7 @@ def test_a_yaml_1_1_directive_is_refused_with_its_line(tmp_path):
     _one_line_error(proc, 2, "%YAML 1.1", "line 2")
     proc = run_cli(["namespace-injection"], "%YAML 1.1\n---\n" + resource_list("", _INJECT))
     _one_line_error(proc, 1, "%YAML 1.1")
-    proc = _validate(tmp_path, "%YAML 1.2\n---\n" + doc)  # what kfkrm reads anyway
+    proc = _validate(tmp_path, "%YAML 1.2\n---\n" + doc + "---\n" + _WORKLOAD_DOC)  # what kfkrm reads anyway
     assert proc.returncode == 0, proc.stderr
 
 
