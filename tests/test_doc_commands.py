@@ -35,7 +35,6 @@ SKIPPED = {
     r"(docker|podman) build\b": "needs a container engine (scripts/test.sh builds the image for the container tests)",
     r"kubectl kustomize --enable-alpha-plugins kustomization-examples/": "runs the kfkrm image through a container "
     "engine (tests/test_delivery.py, with one)",
-    r"kfkrm build DIR\b": "the synopsis, with the placeholder DIR",
     r"kpt fn (eval|render) DIR\b": "a template with the placeholder DIR; kpt changes a package in place "
     "(tests/test_kpt.py runs these on copies)",
 }
