@@ -9,7 +9,8 @@ bad arguments.
 kustomize (`kustomize build`, or `kubectl kustomize`) renders with --enable-alpha-plugins
 and kfkrm's `docker` stand-in first on PATH, so every `container: image:` function of a
 kfkrm image runs in-process, and any other image fails the render loudly. Where the kfkrm
-functions come last in the kustomization, they run after kustomize in one process (the
+functions come last in the kustomization (possibly alternating with kustomize builtins), they
+run after kustomize in one process, each builtin segment in one more plain kustomize run (the
 fast path, same bytes); otherwise each call goes through kustomize. `--per-call` forces
 that route. Which one ran, and why, is in the last line. See docs/build.md.
 
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from . import results_table
 from .exec_check import exec_function_files
-from .kustomize_plan import NotMirrored, Plan, PlanError, plan, sandbox, sort_order
+from .kustomize_plan import NotMirrored, Plan, PlanError, plan, sandbox, sort_order, stage_kustomization
 from .output import OutputError, document_count, ignore_fsize_signal, silence_stdout, write_stdout
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -218,8 +219,8 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
                 target = directory
         if the_plan.fast:
             progress(
-                f"kustomize: {' '.join(kustomize)} of {directory} without its last "
-                f"{len(the_plan.calls)} kfkrm functions"
+                f"kustomize: {' '.join(kustomize)} of {directory} cut before its "
+                f"{len(the_plan.calls)} trailing kfkrm functions"
             )
         else:
             progress(
@@ -240,10 +241,16 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
             )
         output = proc.stdout.decode("utf-8")
         if the_plan.fast:
-            progress(f"functions: {', '.join(call.config['kind'] for call in the_plan.calls)} in-process")
-            output, failed = _apply(output, the_plan, str(results_file))
-            if failed:
-                return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
+            for number, stage in enumerate(the_plan.stages, start=2):
+                last = stage is the_plan.stages[-1]
+                if stage.calls:
+                    progress(f"functions: {', '.join(call.config['kind'] for call in stage.calls)} in-process")
+                    output, failed = _apply(output, stage.calls, the_plan, str(results_file), last)
+                else:
+                    progress(f"kustomize stage {number}: builtins {', '.join(stage.entries)}")
+                    output, failed = _builtin_stage(output, stage.entries, the_plan, target, work, kustomize, env)
+                if failed:
+                    return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
         progress("done")
         calls = results_table.read(str(results_file))
         if out is not None:  # in-process callers (upgrade-plan) take the render as text
@@ -262,16 +269,44 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
         return _finish(calls, the_plan, OK, "")
 
 
-def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
-    """Run the plan's calls over kustomize's output in one process, in order, as kustomize
-    would have run them; order the result as kustomize does. Returns (output, failure)."""
+def _builtin_stage(
+    stream: str, entries: list, the_plan: Plan, target: Path, work: str, kustomize: list, env: dict
+) -> tuple[str, str]:
+    """Apply a segment of builtin transformers with one plain kustomize run (no plugins) in the
+    mirror folder: the stream as a file next to the user's copied files, the kustomization
+    replaced by stage_kustomization. Returns (output, failure)."""
+    names = set(os.listdir(target))
+    number = 1
+    while f".kfkrm-stage-{number}.yaml" in names:
+        number += 1
+    stream_file = f".kfkrm-stage-{number}.yaml"
+    (target / stream_file).write_text(stream, encoding="utf-8")
+    kustomization = target / the_plan.kustomization.name
+    kustomization.unlink()
+    kustomization.write_text(stage_kustomization(stream_file, entries, the_plan.document), encoding="utf-8")
+    proc = _run_kustomize(kustomize + [str(target)], env)
+    (target / stream_file).unlink()
+    stderr = proc.stderr.decode("utf-8", "replace")
+    sys.stderr.write(stderr.replace(str(target), str(the_plan.directory)).replace(work, ""))
+    if proc.returncode != 0:
+        return "", (
+            f"{' '.join(kustomize)} failed (exit {proc.returncode}) on the builtin transformers "
+            f"{', '.join(entries)} after the kfkrm functions; kustomize's message is above"
+        )
+    return proc.stdout.decode("utf-8"), ""
+
+
+def _apply(stream: str, calls: list, the_plan: Plan, results_file: str, last: bool = True) -> tuple[str, str]:
+    """Run `calls` over kustomize's output in one process, in order, as kustomize would have
+    run them. When they are the last segment, order the result as kustomize does and drop local
+    config; otherwise the next kustomize stage does both. Returns (output, failure)."""
     from ..fns.registry import BY_KIND
     from ..runtime.config import ConfigError, parse_config
     from ..runtime.resourcelist import ResourceList, items_from_stream
     from ..runtime.results import ERROR, WARNING, Result
 
     rl = ResourceList(items_from_stream(stream), None, None, 0)
-    for call in the_plan.calls:
+    for call in calls:
         spec = BY_KIND[call.config["kind"]]
         rl.function_config, rl.results = call.config, []
         label = f"kfkrm {spec.name}"
@@ -297,12 +332,14 @@ def _apply(stream: str, the_plan: Plan, results_file: str) -> tuple[str, str]:
         sys.stderr.write(
             f"{label}: {summary}" + (f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "") + "\n"
         )
+    from .kustomize_yaml import dump
+
+    if not last:
+        return "---\n".join(item.body if not item.changed else dump(item.obj) for item in rl.items), ""
     key = sort_order(the_plan.document)
     items = [item for item in rl.items if not item.is_local_config]  # kustomize drops local config at the end
     if key is not None:
         items.sort(key=key)
-    from .kustomize_yaml import dump
-
     return "---\n".join(item.body if not item.changed else dump(item.obj) for item in items), ""
 
 
@@ -319,7 +356,9 @@ def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
         sys.stderr.write(todo)
     errors, warnings = results_table.counts(calls)
     actions = len(results_table.actions(calls))
-    route = "fast path" if the_plan.fast else f"per call: {the_plan.fallback}"
+    stages = 1 + sum(1 for stage in the_plan.stages if stage.entries)
+    route = f"fast path, {stages} kustomize stages" if stages > 1 else "fast path"
+    route = route if the_plan.fast else f"per call: {the_plan.fallback}"
     line = (
         f"{PROG}: {len(calls)} function call{'s' if len(calls) != 1 else ''} ({route}), "
         f"{warnings} warning{'s' if warnings != 1 else ''}, {actions} to do, {errors} error{'s' if errors != 1 else ''}"

@@ -4,10 +4,14 @@ Per call (what `kubectl kustomize --enable-alpha-plugins` does): kustomize seria
 resource to each function and parses the answer back, which costs more than the render
 itself on Kubeflow (a no-op function adds 127% on v1.3, 174% on v1.10).
 
-Fast path: when the kfkrm functions come last in the top-level kustomization's
-`transformers:`, kustomize renders the kustomization without them (in a private mirror, below),
-and kfkrm applies them afterwards in one process, then orders the output as kustomize
-would have (its `sortOptions`, legacy by default). The output is the same bytes.
+Fast path: when the top-level kustomization's `transformers:` end in kfkrm functions,
+optionally alternating with kustomize builtins (`apiVersion: builtin` files), kustomize renders
+the kustomization cut before the first of those kfkrm entries (in a private mirror, below);
+then each segment runs in turn: kfkrm functions in one process, builtins through one more plain
+kustomize run over the current stream (`stage_kustomization`: only the stream, the builtin
+entries as spelled, and `sortOptions`; the other top-level fields ran in the first render).
+The output is ordered as kustomize would have (the last kustomize stage sorts; after a kfkrm
+segment, `sort_order`). The output is the same bytes as per call.
 
 It falls back to the per-call route, and says why, when that equality could not hold or
 cannot be checked here:
@@ -83,10 +87,20 @@ class Call:
 
 
 @dataclass
+class Stage:
+    """One segment after kustomize's first render: kfkrm calls run in-process, or builtin
+    transformer entries (as the user spelled them) that a further plain kustomize run applies."""
+
+    calls: list = field(default_factory=list)
+    entries: list = field(default_factory=list)
+
+
+@dataclass
 class Plan:
     directory: Path
     kustomization: Optional[Path]
-    calls: list = field(default_factory=list)  # trailing kfkrm calls, applied in-process (fast path)
+    calls: list = field(default_factory=list)  # every kfkrm call after the cut, applied in-process (fast path)
+    stages: list = field(default_factory=list)  # the segments after the cut, in order (Stage)
     fallback: str = ""  # why the per-call route is used ("" on the fast path)
     document: dict = field(default_factory=dict)
     text: str = ""  # the kustomization's text without the trailing kfkrm entries (fast path)
@@ -216,6 +230,51 @@ def _kfkrm_calls(
     return calls or None
 
 
+# kustomize's builtin transformers (api/builtins): `apiVersion: builtin` with one of these kinds.
+BUILTIN_TRANSFORMER_KINDS = frozenset(
+    {
+        "AnnotationsTransformer",
+        "ImageTagTransformer",
+        "LabelTransformer",
+        "NamespaceTransformer",
+        "PatchJson6902Transformer",
+        "PatchStrategicMergeTransformer",
+        "PatchTransformer",
+        "PrefixSuffixTransformer",
+        "PrefixTransformer",
+        "SuffixTransformer",
+        "ReplacementTransformer",
+        "ReplicaCountTransformer",
+    }
+)
+
+
+def _builtin_entry(entry, directory: Path, restricted: bool = True) -> bool:
+    """True when a transformers entry is a file (relative, loadable as kustomize would load it)
+    whose every document is a kustomize builtin transformer config: `apiVersion: builtin`, a
+    kind of BUILTIN_TRANSFORMER_KINDS, no function annotation and no `configFn`. Anything else
+    (a folder, a URL, an absolute path, a plugin) is not taken: it keeps the per-call route."""
+    if not isinstance(entry, str) or "://" in entry or os.path.isabs(entry) or (directory / entry).is_dir():
+        return False
+    path = _loadable_file(directory, entry, restricted)
+    if path is None:
+        return False
+    from ..runtime import yamlio
+
+    try:
+        docs = [d for d in yamlio.load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError):
+        return False
+    for doc in docs:
+        if not isinstance(doc, dict) or _function_spec(doc) is not None:
+            return False
+        if "configFn" in (doc.get("metadata") or {}):
+            return False
+        if doc.get("apiVersion") != "builtin" or doc.get("kind") not in BUILTIN_TRANSFORMER_KINDS:
+            return False
+    return bool(docs)
+
+
 def _generators_in_tree(directory: Path, seen: set) -> str:
     """'' when no kustomization reachable from `directory` uses generators, else why not."""
     real = directory.resolve()
@@ -257,22 +316,44 @@ def plan(directory: Path, restricted: bool = True, kustomize: Optional[list] = N
     if not isinstance(transformers, list):
         result.fallback = "transformers is not a list (kustomize's message will say so)"
         return result
-    calls: list = []
-    keep = len(transformers)
-    while keep > 0:
-        found = _kfkrm_calls(transformers[keep - 1], directory, restricted, kustomize)
-        if found is None:
+    # The longest tail of kfkrm and builtin entries, cut before its first kfkrm entry: kustomize
+    # renders what comes before, then the tail runs segment by segment (kfkrm in-process,
+    # builtins in a further plain kustomize run each).
+    stages: list = []
+    start = len(transformers)
+    while start > 0:
+        entry = transformers[start - 1]
+        found = _kfkrm_calls(entry, directory, restricted, kustomize)
+        if found is not None:
+            if not stages or not stages[0].calls:
+                stages.insert(0, Stage())
+            stages[0].calls[:0] = found
+        elif _builtin_entry(entry, directory, restricted):
+            if not stages or not stages[0].entries:
+                stages.insert(0, Stage())
+            stages[0].entries.insert(0, entry)
+        else:
             break
-        calls[:0] = found
-        keep -= 1
+        start -= 1
+    keep = start
+    if stages and stages[0].entries:  # builtins before the first kfkrm entry stay in the first render
+        keep += len(stages.pop(0).entries)
+    calls = [call for stage in stages for call in stage.calls]
     if not calls:
-        result.fallback = "no kfkrm functions at the end of the kustomization's transformers"
+        result.fallback = (
+            "no kfkrm functions at the end of the kustomization's transformers "
+            "(after its last entry that is neither a kfkrm function nor a kustomize builtin)"
+        )
         return result
     unknown = sorted(set(doc) - _PLAIN_FIELDS - set(_PATH_LIST_FIELDS) - set(_PATH_ENTRY_FIELDS) - {"bases"})
     if doc.get("validators"):
         result.fallback = "validators: kustomize runs them after the transformers"
     elif unknown:
         result.fallback = f"the fast path does not copy the field(s) {', '.join(unknown)}"
+    elif doc.get("buildMetadata") and any(stage.entries for stage in stages):
+        result.fallback = (
+            "buildMetadata with builtins after kfkrm functions (their origin would name kfkrm's stage file)"
+        )
     else:
         result.fallback = _generators_in_tree(directory, set())
     if not result.fallback:
@@ -282,6 +363,7 @@ def plan(directory: Path, restricted: bool = True, kustomize: Optional[list] = N
             result.fallback = f"the kustomization's transformers cannot be cut out of its text ({e})"
     if not result.fallback:
         result.calls = calls
+        result.stages = stages
         result.document = dict(doc, transformers=transformers[:keep])
         if not result.document["transformers"]:
             del result.document["transformers"]
@@ -325,6 +407,21 @@ def trimmed_text(text: str, keep: int, doc: dict) -> str:
     if not isinstance(again, dict) or dict(again, transformers=again.get("transformers") or []) != expected:
         raise _Untrimmable("the cut text does not parse to the kustomization without them")
     return trimmed
+
+
+def stage_kustomization(stream_file: str, entries: list, document: dict) -> str:
+    """The kustomization of a builtin segment: the current stream as its only resource, the
+    builtin entries as the user spelled them (so they resolve, and the load restrictor decides,
+    as in the original folder), and the user's sortOptions. Top-level fields such as namespace,
+    namePrefix, patches or images are not repeated: kustomize applied them in the first render,
+    before any of the transformers. JSON strings are YAML, so every entry is kept verbatim."""
+    import json
+
+    lines = ["resources:", f"- {json.dumps(stream_file)}", "transformers:"]
+    lines += [f"- {json.dumps(entry)}" for entry in entries]
+    if document.get("sortOptions") is not None:
+        lines.append(f"sortOptions: {json.dumps(document['sortOptions'])}")
+    return "\n".join(lines) + "\n"
 
 
 class NotMirrored(Exception):
