@@ -57,6 +57,7 @@ def test_v1_10_profile_then_builtin_patch_equals_per_call():
     directory, segmented, per_call = _profile_then_patch()
     p = plan(directory)
     assert p.fast and [bool(s.calls) for s in p.stages] == [True, False], p.fallback
+    assert p.stages[1].kinds == {"Deployment"}
     assert segmented.returncode == 0, segmented.stderr[-3000:]
     assert per_call.returncode == 0, per_call.stderr[-3000:]
     assert "(fast path, 2 kustomize stages)" in segmented.stderr.splitlines()[-1]
@@ -96,6 +97,7 @@ def test_kfkrm_builtin_kfkrm_equals_per_call_and_kustomize(tmp_path):
         (["fns/1.yaml"], []),
         ([], ["PodTemplateLabels"]),
     ]
+    assert p.stages[1].kinds == {"Deployment"}  # only the Deployments go through kustomize
     segmented, per_call = _build(app), _build(app, "--per-call")
     assert segmented.returncode == per_call.returncode == 0, segmented.stderr + per_call.stderr
     assert segmented.stdout == per_call.stdout == _reference(app).stdout
@@ -109,10 +111,18 @@ def test_top_level_fields_run_once_and_leading_builtins_stay_in_the_first_render
     """namePrefix (a top-level field) is applied once, in the first render: repeated in the
     builtin stage it would give a-a-web. A builtin before the first kfkrm entry stays there."""
     app = _app(
-        tmp_path, [PATCH_WEB, PROXY, PATCH_WEB.replace("name: sidecar", "name: again"), LABELS], "namePrefix: a-\n"
+        tmp_path,
+        [
+            PATCH_WEB,
+            PROXY,
+            PATCH_WEB.replace("name: sidecar", "name: again").replace("{kind: Deployment}", "{name: a-web}"),
+            LABELS,
+        ],
+        "namePrefix: a-\n",
     )
     p = plan(app)
     assert p.fast and [s.entries for s in p.stages] == [[], ["fns/2.yaml"], []]
+    assert p.stages[1].kinds is None  # a target without a kind: the whole stream goes through kustomize
     assert p.text.count("fns/") == 1  # the first render keeps fns/0.yaml
     segmented, per_call = _build(app), _build(app, "--per-call")
     assert segmented.returncode == per_call.returncode == 0, segmented.stderr + per_call.stderr

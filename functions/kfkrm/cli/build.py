@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import results_table
 from .exec_check import exec_function_files
-from .kustomize_plan import NotMirrored, Plan, PlanError, plan, sandbox, sort_order, stage_kustomization
+from .kustomize_plan import NotMirrored, Plan, PlanError, Stage, plan, sandbox, sort_order, stage_kustomization
 from .output import OutputError, document_count, ignore_fsize_signal, silence_stdout, write_stdout
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -248,7 +248,7 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
                     output, failed = _apply(output, stage.calls, the_plan, str(results_file), last)
                 else:
                     progress(f"kustomize stage {number}: builtins {', '.join(stage.entries)}")
-                    output, failed = _builtin_stage(output, stage.entries, the_plan, target, work, kustomize, env)
+                    output, failed = _builtin_stage(output, stage, the_plan, target, work, kustomize, env, last)
                 if failed:
                     return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
         progress("done")
@@ -270,11 +270,40 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
 
 
 def _builtin_stage(
-    stream: str, entries: list, the_plan: Plan, target: Path, work: str, kustomize: list, env: dict
+    stream: str, stage: Stage, the_plan: Plan, target: Path, work: str, kustomize: list, env: dict, last: bool
 ) -> tuple[str, str]:
     """Apply a segment of builtin transformers with one plain kustomize run (no plugins) in the
     mirror folder: the stream as a file next to the user's copied files, the kustomization
-    replaced by stage_kustomization. Returns (output, failure)."""
+    replaced by stage_kustomization. When the segment's patches can only touch some kinds
+    (Stage.kinds), only the objects of those kinds go through kustomize and the rest keep their
+    bytes (kustomize would print them unchanged); the whole is then ordered as kustomize does.
+    Returns (output, failure)."""
+    if stage.kinds is not None:
+        from ..runtime.resourcelist import items_from_stream
+
+        items = items_from_stream(stream)
+        chosen = [item for item in items if item.kind in stage.kinds]
+        if chosen:
+            output, failed = _builtin_stage(
+                "---\n".join(item.body for item in chosen),
+                Stage(entries=stage.entries),
+                the_plan,
+                target,
+                work,
+                kustomize,
+                env,
+                last,
+            )
+            if failed:
+                return output, failed
+            merged = [item for item in items if item.kind not in stage.kinds] + items_from_stream(output)
+            if last:
+                merged = [item for item in merged if not item.is_local_config]
+            key = sort_order(the_plan.document)
+            if key is not None:
+                merged.sort(key=key)
+            return "---\n".join(item.body for item in merged), ""
+    entries = stage.entries
     names = set(os.listdir(target))
     number = 1
     while f".kfkrm-stage-{number}.yaml" in names:

@@ -93,6 +93,11 @@ class Stage:
 
     calls: list = field(default_factory=list)
     entries: list = field(default_factory=list)
+    # Builtin segment made only of PatchTransformers with a `target.kind` and no options: the
+    # kinds they can touch (kustomize selects a kind by equality), so only those objects need
+    # to go through kustomize; None: every object goes.
+    kinds: Optional[frozenset] = None
+    docs: list = field(default_factory=list)  # the builtin configs, read as kustomize will
 
 
 @dataclass
@@ -249,30 +254,47 @@ BUILTIN_TRANSFORMER_KINDS = frozenset(
 )
 
 
-def _builtin_entry(entry, directory: Path, restricted: bool = True) -> bool:
+def _patch_kinds(docs: list) -> Optional[frozenset]:
+    """The kinds a list of builtin configs can change, when all are PatchTransformers with a
+    plain `target.kind` and no `options` (allowNameChange/allowKindChange make kustomize fix
+    references in other objects); else None."""
+    kinds = set()
+    for doc in docs:
+        target = doc.get("target")
+        kind = target.get("kind") if isinstance(target, dict) else None
+        if doc.get("kind") != "PatchTransformer" or doc.get("options") or not isinstance(kind, str):
+            return None
+        if not kind.isalnum():
+            return None
+        kinds.add(kind)
+    return frozenset(kinds) or None
+
+
+def _builtin_entry(entry, directory: Path, restricted: bool = True) -> Optional[list]:
     """True when a transformers entry is a file (relative, loadable as kustomize would load it)
     whose every document is a kustomize builtin transformer config: `apiVersion: builtin`, a
     kind of BUILTIN_TRANSFORMER_KINDS, no function annotation and no `configFn`. Anything else
-    (a folder, a URL, an absolute path, a plugin) is not taken: it keeps the per-call route."""
+    (a folder, a URL, an absolute path, a plugin) is not taken: it keeps the per-call route.
+    Returns the documents, or None."""
     if not isinstance(entry, str) or "://" in entry or os.path.isabs(entry) or (directory / entry).is_dir():
-        return False
+        return None
     path = _loadable_file(directory, entry, restricted)
     if path is None:
-        return False
+        return None
     from ..runtime import yamlio
 
     try:
         docs = [d for d in yamlio.load_all(path.read_text(encoding="utf-8")) if d is not None]
     except (OSError, UnicodeDecodeError, yamlio.YAMLError):
-        return False
+        return None
     for doc in docs:
         if not isinstance(doc, dict) or _function_spec(doc) is not None:
-            return False
+            return None
         if "configFn" in (doc.get("metadata") or {}):
-            return False
+            return None
         if doc.get("apiVersion") != "builtin" or doc.get("kind") not in BUILTIN_TRANSFORMER_KINDS:
-            return False
-    return bool(docs)
+            return None
+    return docs or None
 
 
 def _generators_in_tree(directory: Path, seen: set) -> str:
@@ -328,10 +350,11 @@ def plan(directory: Path, restricted: bool = True, kustomize: Optional[list] = N
             if not stages or not stages[0].calls:
                 stages.insert(0, Stage())
             stages[0].calls[:0] = found
-        elif _builtin_entry(entry, directory, restricted):
+        elif builtin := _builtin_entry(entry, directory, restricted):
             if not stages or not stages[0].entries:
                 stages.insert(0, Stage())
             stages[0].entries.insert(0, entry)
+            stages[0].docs[:0] = builtin
         else:
             break
         start -= 1
@@ -339,6 +362,9 @@ def plan(directory: Path, restricted: bool = True, kustomize: Optional[list] = N
     if stages and stages[0].entries:  # builtins before the first kfkrm entry stay in the first render
         keep += len(stages.pop(0).entries)
     calls = [call for stage in stages for call in stage.calls]
+    for stage in stages:
+        if stage.entries and (doc.get("sortOptions") or {}).get("order") != "fifo":
+            stage.kinds = _patch_kinds(stage.docs)
     if not calls:
         result.fallback = (
             "no kfkrm functions at the end of the kustomization's transformers "
