@@ -18,16 +18,11 @@ import pytest
 import yaml
 
 from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
+from test_gateway_identity import WORKLOAD  # the acme-gw workload, stated once
 
 VERSIONS = ("v1.3.0", "v1.7.0", "v1.10")
 HOST = "ml.acme.internal"
 GW_NS, GW_LABELS = "istio-ingress", {"istio": "acme-gw"}
-WORKLOAD = """  gatewayWorkload:
-    namespace: istio-ingress
-    serviceAccount: acme-gw
-    labels: {istio: acme-gw}
-    service: acme-gw.istio-ingress.svc.cluster.local
-"""
 PROFILE = """
 apiVersion: kfkrm.dev/v1alpha1
 kind: EnterpriseProfile

@@ -131,8 +131,6 @@ def main(argv) -> int:
     args = parser.parse_args(argv)
     ignore_fsize_signal()
     progress = _Progress(sys.stderr.isatty())
-    global _RESULTS_OUT
-    _RESULTS_OUT = args.results
     directory = Path(args.directory)
     previous = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -178,7 +176,7 @@ def render(directory: Path) -> tuple[int, str]:
     """(exit status, output) of `kfkrm build DIRECTORY` (its warnings table on stderr): for commands
     that take a kustomization where a render is expected (upgrade-plan)."""
     out = io.StringIO()
-    args = argparse.Namespace(per_call=False, kustomize=None, load_restrictor=None, count_file=None)
+    args = argparse.Namespace(per_call=False, kustomize=None, load_restrictor=None, count_file=None, results=None)
     status = _build(directory, args, _Progress(False), out)
     return status, out.getvalue()
 
@@ -234,6 +232,7 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
         sys.stderr.write(stderr)
         if proc.returncode != 0:
             return _finish(
+                args.results,
                 results_table.read(str(results_file)),
                 the_plan,
                 FAILED,
@@ -250,12 +249,12 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
                     progress(f"kustomize stage {number}: builtins {', '.join(stage.entries)}")
                     output, failed = _builtin_stage(output, stage, the_plan, target, work, kustomize, env, last)
                 if failed:
-                    return _finish(results_table.read(str(results_file)), the_plan, FAILED, failed)
+                    return _finish(args.results, results_table.read(str(results_file)), the_plan, FAILED, failed)
         progress("done")
         calls = results_table.read(str(results_file))
         if out is not None:  # in-process callers (upgrade-plan) take the render as text
             out.write(output)
-            return _finish(calls, the_plan, OK, "")
+            return _finish(args.results, calls, the_plan, OK, "")
         try:
             written = write_stdout(output)
             if args.count_file:
@@ -263,10 +262,10 @@ def _build(directory: Path, args, progress: _Progress, out=None) -> int:
                     f.write(f"{document_count(output)} {written}\n")
         except OutputError as e:
             silence_stdout()
-            return _finish(calls, the_plan, FAILED, str(e))
+            return _finish(args.results, calls, the_plan, FAILED, str(e))
         except OSError as e:
-            return _finish(calls, the_plan, FAILED, f"cannot write {args.count_file}: {e.strerror or e}")
-        return _finish(calls, the_plan, OK, "")
+            return _finish(args.results, calls, the_plan, FAILED, f"cannot write {args.count_file}: {e.strerror or e}")
+        return _finish(args.results, calls, the_plan, OK, "")
 
 
 def _builtin_stage(
@@ -372,10 +371,8 @@ def _apply(stream: str, calls: list, the_plan: Plan, results_file: str, last: bo
     return "---\n".join(item.body if not item.changed else dump(item.obj) for item in items), ""
 
 
-_RESULTS_OUT: str | None = None  # --results FILE
-
-
-def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
+def _finish(results_out: str | None, calls: list, the_plan: Plan, status: int, failure: str) -> int:
+    """The results table, the to-do list and the last line on stderr; `results_out` is --results FILE."""
     width = shutil.get_terminal_size().columns if sys.stderr.isatty() else None  # a file gets whole lines
     table = results_table.table(calls, width)
     if table:
@@ -397,12 +394,12 @@ def _finish(calls: list, the_plan: Plan, status: int, failure: str) -> int:
         status = FAILED
     elif errors:
         status = FAILED
-    if _RESULTS_OUT:
+    if results_out:
         try:
-            with open(_RESULTS_OUT, "w", encoding="utf-8") as f:
+            with open(results_out, "w", encoding="utf-8") as f:
                 f.write(results_table.results_file(calls, status))
         except OSError as e:
-            line += f"; error: --results {_RESULTS_OUT}: {e.strerror or e}"
+            line += f"; error: --results {results_out}: {e.strerror or e}"
             status = FAILED
     sys.stderr.write(line + "\n")
     return status
