@@ -10,9 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import yaml
 
 import render_cache
+import yaml_oracle
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KFKRM_SHARED", REPO.parent / "shared")).resolve()
@@ -130,9 +130,19 @@ def run_cli(args: list[str], stdin: str, env: dict | None = None) -> subprocess.
     )
 
 
+def yaml_load(text: str):
+    """yaml.safe_load(text), with libyaml, a ResourceList item by item (tests/yaml_oracle.py)."""
+    return yaml_oracle.load(text)
+
+
+def yaml_docs(text: str) -> list:
+    """The non-empty documents of a YAML stream: [d for d in yaml.safe_load_all(text) if d]."""
+    return yaml_oracle.load_all(text)
+
+
 def load_output(stdout: str) -> dict:
     """The output ResourceList, parsed independently of kfkrm's reader (PyYAML, YAML 1.2 loader)."""
-    doc = yaml.load(stdout, Loader=yamlio.Loader)
+    doc = yaml_oracle.load(stdout, yamlio.Loader)
     assert doc["apiVersion"] == "config.kubernetes.io/v1" and doc["kind"] == "ResourceList"
     assert "items" in doc
     return doc

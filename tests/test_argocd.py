@@ -15,9 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO, container_engine, kfkrm_exec_script, stand_in_dir, stand_in_render
+from helpers import REPO, container_engine, kfkrm_exec_script, stand_in_dir, stand_in_render, yaml_docs, yaml_load
 
 ARGOCD = REPO / "argocd"
 EXAMPLES = REPO / "kustomization-examples"
@@ -32,7 +31,7 @@ ARGOCD_ENV = {
 
 
 def _plugin() -> dict:
-    return yaml.safe_load((ARGOCD / "plugin.yaml").read_text())
+    return yaml_load((ARGOCD / "plugin.yaml").read_text())
 
 
 def _dockerfile_stages() -> list[tuple[str, str, list[str]]]:
@@ -190,7 +189,7 @@ def test_repo_server_patch_adds_the_sidecar(tmp_path):
     (tmp_path / "repo-server.yaml").write_text(REPO_SERVER_STUB)
     proc = subprocess.run(["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = yaml_docs(proc.stdout)
     assert {d["metadata"]["namespace"] for d in docs} == {"argocd"}
     config_map = next(d for d in docs if d["kind"] == "ConfigMap")
     assert config_map["metadata"]["name"].startswith("kfkrm-cmp-plugin")
@@ -199,7 +198,7 @@ def test_repo_server_patch_adds_the_sidecar(tmp_path):
     containers = {c["name"]: c for c in pod["containers"]}
     assert (
         containers["argocd-repo-server"]["volumeMounts"]
-        == yaml.safe_load(REPO_SERVER_STUB)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        == yaml_load(REPO_SERVER_STUB)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     )
     sidecar = containers["kfkrm"]
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
@@ -288,7 +287,7 @@ def test_generate_on_a_small_app(tmp_path):
     stand_in = stand_in_dir()
     proc = _generate(checkout, app, [stand_in])
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
+    assert yaml_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
     assert proc.stdout == _reference_render(app, stand_in).stdout
 
 
@@ -338,7 +337,7 @@ def test_generate_accepts_image_and_exec_together(tmp_path):
     )
     proc = _generate(checkout, app, [stand_in_dir()])
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
+    assert yaml_load(proc.stdout)["metadata"]["labels"] == {"istio-injection": "enabled"}
 
 
 def test_generate_refuses_an_empty_render(tmp_path):

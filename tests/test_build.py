@@ -10,9 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO, UPSTREAM, VERSIONS, example_render, kpt_binary, rendered_text, stand_in_dir, stand_in_render
+from helpers import (
+    REPO,
+    UPSTREAM,
+    VERSIONS,
+    example_render,
+    kpt_binary,
+    rendered_text,
+    stand_in_dir,
+    stand_in_render,
+    yaml_docs,
+    yaml_load,
+)
 from kfkrm.cli import kustomize_yaml, results_table
 from kfkrm.cli.kustomize_plan import plan, sort_order
 from kfkrm.runtime import yamlio
@@ -113,7 +123,7 @@ def _table_rows(stderr: str) -> list[tuple]:
 
 
 def test_v1_3_examples_relocate_the_auth_service():
-    docs = [d for d in yaml.safe_load_all(_fast("v1.3/envs/dev").stdout) if d]
+    docs = yaml_docs(_fast("v1.3/envs/dev").stdout)
     auth = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "authservice"]
     assert [d["metadata"]["namespace"] for d in auth] == ["kubeflow"]
     assert not any(
@@ -255,7 +265,7 @@ def test_warnings_are_shown_on_both_routes_and_match_kpt(tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    kpt_results = yaml.safe_load((results_dir / "results.yaml").read_text())["items"][0]["results"]
+    kpt_results = yaml_load((results_dir / "results.yaml").read_text())["items"][0]["results"]
     kpt_rows = _warnings([{"function": "virtualservice-gateway", "results": kpt_results}])
     assert kpt_rows == rows
 

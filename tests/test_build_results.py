@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import REPO, UPSTREAM
+from helpers import REPO, UPSTREAM, yaml_docs, yaml_load
 
 PROFILE = """\
 apiVersion: kfkrm.dev/v1alpha1
@@ -84,7 +84,7 @@ def profile_build() -> tuple[subprocess.CompletedProcess, dict]:
     results = directory / "results.yaml"
     proc = build(directory, "--results", str(results))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc, yaml.safe_load(results.read_text())
+    return proc, yaml_load(results.read_text())
 
 
 def _all_results(doc: dict) -> list[dict]:
@@ -175,7 +175,7 @@ def test_to_do_lists_each_action_once_with_the_object_store_readers():
 
 def test_service_accounts_section_annotates_the_readers():
     proc, _ = profile_build()
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d and d.get("kind") == "ServiceAccount"]
+    docs = [d for d in yaml_docs(proc.stdout) if d.get("kind") == "ServiceAccount"]
     annotated = sorted(
         (d["metadata"]["namespace"], d["metadata"]["name"])
         for d in docs
@@ -234,7 +234,7 @@ def test_results_file_is_written_on_failure_too(tmp_path):
     out = tmp_path / "results.yaml"
     proc = build(tmp_path, "--results", str(out))
     assert proc.returncode == 1 and proc.stdout == ""
-    doc = yaml.safe_load(out.read_text())
+    doc = yaml_load(out.read_text())
     assert doc["exitCode"] == 1 and doc["items"][0]["exitCode"] == 1
     assert "no-such-namespace" in doc["items"][0]["results"][0]["message"]
 
@@ -275,5 +275,5 @@ def test_on_a_terminal_long_messages_wrap_and_nothing_is_lost(tmp_path):
     table = text[text.index("To do on your cluster") :]
     assert all(len(line) <= 80 for line in table.splitlines()[:-1]), table
     joined = " ".join(line.strip() for line in table.splitlines()[1:-1])
-    messages = [r["message"] for r in _all_results(yaml.safe_load((tmp_path / "r.yaml").read_text())) if _is_action(r)]
+    messages = [r["message"] for r in _all_results(yaml_load((tmp_path / "r.yaml").read_text())) if _is_action(r)]
     assert messages and all(" ".join(m.split()) in joined for m in messages)

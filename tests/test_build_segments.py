@@ -12,8 +12,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from helpers import yaml_docs
 from kfkrm.cli.kustomize_plan import plan
 from test_build import LABELS, PROXY, _app, _build, _reference, _table_rows
 from test_build_results import PROFILE, _kustomization
@@ -46,8 +45,8 @@ def _profile_then_patch():
 
 
 def _replicas(stream: str, namespace: str, name: str):
-    for doc in yaml.safe_load_all(stream):
-        meta = (doc or {}).get("metadata") or {}
+    for doc in yaml_docs(stream):
+        meta = doc.get("metadata") or {}
         if doc["kind"] == "Deployment" and (meta.get("namespace"), meta.get("name")) == (namespace, name):
             return doc["spec"].get("replicas")
     raise AssertionError(f"no Deployment {namespace}/{name}")

@@ -8,9 +8,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import EXAMPLES, container_engine, example_render, run_cli, stand_in_dir, stand_in_render
+from helpers import (
+    EXAMPLES,
+    container_engine,
+    example_render,
+    run_cli,
+    stand_in_dir,
+    stand_in_render,
+    yaml_docs,
+    yaml_load,
+)
 
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
 IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
@@ -42,7 +50,7 @@ def _example_render(env_dir: str):
 @pytest.mark.parametrize("env_dir", ENVS)
 def test_examples_render_with_the_stand_in(env_dir):
     proc = _example_render(env_dir)
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = yaml_docs(proc.stdout)
     assert len(docs) > 500
     environment = env_dir.rsplit("/", 1)[1]
     kubeflow_workloads = [
@@ -194,7 +202,7 @@ def test_image_runs_as_nobody_read_only_without_network():
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load(proc.stdout)["items"][0]["metadata"]["labels"] == {"istio-injection": "enabled"}
+    assert yaml_load(proc.stdout)["items"][0]["metadata"]["labels"] == {"istio-injection": "enabled"}
     # no build tools in the final image
     tools = subprocess.run(
         [docker, "run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc make g++ || true"],

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, example_render
+from helpers import REPO, example_render, yaml_docs, yaml_load
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "docs" / "functions").glob("*.md"))]
 
@@ -132,7 +132,7 @@ def test_render_example_command():
     built = example_render("v1.3/envs/dev")
     assert built.returncode == 0, built.stderr[-2000:]
     assert built.stderr.splitlines()[-1].startswith("kfkrm build: ")
-    assert len([d for d in yaml.safe_load_all(built.stdout) if d]) > 400
+    assert len(yaml_docs(built.stdout)) > 400
 
 
 def test_test_sh_help_installs_nothing(tmp_path):
@@ -183,7 +183,7 @@ def _documented_yaml(title: str) -> str:
 def test_patches_run_before_transformers_and_the_documented_pattern_works(tmp_path):
     """docs/build.md: a `patches:` entry naming the relocated namespace does nothing (kustomize
     runs patches before transformers); the PatchTransformer listed after the relocation applies."""
-    patch_transformer = yaml.safe_load(_documented_yaml("transformers/patch-after-relocation.yaml"))
+    patch_transformer = yaml_load(_documented_yaml("transformers/patch-after-relocation.yaml"))
     assert patch_transformer["kind"] == "PatchTransformer" and patch_transformer["target"]["namespace"] == "ml"
     (tmp_path / "base.yaml").write_text(BASE)
     (tmp_path / "t").mkdir()
@@ -205,7 +205,7 @@ def test_patches_run_before_transformers_and_the_documented_pattern_works(tmp_pa
             env=dict(os.environ, PYTHONPATH=str(REPO / "functions")),
         )
         assert proc.returncode == 0, proc.stderr
-        deployment = next(d for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "Deployment")
+        deployment = next(d for d in yaml_docs(proc.stdout) if d["kind"] == "Deployment")
         assert deployment["metadata"]["namespace"] == "ml"
         return deployment["spec"]["replicas"]
 

@@ -26,6 +26,8 @@ from helpers import (
     resource_list,
     run_cli,
     run_function,
+    yaml_docs,
+    yaml_load,
 )
 from kfkrm.fns.enterprise_profile import OPT_OUT_REASON
 from kfkrm.runtime import yamlio
@@ -145,7 +147,7 @@ def kept_opt_out_exemptions(version: str) -> list[dict]:
     """The profile's derived exemptions, computed independently: every workload in kubeflow that
     upstream opts out of the mesh with sidecar.istio.io/inject "false" (pod label or annotation)."""
     found = []
-    for obj in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader):
+    for obj in yaml_docs(rendered_text(version)):
         if not obj or (obj.get("metadata") or {}).get("namespace") != "kubeflow":
             continue
         spec = obj.get("spec") or {}
@@ -318,9 +320,9 @@ def _assert_results_as_the_chain_gives(results: list, chain_results: list, profi
         assert {k: v for k, v in mine.items() if k not in ("message", "severity")} == {
             k: v for k, v in theirs.items() if k not in ("message", "severity")
         }
-        assert m.group(1).split(".")[0] in yaml.safe_load(profile)  # a section this profile sets
+        assert m.group(1).split(".")[0] in yaml_load(profile)  # a section this profile sets
         resolved.append(m.group(1))
-    profile_doc = yaml.safe_load(profile)
+    profile_doc = yaml_load(profile)
     argo = profile_doc.get("argo") or {}
     if argo.get("external") and argo.get("artifactRepository"):
         assert "argo.artifactRepository" in resolved  # remove-argo's advice is resolved, not repeated
@@ -333,7 +335,7 @@ def _without_validate(chain):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_field_report_profile_equals_the_chain_without_validation(version):
     profile = field_report_profile(version).replace("\nvalidate: true", "\n")
-    assert "validate" not in yaml.safe_load(profile)
+    assert "validate" not in yaml_load(profile)
     _assert_same_as_chain(version, profile, _without_validate(field_report_chain(version)))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
+from helpers import items_block, load_output, rendered_items_text, resource_list, run_function, yaml_load
 from kfkrm.runtime.resourcelist import items_from_stream
 
 RELEASES = ("v1.3.0", "v1.7.0", "v1.10", "kfp-2.15")
@@ -186,7 +186,7 @@ def test_one_component_at_a_time(kfp, katib):
 def test_the_derived_policy_forbids_the_bundled_databases():
     from kfkrm.fns.enterprise_profile import Config, derived_policy
 
-    forbid = derived_policy(Config.model_validate(yaml.safe_load(profile_config())))["forbid"][1]
+    forbid = derived_policy(Config.model_validate(yaml_load(profile_config())))["forbid"][1]
     policy = {"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterprisePolicy", "metadata": {"name": "p"}}
     raw = run_function(
         "enterprise-policy", resource_list(input_text("v1.3.0"), yaml.safe_dump({**policy, "forbid": forbid}))
@@ -264,7 +264,7 @@ def test_a_database_service_with_nothing_behind_it_is_an_error():
     ],
 )
 def test_config_errors(change, problem):
-    config = yaml.safe_load(function_config())
+    config = yaml_load(function_config())
     config.update(change)
     config = {k: v for k, v in config.items() if v is not None}
     out = run_function("external-database", resource_list(items_block(SERVER), yaml.safe_dump(config)))

@@ -13,7 +13,7 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import EMBEDDED_VERSIONS, rendered_path, rendered_text, run_cli
+from helpers import EMBEDDED_VERSIONS, rendered_path, rendered_text, run_cli, yaml_docs
 from kfkrm.cli import footprint as cli
 from kfkrm.domain import footprint as fp
 from kfkrm.fns import enterprise_policy
@@ -40,7 +40,7 @@ GATEWAY_PODS = (
 
 @lru_cache(maxsize=None)
 def docs(version):
-    return [d for d in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader) if d]
+    return yaml_docs(rendered_text(version))
 
 
 @lru_cache(maxsize=None)

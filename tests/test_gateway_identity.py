@@ -16,7 +16,16 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import items_block, load_output, rendered_items_text, rendered_text, resource_list, run_function
+from helpers import (
+    items_block,
+    load_output,
+    rendered_items_text,
+    rendered_text,
+    resource_list,
+    run_function,
+    yaml_docs,
+    yaml_load,
+)
 
 VERSIONS = ("v1.3.0", "v1.7.0", "v1.10")
 WORKLOAD = """  gatewayWorkload:
@@ -103,7 +112,7 @@ def _selectors(node):
 def test_profile_with_gateway_workload_leaves_no_reference_to_kubeflows_gateway(version):
     outcome = run_profile(version)
     assert outcome.exit_code == 0, outcome.stderr
-    doc = yaml.load(outcome.stdout, Loader=yaml.CSafeLoader)
+    doc = yaml_load(outcome.stdout)
     assert leftovers(doc["items"]) == []
     # validate: true passed (it is the last step) with no exemptions written by anyone
     assert "enterprise-policy:" in outcome.stderr and "exemptions" not in PROFILE
@@ -112,7 +121,7 @@ def test_profile_with_gateway_workload_leaves_no_reference_to_kubeflows_gateway(
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_oracle_sees_the_references_in_the_input(version):
     """The scan is not vacuous: upstream names its gateway identity in every generation."""
-    objects = [o for o in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader) if o]
+    objects = yaml_docs(rendered_text(version))
     kubeflow_side = [o for o in objects if (o.get("metadata") or {}).get("namespace") not in ("istio-system", None)]
     assert len(leftovers(kubeflow_side)) >= 4
 
@@ -183,7 +192,7 @@ def test_without_gateway_workload_the_run_fails_naming_each_reference(version):
 def test_kubeflow_default_is_an_explicit_statement_and_changes_nothing_of_the_identity(version):
     outcome = run_profile(version, WORKLOAD.replace(WORKLOAD, "  gatewayWorkload: kubeflow-default\n"))
     assert outcome.exit_code == 0, outcome.stderr
-    doc = yaml.load(outcome.stdout, Loader=yaml.CSafeLoader)
+    doc = yaml_load(outcome.stdout)
     kubeflow_side = [o for o in doc["items"] if (o.get("metadata") or {}).get("namespace") not in ("istio-system",)]
     assert leftovers(kubeflow_side)  # the references stay: the gateway pods are Kubeflow's
 
@@ -291,7 +300,7 @@ def _opted_out(objects) -> set[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_upstream_opt_outs_are_kept_with_a_warning_naming_each_workload(version):
-    before = _opted_out(yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader))
+    before = _opted_out(yaml_docs(rendered_text(version)))
     outcome = run_function("pod-template-annotations", resource_list(rendered_items_text(version), ANNOTATE))
     assert outcome.exit_code == 0, outcome.stderr
     doc = load_output(outcome.stdout)
@@ -317,11 +326,7 @@ def test_the_derived_policy_exempts_only_the_kept_opt_outs():
     outcome = run_profile(v)
     results = load_output(outcome.stdout)["results"]
     exempt = {r["resourceRef"]["name"] for r in results if "[mesh] exempt" in r["message"]}
-    kubeflow = {
-        name
-        for kind, ns, name in _opted_out(yaml.load_all(rendered_text(v), Loader=yaml.CSafeLoader))
-        if ns == "kubeflow"
-    }
+    kubeflow = {name for kind, ns, name in _opted_out(yaml_docs(rendered_text(v))) if ns == "kubeflow"}
     assert exempt == kubeflow and len(exempt) >= 9
     forced = run_function(
         "enterprise-profile",
@@ -349,7 +354,7 @@ def test_validate_checks_the_organisations_mesh_config_against_the_moved_auth_se
     ]
     assert len(warning) == 1 and warning[0]["field"]["path"] == "spec.provider.name"
     snippet = warning[0]["message"].split(": extensionProviders: ", 1)[1].split(" (kfkrm validate", 1)[0]
-    entry = yaml.safe_load(snippet)[0]  # one line of valid YAML
+    entry = yaml_load(snippet)[0]  # one line of valid YAML
     assert entry["name"] == "oauth2-proxy"
     assert entry["envoyExtAuthzHttp"]["service"] == "oauth2-proxy.kubeflow.svc.cluster.local"
     assert entry["envoyExtAuthzHttp"]["port"] == 80
@@ -363,7 +368,7 @@ def test_validate_checks_the_organisations_mesh_config_against_the_moved_auth_se
     )
     upstream = [
         o
-        for o in yaml.load_all(rendered_text("v1.10"), Loader=yaml.CSafeLoader)
+        for o in yaml_docs(rendered_text("v1.10"))
         if o and o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio"
     ]
     stale = tmp_path / "istio-configmap.yaml"

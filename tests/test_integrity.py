@@ -15,9 +15,17 @@ import json
 from functools import lru_cache
 
 import pytest
-import yaml
 
-from helpers import items_block, rendered_items_text, rendered_text, resource_list, run_cli, run_function
+from helpers import (
+    items_block,
+    rendered_items_text,
+    rendered_text,
+    resource_list,
+    run_cli,
+    run_function,
+    yaml_docs,
+    yaml_load,
+)
 from kfkrm.domain import references
 from kfkrm.fns import enterprise_policy
 from kfkrm.runtime.config import ConfigError, parse_config
@@ -43,7 +51,7 @@ TEMPLATE_PATHS = {
 
 @lru_cache(maxsize=None)
 def documents(version: str) -> tuple:
-    return tuple(d for d in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader) if d)
+    return tuple(yaml_docs(rendered_text(version)))
 
 
 def policy_config(**more):
@@ -382,7 +390,7 @@ def test_the_profile_reports_what_its_adaptation_broke(version):
     out = run_function("enterprise-profile", resource_list(given, PROFILE + "validate: true\n"))
     assert out.exit_code == 1
     at = out.stdout.rfind("\nresults:\n")
-    results = yaml.safe_load(out.stdout[at:])["results"] if at >= 0 else []
+    results = yaml_load(out.stdout[at:])["results"] if at >= 0 else []
     reported = {
         (
             r["resourceRef"]["kind"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pytest
-import yaml
 
 from helpers import (
     REPO,
@@ -16,6 +15,7 @@ from helpers import (
     rendered_text,
     resource_list,
     run_function,
+    yaml_docs,
 )
 from helpers import (
     load_output as load_output_uncached,
@@ -42,7 +42,7 @@ def virtualservice_names(version: str) -> set[tuple[str, str]]:
     """An independent scan of the rendered file (PyYAML, every document)."""
     return {
         (d["metadata"]["namespace"], d["metadata"]["name"])
-        for d in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader)
+        for d in yaml_docs(rendered_text(version))
         if d and d["kind"] == "VirtualService" and d["apiVersion"].startswith("networking.istio.io/")
     }
 

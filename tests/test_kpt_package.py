@@ -12,9 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO, container_engine, key, kpt_binary, rendered_text
+from helpers import REPO, container_engine, key, kpt_binary, rendered_text, yaml_docs, yaml_load
 
 KPT_EXAMPLES = REPO / "kpt-examples"
 IMAGE_IN_PACKAGE = "localhost/kfkrm:0.1.0"
@@ -35,8 +34,8 @@ def _configs(pkg: Path) -> dict:
 
 def _check_rendered(pkg: Path, version: str, source: Path):
     """What the pipeline must have done, judged against the upstream input."""
-    before = [d for d in yaml.safe_load_all(rendered_text(version)) if d]
-    after = [d for d in yaml.safe_load_all((pkg / "kubeflow.yaml").read_text()) if d]
+    before = yaml_docs(rendered_text(version))
+    after = yaml_docs((pkg / "kubeflow.yaml").read_text())
     # the function configs and the Kptfile are local config: untouched
     assert _configs(pkg) == _configs(source)
     assert (pkg / "Kptfile").read_text() == (source / "Kptfile").read_text()
@@ -85,8 +84,8 @@ def _check_rendered(pkg: Path, version: str, source: Path):
 def test_variants_share_their_function_configs():
     """The exec and image packages differ only in how the Kptfile runs kfkrm."""
     assert _configs(KPT_EXAMPLES / "exec") == _configs(KPT_EXAMPLES / "image")
-    exec_pipeline = yaml.safe_load((KPT_EXAMPLES / "exec" / "Kptfile").read_text())["pipeline"]["mutators"]
-    image_pipeline = yaml.safe_load((KPT_EXAMPLES / "image" / "Kptfile").read_text())["pipeline"]["mutators"]
+    exec_pipeline = yaml_load((KPT_EXAMPLES / "exec" / "Kptfile").read_text())["pipeline"]["mutators"]
+    image_pipeline = yaml_load((KPT_EXAMPLES / "image" / "Kptfile").read_text())["pipeline"]["mutators"]
     assert [m["configPath"] for m in exec_pipeline] == [m["configPath"] for m in image_pipeline]
     assert {m["exec"] for m in exec_pipeline} == {"kfkrm"}
     assert {m["image"] for m in image_pipeline} == {IMAGE_IN_PACKAGE}

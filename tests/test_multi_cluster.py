@@ -19,9 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO, SHARED, stand_in_dir
+from helpers import REPO, SHARED, stand_in_dir, yaml_docs, yaml_load
 
 MULTI = REPO / "kustomization-examples" / "multi-cluster"
 CLUSTERS = ("dev/eu", "prod/eu", "prod/us")
@@ -40,9 +39,9 @@ def build(cluster: str) -> subprocess.CompletedProcess:
 
 def cluster_values(cluster: str) -> dict:
     """The cluster's patch of the organisation's profile, read with PyYAML (not kfkrm)."""
-    kustomization = yaml.safe_load((MULTI / "clusters" / cluster / "profile" / "kustomization.yaml").read_text())
+    kustomization = yaml_load((MULTI / "clusters" / cluster / "profile" / "kustomization.yaml").read_text())
     (patch,) = kustomization["patches"]
-    return yaml.safe_load(patch["patch"])
+    return yaml_load(patch["patch"])
 
 
 def leaves(tree, path=()):
@@ -61,7 +60,7 @@ def test_each_cluster_renders_and_passes_its_policy(cluster):
     proc = build(cluster)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fast path" in proc.stderr.splitlines()[-1], proc.stderr.splitlines()[-1]
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = yaml_docs(proc.stdout)
     assert len(docs) > 400
     values = cluster_values(cluster)
     routed = [d for d in docs if d["kind"] == "VirtualService" and d["spec"].get("gateways")]
@@ -194,7 +193,7 @@ def git_directories(appset: dict) -> list[dict]:
 
 
 def generated_applications() -> list[dict]:
-    appset = yaml.safe_load((MULTI / "argocd" / "applicationset.yaml").read_text())
+    appset = yaml_load((MULTI / "argocd" / "applicationset.yaml").read_text())
     return [
         {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **_expand(appset["spec"]["template"], params)}
         for params in git_directories(appset)
@@ -214,7 +213,7 @@ def test_the_applicationset_generates_one_application_per_cluster_in_waves():
             "env": [{"name": "KFKRM_CLUSTER", "value": cluster}],
         }
         assert (MULTI / "clusters" / cluster / "kustomization.yaml").is_file()
-    appset = yaml.safe_load((MULTI / "argocd" / "applicationset.yaml").read_text())
+    appset = yaml_load((MULTI / "argocd" / "applicationset.yaml").read_text())
     steps = appset["spec"]["strategy"]["rollingSync"]["steps"]
     label = steps[0]["matchExpressions"][0]["key"]
     waves = [
@@ -222,7 +221,7 @@ def test_the_applicationset_generates_one_application_per_cluster_in_waves():
         for s in steps
     ]
     assert waves == [["kubeflow-dev-eu"], ["kubeflow-prod-eu", "kubeflow-prod-us"]]
-    plugin = yaml.safe_load((REPO / "argocd" / "plugin.yaml").read_text())
+    plugin = yaml_load((REPO / "argocd" / "plugin.yaml").read_text())
     assert plugin["metadata"]["name"] == "kfkrm"
 
 
@@ -246,11 +245,11 @@ def test_argocd_objects_validate_against_argocds_crds():
     from crd_schema import load_crds, validate
 
     schemas = load_crds(argocd_crds())
-    objects = [yaml.safe_load(p.read_text()) for p in sorted((MULTI / "argocd").glob("*.yaml"))]
+    objects = [yaml_load(p.read_text()) for p in sorted((MULTI / "argocd").glob("*.yaml"))]
     objects += generated_applications()
     assert {o["kind"] for o in objects} == {"ApplicationSet", "AppProject", "Application"}
     for obj in objects:
         assert validate(obj, schemas) == [], obj["metadata"]["name"]
-    broken = yaml.safe_load((MULTI / "argocd" / "applicationset.yaml").read_text())
+    broken = yaml_load((MULTI / "argocd" / "applicationset.yaml").read_text())
     broken["spec"]["strategy"]["rollingSync"]["step"] = []
     assert validate(broken, schemas) == [".spec.strategy.rollingSync.step: unknown field"]

@@ -13,9 +13,8 @@ import re
 from functools import lru_cache
 
 import pytest
-import yaml
 
-from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
+from helpers import items_block, load_output, rendered_items_text, resource_list, run_function, yaml_docs
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import ResourceList
 
@@ -669,7 +668,7 @@ def test_the_environment_builds_directly_on_the_embedded_render(tmp_path):
     proc = example_render(ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert reference_lines(proc.stdout) == []
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = yaml_docs(proc.stdout)
     assert not [d for d in docs if d["metadata"].get("namespace") == "kubeflow"]
     assert sum(1 for d in docs if d["metadata"].get("namespace") == "ml-platform") > 200
     rendered = tmp_path / "rendered.yaml"

@@ -28,6 +28,8 @@ from helpers import (
     run_docs,
     run_function,
     run_rendered,
+    yaml_docs,
+    yaml_load,
 )
 from test_platform_acceptance import PROFILE, RELEASES, _items_block, adapted, output_objects, strings, where
 
@@ -160,7 +162,7 @@ def test_one_user_id_header_and_prefix_everywhere(release):
 def test_a_prefix_reaches_every_consumer(release):
     """Upstream's prefix is "", so a test with "" proves nothing: "corp:" must land in every
     place the input names a prefix, and nowhere else change a header."""
-    before = userid_settings([d for d in yaml.safe_load_all(rendered_text(release)) if d])
+    before = userid_settings(yaml_docs(rendered_text(release)))
     out = run_rendered("oidc-provider", release, FUNCTION_CONFIG + 'userIdPrefix: "corp:"\n')
     assert out.exit_code == 0, out.stderr
     after = userid_settings(load_output(out.stdout)["items"])
@@ -234,7 +236,7 @@ def kubeflow_1_11_login() -> str:
     """Dex, oauth2-proxy and the login's Istio policies of the v1.10 render, with 1.11's images, plus
     1.11's NetworkPolicies."""
     keep = []
-    for doc in yaml.safe_load_all(rendered_text("v1.10")):
+    for doc in yaml_docs(rendered_text("v1.10")):
         if not doc:
             continue
         md = doc["metadata"]
@@ -397,7 +399,7 @@ spec:
 
 def test_the_profile_section_is_the_function():
     """`sso` in a profile gives the output oidc-provider gives with the same settings."""
-    sso = yaml.safe_load(PROFILE)["sso"]
+    sso = yaml_load(PROFILE)["sso"]
     profile = yaml.safe_dump({"apiVersion": "kfkrm.dev/v1alpha1", "kind": "EnterpriseProfile", "sso": sso})
     config = yaml.safe_dump({"apiVersion": "kfkrm.dev/v1alpha1", "kind": "OidcProvider", **sso})
     via_profile = run_rendered("enterprise-profile", "v1.10", profile)

@@ -22,7 +22,7 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import rendered_items_text, rendered_text, resource_list, run_cli, run_function
+from helpers import rendered_items_text, rendered_text, resource_list, run_cli, run_function, yaml_load
 
 RELEASES = ("v1.3.0", "v1.7.0", "v1.10")
 PROFILE = """
@@ -81,7 +81,7 @@ def adapted(release: str):
 
 
 def output_objects(stdout: str) -> list[dict]:
-    return [i for i in yaml.safe_load(stdout)["items"] if isinstance(i, dict)]
+    return [i for i in yaml_load(stdout)["items"] if isinstance(i, dict)]
 
 
 def strings(node, path=()):

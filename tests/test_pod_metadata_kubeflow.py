@@ -6,7 +6,8 @@ from functools import lru_cache
 import pytest
 import yaml
 
-from helpers import VERSIONS, rendered_items_text, rendered_text, resource_list, run_function
+import yaml_oracle
+from helpers import VERSIONS, rendered_items_text, rendered_text, resource_list, run_function, yaml_load
 
 # Written from the Kubernetes API, independently of kfkrm's walker: where each kind keeps its pod template.
 TEMPLATE_PATHS = {
@@ -95,7 +96,7 @@ def _check(version, out, key, wanted):
     import copy
 
     before = copy.deepcopy(_before(version))
-    after = yaml.load(out.stdout, Loader=BASE)["items"]
+    after = yaml_oracle.load(out.stdout, BASE)["items"]
     assert len(after) == len(before)
     workloads = 0
     for b, a in zip(before, after):
@@ -151,7 +152,7 @@ def test_v110_sidecar_false_labels_are_reported(annotated, version):
         for d in _split_docs(rendered_text(version))
         if re.search(r'(?m)^      labels:\n(?:        .*\n)*?        sidecar\.istio\.io/inject: "?false"?$', d)
     ]
-    warnings = [r for r in yaml.safe_load(annotated.stdout).get("results", []) if r["severity"] == "warning"]
+    warnings = [r for r in yaml_load(annotated.stdout).get("results", []) if r["severity"] == "warning"]
     assert len(warnings) == len(opted_out)
     if version == "v1.10":
         assert len(opted_out) > 5

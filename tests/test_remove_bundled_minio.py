@@ -23,7 +23,7 @@ import re
 import pytest
 import yaml
 
-from helpers import load_output, rendered_items_text, resource_list, run_function
+from helpers import load_output, rendered_items_text, resource_list, run_function, yaml_load
 
 RELEASES = ("v1.3.0", "v1.7.0", "v1.10")
 BUCKET = "ml-artifacts"
@@ -166,7 +166,7 @@ def test_no_object_and_no_address_of_the_bundled_minio_is_left(case):
     }
     assert set(before) - set(after) == minio_named  # and nothing else
     controller = after[("ConfigMap", "kubeflow", "workflow-controller-configmap")]
-    assert yaml.safe_load(controller["data"]["artifactRepository"])["s3"]["bucket"] == BUCKET
+    assert yaml_load(controller["data"]["artifactRepository"])["s3"]["bucket"] == BUCKET
 
 
 @pytest.mark.parametrize("release", ["v1.10"])
@@ -177,7 +177,7 @@ def test_with_the_bundled_argo_removed_too(release):
         assert needle not in items_text(out.stdout)
     after = by_key(parsed(out)["items"])
     repositories = after[("ConfigMap", "kubeflow", "artifact-repositories")]
-    assert yaml.safe_load(repositories["data"]["default-v1"])["s3"]["useSDKCreds"] is True
+    assert yaml_load(repositories["data"]["default-v1"])["s3"]["useSDKCreds"] is True
     assert ("Deployment", "kubeflow", "workflow-controller") not in after
 
 
@@ -221,7 +221,7 @@ def test_kfp_names_the_organisation_store_field_by_field(case):
         return
     assert launcher["data"]["defaultPipelineRoot"] == install["defaultPipelineRoot"] == f"s3://{BUCKET}/v2/artifacts"
     if release == "v1.10":  # KFP 2.5: providers (since 2.2) carry endpoint, region and credentials
-        default = yaml.safe_load(launcher["data"]["providers"])["s3"]["default"]
+        default = yaml_load(launcher["data"]["providers"])["s3"]["default"]
         assert default["endpoint"] == "https://" + s3["endpoint"] and default["region"] == s3["region"]
         if "useSDKCreds" in s3:
             assert default["credentials"] == {"fromEnv": True}
@@ -505,7 +505,7 @@ def test_the_derived_policy_forbids_the_bundled_minio():
     from kfkrm.fns.enterprise_profile import Config, derived_policy
 
     def forbid(remove: bool) -> list:
-        profile = yaml.safe_load(profile_config(SDK_S3))
+        profile = yaml_load(profile_config(SDK_S3))
         profile["argo"]["artifactRepository"]["removeBundledObjectStore"] = remove
         profile["validate"] = {"forbid": [{"kind": "Marker"}]}  # a policy needs some rule
         return [t for t in derived_policy(Config.model_validate(profile))["forbid"][1] if t != {"kind": "Marker"}]
@@ -533,7 +533,7 @@ def test_the_derived_policy_forbids_the_bundled_minio():
         r["resourceRef"]["name"] for r in load_output(raw.stdout)["results"] if r["severity"] == "error"
     }
     # ... and the profile, which removes them before validating, passes it.
-    config = yaml.safe_load(profile_config(SDK_S3))
+    config = yaml_load(profile_config(SDK_S3))
     config["argo"]["artifactRepository"]["target"] = "namespace"
     config["argo"]["artifactRepository"]["namespaces"] = ["kubeflow"]
     removed = run_function("enterprise-profile", resource_list(items_block(MINIO, SERVICE), yaml.safe_dump(config)))

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import items_block, load_output, resource_list, run_function
+from helpers import items_block, load_output, resource_list, run_function, yaml_docs, yaml_load
 from kfkrm.runtime.resourcelist import items_from_stream
 
 FIXTURE = Path(__file__).parent / "data" / "kfp-2.15-seaweedfs" / "all.yaml"
@@ -92,7 +92,7 @@ def key(obj: dict) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def input_docs() -> tuple:
-    return tuple(d for d in yaml.safe_load_all(FIXTURE.read_text()) if d)
+    return tuple(yaml_docs(FIXTURE.read_text()))
 
 
 @pytest.fixture(params=["secret", "sdk"], scope="module")
@@ -240,9 +240,9 @@ def test_rewritten_script_creates_only_what_reaches_the_organisation_store(case,
     s3 = SECRET_S3 if mode == "secret" else SDK_S3
     launcher = by[("ConfigMap", "kfp-launcher")]["data"]
     assert launcher["defaultPipelineRoot"] == f"s3://{BUCKET}/private-artifacts/team-a/v2/artifacts"
-    assert yaml.safe_load(launcher["providers"])["s3"]["default"]["endpoint"] == "https://" + s3["endpoint"]
+    assert yaml_load(launcher["providers"])["s3"]["default"]["endpoint"] == "https://" + s3["endpoint"]
     repository = by[("ConfigMap", "artifact-repositories")]
-    default = yaml.safe_load(repository["data"]["default-namespaced"])["s3"]
+    default = yaml_load(repository["data"]["default-namespaced"])["s3"]
     assert (default["endpoint"], default["bucket"], default["insecure"], default["region"]) == (
         s3["endpoint"],
         BUCKET,
@@ -331,7 +331,7 @@ def test_kfp_addressing_minio_service_without_it_is_an_error():
 
 
 def test_the_deprecated_alias_works_and_says_so():
-    config = yaml.safe_load(function_config(SDK_S3))
+    config = yaml_load(function_config(SDK_S3))
     del config["removeBundledObjectStore"]
     config["removeBundledMinio"] = True
     out = run_function("argo-artifact-repository", resource_list(fixture_items(), yaml.safe_dump(config)))

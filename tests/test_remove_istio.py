@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pytest
-import yaml
 
 from helpers import (
     KUBEFLOW,
@@ -18,6 +17,7 @@ from helpers import (
     rendered_text,
     resource_list,
     run_function,
+    yaml_docs,
 )
 from helpers import (
     load_output as load_output_uncached,
@@ -185,7 +185,7 @@ def refs(text: str) -> set[str]:
 
 @lru_cache(maxsize=None)
 def input_objects(version: str) -> list[dict]:
-    return [d for d in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader) if d]
+    return yaml_docs(rendered_text(version))
 
 
 @pytest.fixture(scope="module", params=["v1.3.0", "v1.10"])
@@ -431,7 +431,7 @@ BUNDLED_CRDS = {
 @lru_cache(maxsize=None)
 def bundled_crds(minor) -> list[dict]:
     path = need_shared(KUBEFLOW / BUNDLED_CRDS[minor])
-    return [d for d in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if d]
+    return yaml_docs(path.read_text())
 
 
 def crd_schema(crd: dict) -> dict:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import EXAMPLES, REPO, example_render, stand_in_dir
+from helpers import EXAMPLES, REPO, example_render, stand_in_dir, yaml_load
 
 IMAGE = "localhost/kfkrm:0.1.0"
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
@@ -241,7 +241,9 @@ def test_the_kustomizations_own_values_are_kept(changed, tmp_path):
     assert reference.returncode == 0, reference.stderr
     assert built.returncode == 0 and "(fast path)" in built.stderr.splitlines()[-1], built.stderr
     assert built.stdout == reference.stdout
-    for doc in yaml.load_all(built.stdout, Loader=yaml.BaseLoader):  # no implicit types: the text
+    for doc in yaml.load_all(
+        built.stdout, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    ):  # no implicit types: the text
         assert doc["metadata"]["annotations"] == TIMESTAMPISH
 
 
@@ -588,10 +590,10 @@ def test_the_plugin_renders_v1_10_prod_on_the_fast_path_from_its_own_folder(tmp_
 def test_the_trimmed_kustomization_is_the_users_text_minus_the_trailing_entries(text):
     from kfkrm.cli.kustomize_plan import trimmed_text
 
-    doc = yaml.safe_load(text)
+    doc = yaml_load(text)
     keep = len(doc["transformers"]) - 2
     trimmed = trimmed_text(text, keep, doc)
-    again = yaml.safe_load(trimmed)
+    again = yaml_load(trimmed)
     assert (again.get("transformers") or []) == doc["transformers"][:keep]
     assert {k: v for k, v in again.items() if k != "transformers"} == {
         k: v for k, v in doc.items() if k != "transformers"

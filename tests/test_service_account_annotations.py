@@ -4,7 +4,6 @@ readers it is meant for (docs/functions/service-account-annotations.md)."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from helpers import (
     EMBEDDED_VERSIONS,
@@ -15,6 +14,7 @@ from helpers import (
     run_cli,
     run_function,
     run_rendered,
+    yaml_load,
 )
 from kfkrm.runtime.resourcelist import items_from_stream
 
@@ -57,7 +57,7 @@ def test_annotates_exactly_the_selected_accounts_and_nothing_else():
         ("ServiceAccount", "kubeflow", "ml-pipeline-ui"),
     ]
     for b, a in changed:  # read back by PyYAML, not by kfkrm
-        old, new = yaml.safe_load(b.raw[2:].replace("\n  ", "\n")), yaml.safe_load(a.text(0)[2:].replace("\n  ", "\n"))
+        old, new = yaml_load(b.raw[2:].replace("\n  ", "\n")), yaml_load(a.text(0)[2:].replace("\n  ", "\n"))
         assert new["metadata"]["annotations"] == {
             **(old["metadata"].get("annotations") or {}),
             ROLE: "arn:aws:iam::123456789012:role/kfp",
@@ -76,7 +76,7 @@ def test_annotates_exactly_the_selected_accounts_and_nothing_else():
 
 
 def load_output_results(stdout: str) -> list:
-    return yaml.safe_load(stdout[stdout.rfind("\nresults:\n") :])["results"]
+    return yaml_load(stdout[stdout.rfind("\nresults:\n") :])["results"]
 
 
 def test_an_include_term_that_selects_nothing_is_an_error():

@@ -15,9 +15,8 @@ import json
 from functools import lru_cache
 
 import pytest
-import yaml
 
-from helpers import items_block, load_output, rendered_items_text, resource_list, run_function
+from helpers import items_block, load_output, rendered_items_text, resource_list, run_function, yaml_load
 from test_gateway_identity import WORKLOAD  # the acme-gw workload, stated once
 
 VERSIONS = ("v1.3.0", "v1.7.0", "v1.10")
@@ -295,7 +294,7 @@ def test_the_ext_authz_filter_becomes_a_host_scoped_custom_policy_with_its_provi
     assert policy_matches(policy, {"host": HOST, "path": "/"})
     assert not policy_matches(policy, {"host": "wiki.acme.internal", "path": "/"})
     (note,) = [r for r in doc["results"] if "extensionProviders" in r["message"]]
-    entry = yaml.safe_load(note["message"].split("mesh config: ", 1)[1])["extensionProviders"][0]
+    entry = yaml_load(note["message"].split("mesh config: ", 1)[1])["extensionProviders"][0]
     assert entry["name"] == policy["spec"]["provider"]["name"]
     assert entry["envoyExtAuthzHttp"] == {
         "service": "authservice.kubeflow.svc.cluster.local",
@@ -385,7 +384,7 @@ def _without_host_scoping(obj: dict) -> dict:
 def test_a_dedicated_gateway_gives_todays_output_apart_from_the_hosts(version):
     outcome = run_function("enterprise-profile", resource_list(rendered_items_text(version), DEDICATED))
     assert outcome.exit_code == 0, outcome.stderr
-    items = yaml.load(outcome.stdout, Loader=yaml.CSafeLoader)["items"]
+    items = yaml_load(outcome.stdout)["items"]
     scoped = [o for o in items if f"{HOST}:*" in json.dumps(o)]
     assert len(scoped) == (2 if version == "v1.10" else 0)  # the CUSTOM and DENY login policies of v1.9+
     text = "\n".join(sorted(json.dumps(_without_host_scoping(o), sort_keys=True) for o in items))

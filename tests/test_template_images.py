@@ -17,7 +17,16 @@ import re
 import pytest
 import yaml
 
-from helpers import items_block, load_output, rendered_items_text, rendered_text, resource_list, run_cli, run_function
+from helpers import (
+    items_block,
+    load_output,
+    rendered_items_text,
+    rendered_text,
+    resource_list,
+    run_cli,
+    run_function,
+    yaml_docs,
+)
 from kfkrm.domain.images import find_images
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import items_from_stream
@@ -62,7 +71,7 @@ def template_strings(cm: dict):
 
 
 def docs(stream: str) -> list:
-    return [d for d in yaml.load_all(stream, Loader=yaml.CSafeLoader) if d]
+    return yaml_docs(stream)
 
 
 def literal_template_images(objects: list) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import rendered_items_text, rendered_path, resource_list, run_cli, run_function
+from helpers import rendered_items_text, rendered_path, resource_list, run_cli, run_function, yaml_load
 from kfkrm.cli import upgrade_plan
 from kfkrm.domain import kubernetes_apis
 from kfkrm.fns import enterprise_profile
@@ -53,7 +53,7 @@ def adapted_items(version):
 
 @lru_cache(maxsize=None)
 def adapted_objects(version):
-    return [o for o in yaml.load(adapted_text(version), Loader=yaml.CSafeLoader)["items"]]
+    return [o for o in yaml_load(adapted_text(version))["items"]]
 
 
 @lru_cache(maxsize=None)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EMBEDDED_VERSIONS, EXAMPLES, KUBEFLOW, REPO, UPSTREAM, VERSIONS, rendered_path
+from helpers import EMBEDDED_VERSIONS, EXAMPLES, KUBEFLOW, REPO, UPSTREAM, VERSIONS, rendered_path, yaml_docs
 
 FIELDS = ("source", "ref", "license", "render", "kustomize", "file", "objects", "sha256")
 
@@ -37,7 +37,7 @@ def test_each_file_matches_its_provenance(version):
         f"{version}: the file is not the one its PROVENANCE names"
     )
     # an independent count: documents with a kind, parsed by PyYAML
-    kinds = [d for d in yaml.safe_load_all(data) if d and "kind" in d]
+    kinds = [d for d in yaml_docs(data.decode()) if "kind" in d]
     assert len(kinds) == prov["objects"]
 
 

@@ -9,9 +9,8 @@ import json
 from functools import lru_cache
 
 import pytest
-import yaml
 
-from helpers import REPO, items_block, rendered_path, rendered_text, resource_list, run_cli
+from helpers import REPO, items_block, rendered_path, rendered_text, resource_list, run_cli, yaml_docs
 
 POLICY = REPO / "fnconfigs" / "enterprise-policy.yaml"
 CORP = "registry.corp.example.com/"
@@ -30,7 +29,7 @@ TEMPLATE_PATHS = {
 
 @lru_cache(maxsize=None)
 def objects(version: str) -> list[dict]:
-    return [d for d in yaml.load_all(rendered_text(version), Loader=yaml.CSafeLoader) if d]
+    return yaml_docs(rendered_text(version))
 
 
 def ref(obj) -> tuple:
