@@ -63,7 +63,11 @@ done
 case "${workers:-auto}" in
   own) set -- "$@" ;;
   0) set -- -p no:xdist "$@" ;;
-  *) set -- -n "${workers:-auto}" --dist loadfile "$@" ;;
+  *) set -- -n "${workers:-auto}" --dist loadfile --no-loadscope-reorder "$@" ;;
 esac
+# kustomize and kpt (Go) render whole releases hundreds of times here. Go's default GC
+# target (GOGC=100) spends a third of their CPU collecting; 400 halves that for about twice
+# the peak memory (v1.10: 320 MB -> 620 MB), and changes nothing in what they print.
+export GOGC="${GOGC:-400}"
 phase "3/3: the tests (pytest $*)"
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

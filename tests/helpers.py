@@ -161,6 +161,12 @@ def key(obj: dict) -> tuple:
 
 
 EXAMPLES = REPO / "kustomization-examples"
+# The examples rendered by kustomize's per-call route with the stand-in (stand_in_render), the
+# reference the fast path, the Argo CD plugin and the containers are compared with; heaviest
+# first (v1.10 prod takes a minute). The files that compare with them: conftest.py starts
+# these renders in the background when any of them is collected.
+STAND_IN_ENVS = ("v1.10/envs/prod", "v1.3/envs/dev", "v1.3/envs/prod-profile")
+STAND_IN_USERS = ("test_build.py", "test_argocd.py", "test_delivery.py")
 _STAND_IN_RENDERS: dict = {}
 
 

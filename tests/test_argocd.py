@@ -18,6 +18,8 @@ import pytest
 
 from helpers import REPO, container_engine, kfkrm_exec_script, stand_in_dir, stand_in_render, yaml_docs, yaml_load
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 ARGOCD = REPO / "argocd"
 EXAMPLES = REPO / "kustomization-examples"
 IMAGE = "localhost/kfkrm:0.1.0"

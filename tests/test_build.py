@@ -28,6 +28,8 @@ from kfkrm.cli.kustomize_plan import plan, sort_order
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import items_from_stream
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 IMAGE = "localhost/kfkrm:0.1.0"
 
 

@@ -12,10 +12,14 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
+
 from helpers import yaml_docs
 from kfkrm.cli.kustomize_plan import plan
 from test_build import LABELS, PROXY, _app, _build, _reference, _table_rows
 from test_build_results import PROFILE, _kustomization
+
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
 
 # Patches the relocated ml-pipeline by its *new* namespace: only a transformer after the
 # profile can (kustomize applies `patches:` before `transformers:`), see docs/build.md.

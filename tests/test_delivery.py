@@ -20,6 +20,8 @@ from helpers import (
     yaml_load,
 )
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 ENVS = ["v1.3/envs/dev", "v1.3/envs/prod", "v1.10/envs/dev", "v1.10/envs/prod"]
 IMAGE_IN_EXAMPLES = "localhost/kfkrm:0.1.0"
 

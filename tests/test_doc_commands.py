@@ -25,6 +25,8 @@ import yaml
 
 from helpers import REPO, example_render, yaml_docs, yaml_load
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "docs" / "functions").glob("*.md"))]
 
 # pattern (matched at the start of a command) -> why it is not run here

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from helpers import REPO, items_block, load_output, resource_list, run_cli
+from helpers import REPO, items_block, load_output, resource_list, run_cli, yaml_load
 from kfkrm.runtime import yamlio
 
 POLICY = "apiVersion: kfkrm.dev/v1alpha1\nkind: EnterprisePolicy\nmetadata: {name: p}\nallowedRegistries: [registry.corp.example.com]\n"
@@ -316,6 +316,29 @@ def test_unparsable_image_is_an_image_proxy_error_under_allowed_registries():
     text = DEPLOYMENT.replace("image: docker.io/nginx:1.25", 'image: "docker.io/nginx extra"')
     proc = run_cli(["image-proxy"], _with_items_block(items_block(text), PROXY))
     _assert_one_line_error(proc, "Deployment kubeflow/web", "not a valid image reference")
+
+
+def test_unparsable_images_without_allowed_registries_are_warnings_and_counted():
+    """Issue 23's three strings, no allowedRegistries: exit 0, but each is a warning naming
+    its field, and the summary counts them instead of saying nothing was left."""
+    bad = ['"nginx "', '"NGINX:1"', '"nginx@sha256:abc"']
+    containers = "".join(f"      - name: c{i}\n        image: {image}\n" for i, image in enumerate(bad))
+    text = DEPLOYMENT.replace("      - name: web\n        image: docker.io/nginx:1.25\n", containers)
+    assert text.count("image: ") == 3
+    proxy = PROXY.replace("allowedRegistries: [registry.corp.example.com]\n", "")
+    proc = run_cli(["image-proxy"], _with_items_block(items_block(text), proxy))
+    assert proc.returncode == 0, proc.stderr
+    assert "3 container images not valid references" in proc.stderr and "3 warnings" in proc.stderr, proc.stderr
+    warnings = [r for r in yaml_load(proc.stdout)["results"] if r["severity"] == "warning"]
+    assert sorted(r["field"]["path"] for r in warnings) == [
+        f"spec.template.spec.containers[{i}].image" for i in range(3)
+    ], warnings
+    for result, image in zip(sorted(warnings, key=lambda r: r["field"]["path"]), bad):
+        assert result["resourceRef"]["name"] == "web"
+        assert repr(image.strip('"')) in result["message"] and "not a valid image reference" in result["message"]
+    assert [i["spec"]["template"]["spec"]["containers"] for i in yaml_load(proc.stdout)["items"]] == [
+        [{"name": f"c{i}", "image": image.strip('"')} for i, image in enumerate(bad)]
+    ]  # left as they were
 
 
 # -- 4. argocd/generate.sh finds exec functions whatever their spelling --------------------

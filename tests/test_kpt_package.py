@@ -15,6 +15,8 @@ import pytest
 
 from helpers import REPO, container_engine, key, kpt_binary, rendered_text, yaml_docs, yaml_load
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 KPT_EXAMPLES = REPO / "kpt-examples"
 IMAGE_IN_PACKAGE = "localhost/kfkrm:0.1.0"
 WORKLOADS = ("Deployment", "StatefulSet")

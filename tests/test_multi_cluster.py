@@ -22,6 +22,8 @@ import pytest
 
 from helpers import REPO, SHARED, stand_in_dir, yaml_docs, yaml_load
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 MULTI = REPO / "kustomization-examples" / "multi-cluster"
 CLUSTERS = ("dev/eu", "prod/eu", "prod/us")
 ARGOCD_VERSION = "v2.13.3"  # the release argocd/kustomization.yaml installs

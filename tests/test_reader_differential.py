@@ -24,6 +24,8 @@ from helpers import items_block, rendered_text
 from kfkrm.runtime import yamlio
 from kfkrm.runtime.resourcelist import ResourceList
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 VERSIONS = ("v1.3.0", "v1.7.0", "v1.10")
 HEAD = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
 CONFIG = "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cfg\n  data:\n    a: b\n"

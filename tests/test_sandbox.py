@@ -28,6 +28,8 @@ import yaml
 
 from helpers import EXAMPLES, REPO, example_render, stand_in_dir, yaml_load
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 IMAGE = "localhost/kfkrm:0.1.0"
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "functions"))
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubeflow\n"

@@ -23,6 +23,8 @@ from kfkrm.runtime import yamlio
 from kfkrm.runtime.config import parse_config
 from kfkrm.runtime.resourcelist import read_input
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 PROFILE_TEXT = re.search(
     r'PROFILE = """(.*?)"""', (Path(__file__).parent / "test_platform_acceptance.py").read_text(), re.S
 ).group(1)

@@ -92,6 +92,12 @@ class _Edits:
     def span(self, node) -> tuple[int, int]:
         return self.pos(node.lineno, node.col_offset), self.pos(node.end_lineno, node.end_col_offset)
 
+    def source(self, node) -> str:
+        """The node's source text (ast.get_source_segment, without splitting the whole text
+        into lines on every call: a KFP 2.15 sync.py has hundreds of constants)."""
+        start, end = self.span(node)
+        return self.text[start:end]
+
     def replace(self, node, new: str) -> bool:
         start, end = self.span(node)
         if self.text[start:end] == new:
@@ -249,14 +255,14 @@ def _secret_decision_rewrite(tree, edits: _Edits, want: SyncRewrite, out: Outcom
     if namespace is None:
         out.missing.append("the namespace of the Secret it makes")
         return True
-    target = ast.get_source_segment(edits.text, call.func.value)
+    target = edits.source(call.func.value)
     data = ", ".join(
         f'{json.dumps(key)}: base64.b64encode(os.environ["{env}"].encode("utf-8")).decode("utf-8")'
         for key, env in zip((access_key, secret_key), SECRET_ENV_NAMES)
     )
     copy = (
         f'{target}.insert(0, {{"apiVersion": "v1", "kind": "Secret", "metadata": {{"name": {json.dumps(name)}, '
-        f'"namespace": {ast.get_source_segment(edits.text, namespace)}}}, "data": {{{data}}}}})'
+        f'"namespace": {edits.source(namespace)}}}, "data": {{{data}}}}})'
     )
     if edits.replace(decision, copy):
         out.changes.append(
@@ -307,7 +313,7 @@ def _artifact_server(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> bo
             if entry_name in wanted:
                 kept.append(_literal(wanted.pop(entry_name), column + 4))
             else:
-                kept.append(ast.get_source_segment(edits.text, element))
+                kept.append(edits.source(element))
         kept += [_literal(e, column + 4) for e in wanted.values()]
         listing = "[\n" + ",\n".join(pad + k for k in kept) + "\n" + " " * column + "]"
         if env is None:
@@ -410,7 +416,7 @@ def _pipeline_roots(tree, edits: _Edits, want: SyncRewrite, out: Outcome) -> Non
     for node in ast.walk(tree):
         if id(node) in inside or not (isinstance(node, ast.JoinedStr) or _const(node) is not None):
             continue
-        source = ast.get_source_segment(edits.text, node) or ""
+        source = edits.source(node) or ""
         if "minio://" not in source:
             continue
         new = _MINIO_ROOT.sub(lambda m: "s3://" if m.group() == "minio://" else f"s3://{want.bucket}", source)
@@ -429,7 +435,7 @@ def _artifact_repositories(tree, edits: _Edits, want: SyncRewrite, out: Outcome)
         entries = []
         for key_node, value in zip(s3.keys, s3.values):
             key = _const(key_node) if key_node is not None else None
-            source = ast.get_source_segment(edits.text, value)
+            source = edits.source(value)
             if key == "endpoint":
                 entries.append((key, json.dumps(want.endpoint)))
             elif key == "insecure":
