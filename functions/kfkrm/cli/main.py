@@ -31,8 +31,10 @@ def main(argv=None) -> int:
     """`kfkrm`; all or nothing on stdout: an output that cannot be written in full (a full disk,
     a file-size limit, a reader that stopped early, `kfkrm schema | head`) ends it with one line
     and exit 1, never a traceback, never the success summary."""
+    from ..runtime.process import tune_gc
     from .output import WRITE_ERRNOS, OutputError, describe, ignore_fsize_signal, silence_stdout
 
+    tune_gc()
     ignore_fsize_signal()
     try:
         status = _main(argv)
