@@ -8,8 +8,9 @@ root (rendered.yaml, upstream.yaml) are removed afterwards. Only the commands in
 not run, each for the reason given there.
 
 To keep this fast, `kfkrm build kustomization-examples/ENV` at the head of a pipeline or
-before `> FILE` is the session's cached run of that very command (helpers.example_render,
-shared with the other tests); the rest of the pipeline runs as written on its output.
+before `> FILE`, or in docs/multi-cluster.md's loop over the clusters, is the session's
+cached run of that very command (helpers.example_render, shared with the other tests); the
+rest of the pipeline runs as written on its output.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ EXPECTED_EXIT = {  # command -> exit code, when a documented command is meant to
 }
 
 _BUILD = re.compile(r"^kfkrm build (kustomization-examples/\S+?)/?(?: (?P<op>[|>]) (?P<rest>.+))?$")
+# `for c in kustomization-examples/GLOB/; do kfkrm build "$c" > /dev/null || exit 1; done`
+# (docs/multi-cluster.md): the same cached runs, one per folder the glob names, in its order.
+_BUILD_LOOP = re.compile(
+    r'^for (\w+) in (kustomization-examples/[^\s;]+); do kfkrm build "\$\1" > /dev/null \|\| exit 1; done$'
+)
 
 
 def doc_commands() -> list[tuple[str, str]]:
@@ -77,6 +83,15 @@ def _env() -> dict:
 
 
 def run(command: str) -> subprocess.CompletedProcess:
+    loop = _BUILD_LOOP.match(command)
+    if loop:
+        folders = sorted(REPO.glob(loop.group(2)))
+        assert folders, f"{loop.group(2)} names no folder"
+        for folder in folders:
+            built = example_render(str(folder.relative_to(REPO / "kustomization-examples")))
+            if built.returncode != 0:
+                return subprocess.CompletedProcess(command, 1, "", built.stderr)
+        return subprocess.CompletedProcess(command, 0, "", "")
     match = _BUILD.match(command)
     if match:
         built = example_render(match.group(1).split("/", 1)[1])

@@ -15,12 +15,11 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, SHARED, stand_in_dir, yaml_docs, yaml_load
+from helpers import REPO, SHARED, example_render, stand_in_dir, yaml_docs, yaml_load
 
 pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
 
@@ -34,9 +33,10 @@ def _kfkrm(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.
     return subprocess.run([sys.executable, "-m", "kfkrm", *args], capture_output=True, text=True, cwd=cwd, env=full_env)
 
 
-@lru_cache(maxsize=None)
 def build(cluster: str) -> subprocess.CompletedProcess:
-    return _kfkrm("build", str(MULTI / "clusters" / cluster))
+    """`kfkrm build` of the cluster's folder, made once per run for every worker (the loop in
+    docs/multi-cluster.md, run by test_doc_commands, reads the same renders)."""
+    return example_render(f"multi-cluster/clusters/{cluster}")
 
 
 def cluster_values(cluster: str) -> dict:

@@ -183,8 +183,11 @@ def test_only_the_issuer_changes_when_only_the_issuer_changes(release):
     first, second = adapted(release), adapted_with(release, OTHER_ISSUER)
     assert first.exit_code == 0 and second.exit_code == 0, second.stderr
     a, b = _items_block(first.stdout).splitlines(), _items_block(second.stdout).splitlines()
-    changed = [line for line in difflib.unified_diff(a, b, lineterm="", n=0) if line[:1] in "+-"]
-    changed = [line for line in changed if not line.startswith(("+++", "---"))]
+    if len(a) == len(b):  # line by line (difflib takes 4 s on v1.10 to find the same lines)
+        changed = [line for x, y in zip(a, b) if x != y for line in ("-" + x, "+" + y)]
+    else:
+        changed = [line for line in difflib.unified_diff(a, b, lineterm="", n=0) if line[:1] in "+-"]
+        changed = [line for line in changed if not line.startswith(("+++", "---"))]
     assert changed, "the issuer appears nowhere in the output"
     assert all((ISSUER in line) if line[0] == "-" else (OTHER_ISSUER in line) for line in changed), changed[:10]
     assert _items_block(second.stdout).replace(OTHER_ISSUER, ISSUER) == _items_block(first.stdout)
