@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: 0 if item.get_closest_marker("heavy") else 1)
 
 
-_WARMING: list = []
+_BACKGROUND: dict = {}  # "process": the background renders, once the first worker has collected
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -60,9 +60,9 @@ def pytest_xdist_node_collection_finished(node, ids):
     import render_cache
     from helpers import STAND_IN_USERS
 
-    if _WARMING or not render_cache.ENABLED:
+    if "process" in _BACKGROUND or not render_cache.ENABLED:
         return
-    _WARMING.append(None)
+    _BACKGROUND["process"] = None
     if not any(nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in STAND_IN_USERS for nodeid in ids):
         return
     import subprocess
@@ -72,14 +72,14 @@ def pytest_xdist_node_collection_finished(node, ids):
     log = render_cache.ROOT / "warm.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        _WARMING[0] = subprocess.Popen(
+        _BACKGROUND["process"] = subprocess.Popen(
             [sys.executable, "-c", code], cwd=here, stdout=out, stderr=out, start_new_session=True
         )
 
 
 def pytest_sessionfinish(session):
     """Stop the background renders if the tests ended first (a failure under -x, Ctrl-C)."""
-    process = _WARMING[0] if _WARMING else None
+    process = _BACKGROUND.get("process")
     if process is not None and process.poll() is None:
         import signal
 

@@ -13,6 +13,7 @@ import pytest
 
 from helpers import (
     REPO,
+    STAND_IN_ENVS,
     UPSTREAM,
     VERSIONS,
     example_render,
@@ -97,7 +98,7 @@ def test_writer_quotes_what_go_yaml_would_misread():
 # -- the fast path equals the per-call route on the examples ---------------------------
 
 
-@pytest.mark.parametrize("env_dir", ["v1.3/envs/dev", "v1.3/envs/prod-profile", "v1.10/envs/prod"])
+@pytest.mark.parametrize("env_dir", STAND_IN_ENVS)
 def test_fast_path_gives_the_bytes_and_warnings_of_the_per_call_route(env_dir):
     fast, reference = _fast(env_dir), stand_in_render(env_dir)
     assert reference.returncode == 0, reference.stderr[-2000:]

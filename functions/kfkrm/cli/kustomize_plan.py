@@ -271,11 +271,11 @@ def _patch_kinds(docs: list) -> Optional[frozenset]:
 
 
 def _builtin_entry(entry, directory: Path, restricted: bool = True) -> Optional[list]:
-    """True when a transformers entry is a file (relative, loadable as kustomize would load it)
-    whose every document is a kustomize builtin transformer config: `apiVersion: builtin`, a
-    kind of BUILTIN_TRANSFORMER_KINDS, no function annotation and no `configFn`. Anything else
-    (a folder, a URL, an absolute path, a plugin) is not taken: it keeps the per-call route.
-    Returns the documents, or None."""
+    """The documents of a transformers entry that is a file (relative, loadable as kustomize
+    would load it) whose every document is a kustomize builtin transformer config: `apiVersion:
+    builtin`, a kind of BUILTIN_TRANSFORMER_KINDS, no function annotation and no `configFn`.
+    None for anything else (a folder, a URL, an absolute path, a plugin): it keeps the per-call
+    route."""
     if not isinstance(entry, str) or "://" in entry or os.path.isabs(entry) or (directory / entry).is_dir():
         return None
     path = _loadable_file(directory, entry, restricted)
