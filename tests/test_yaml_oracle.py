@@ -8,20 +8,21 @@ import pytest
 import yaml
 
 import yaml_oracle
-from helpers import rendered_items_text, rendered_text, resource_list
+from helpers import EMBEDDED_VERSIONS, rendered_items_text, rendered_text, resource_list
 from kfkrm.runtime import yamlio
 
 PAD = "# padding so the text is long enough to be cut\n" * 2000
 
 
-@pytest.mark.parametrize("version", ["v1.3.0", "v1.10"])
+@pytest.mark.parametrize("version", EMBEDDED_VERSIONS)
 def test_a_real_render_reads_as_pyyaml_reads_it_whole(version):
     text = rendered_text(version)
     assert yaml_oracle.load_all(text) == [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
 
 
-def test_a_real_resource_list_reads_as_pyyaml_reads_it_whole_with_either_loader():
-    text = resource_list(rendered_items_text("v1.3.0"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+@pytest.mark.parametrize("version", EMBEDDED_VERSIONS)
+def test_a_real_resource_list_reads_as_pyyaml_reads_it_whole_with_either_loader(version):
+    text = resource_list(rendered_items_text(version), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     text += "results:\n- message: m\n  severity: info\n"
     for loader in (yaml.CSafeLoader, yamlio.Loader):
         whole = yaml.load(text, Loader=loader)
